@@ -1,0 +1,38 @@
+// swift-tools-version:6.0
+// TOTP Gateway: no Swift package dependencies by design. C libraries come from Debian
+// (libcurl4-openssl-dev, libssl-dev) through systemLibrary targets; variadic C functions
+// (curl_easy_setopt/getinfo) are reached through the typed shims in CShims.
+import PackageDescription
+
+let package = Package(
+    name: "totp-gateway",
+    products: [
+        .executable(name: "totp-gateway", targets: ["Gateway"]),
+        .executable(name: "totp-bot", targets: ["Bot"]),
+        .library(name: "Shared", targets: ["Shared"]),
+    ],
+    targets: [
+        // libcurl headers and link flags (the curl client is the only Swift code that uses it).
+        .systemLibrary(
+            name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]),
+        // libcrypto: HMAC for TOTP, AES-256-GCM for sealed seed files, RAND_bytes, CRYPTO_memcmp.
+        .systemLibrary(
+            name: "CCrypto", path: "Sources/CCrypto", pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]),
+        // Linux headers Glibc does not expose to Swift: epoll, eventfd, timerfd, adjtimex.
+        .systemLibrary(name: "CSystem", path: "Sources/CSystem"),
+        // Typed one-line wrappers over curl's variadic functions.
+        .target(name: "CShims", dependencies: ["CCurl"], path: "Sources/CShims"),
+        .target(
+            name: "Shared", dependencies: ["CShims", "CCurl", "CCrypto", "CSystem"],
+            path: "Sources/Shared"),
+        .executableTarget(name: "Gateway", dependencies: ["Shared"], path: "Sources/Gateway"),
+        .executableTarget(name: "Bot", dependencies: ["Shared"], path: "Sources/Bot"),
+        .testTarget(name: "SharedTests", dependencies: ["Shared"], path: "Tests/SharedTests"),
+        .testTarget(
+            name: "GatewayTests", dependencies: ["Shared", "Gateway"], path: "Tests/GatewayTests"),
+        .testTarget(name: "BotTests", dependencies: ["Shared", "Bot"], path: "Tests/BotTests"),
+    ],
+    swiftLanguageModes: [.v6]
+)

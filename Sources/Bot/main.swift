@@ -1,0 +1,1 @@
+print("totp-bot: not yet")

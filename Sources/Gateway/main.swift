@@ -1,0 +1,1 @@
+print("totp-gateway: not yet")

@@ -1,0 +1,61 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Synchronization
+
+/// Where log lines go: a file descriptor (stderr by default) or, in tests, memory.
+/// Each line is written whole under a lock so concurrent threads never interleave.
+///
+/// ```swift
+/// let sink = LogSink.memory()
+/// Logger(sink: sink).info("started")
+/// sink.captured   // ["{\"time\":...,\"event\":\"started\"}"]
+/// ```
+public final class LogSink: Sendable {
+    private enum Target: Sendable {
+        case fd(Int32)
+        case memory
+    }
+
+    private let target: Target
+    private let lines = Mutex<[String]>([])
+
+    private init(target: Target) { self.target = target }
+
+    /// Standard error: the default for every binary.
+    public static let standardError = LogSink(target: .fd(2))
+
+    /// A sink writing to an open descriptor (e.g. an audit file opened `O_APPEND`).
+    public static func fileDescriptor(_ fd: Int32) -> LogSink { LogSink(target: .fd(fd)) }
+
+    /// A sink that keeps lines in memory, for tests.
+    public static func memory() -> LogSink { LogSink(target: .memory) }
+
+    /// Lines captured by a memory sink.
+    public var captured: [String] { lines.withLock { $0 } }
+
+    /// Writes one complete line (a newline is appended).
+    public func write(line: String) {
+        switch target {
+        case .memory:
+            lines.withLock { $0.append(line) }
+        case .fd(let fd):
+            var bytes = Array(line.utf8)
+            bytes.append(0x0A)
+            lines.withLock { _ in
+                // The lock makes each line one uninterrupted sequence of writes.
+                var offset = 0
+                while offset < bytes.count {
+                    let n = bytes.withUnsafeBytes { buf in
+                        Glibc.write(fd, buf.baseAddress! + offset, buf.count - offset)
+                    }
+                    if n < 0 {
+                        if errno == EINTR || errno == EAGAIN { continue }
+                        return
+                    }
+                    offset += n
+                }
+            }
+        }
+    }
+}
