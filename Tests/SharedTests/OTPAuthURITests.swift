@@ -1,0 +1,52 @@
+import XCTest
+@testable import Shared
+
+final class OTPAuthURITests: XCTestCase {
+    func testDefaults() throws {
+        let u = try OTPAuthURI(parsing: "otpauth://totp/alice@example.com?secret=JBSWY3DPEHPK3PXP")
+        XCTAssertEqual(u.parameters, .defaults)
+        XCTAssertEqual(u.account, "alice@example.com")
+        XCTAssertNil(u.issuer)
+        XCTAssertEqual(u.secret, try Base32.decode("JBSWY3DPEHPK3PXP"))
+    }
+
+    func testAllParametersAndPercentDecoding() throws {
+        let u = try OTPAuthURI(parsing: "OTPAUTH://TOTP/ACME%20Co:john.doe%40email.com?secret=jbswy3dpehpk3pxp&issuer=ACME%20Co&algorithm=sha256&digits=8&period=60")
+        XCTAssertEqual(u.issuer, "ACME Co")
+        XCTAssertEqual(u.account, "john.doe@email.com")
+        XCTAssertEqual(u.parameters, try TOTPParameters(algorithm: .sha256, digits: 8, period: 60))
+        let plus = try OTPAuthURI(parsing: "otpauth://totp/x?issuer=ACME+Co&secret=JBSWY3DPEHPK3PXP&algorithm=SHA512&digits=7")
+        XCTAssertEqual(plus.issuer, "ACME Co")
+        XCTAssertEqual(plus.parameters, try TOTPParameters(algorithm: .sha512, digits: 7, period: 30))
+    }
+
+    func testRefusals() {
+        let cases: [(String, String)] = [
+            ("otpauth://hotp/x?secret=JBSWY3DPEHPK3PXP&counter=1", "hotp"),
+            ("otpauth://totp/x?secret=JBSWY3DPEHPK3PXP&algorithm=MD5", "algorithm"),
+            ("otpauth://totp/x?secret=JBSWY3DPEHPK3PXP&digits=5", "digits"),
+            ("otpauth://totp/x?secret=JBSWY3DPEHPK3PXP&digits=9", "digits"),
+            ("otpauth://totp/x?secret=JBSWY3DPEHPK3PXP&digits=six", "digits"),
+            ("otpauth://totp/x?secret=JBSWY3DPEHPK3PXP&period=0", "period"),
+            ("otpauth://totp/x?secret=JBSWY3DPEHPK3PXP&period=3601", "period"),
+            ("otpauth://totp/x?secret=JBSWY3DPEHPK3PXP&image=https://x", "unknown otpauth parameter 'image'"),
+            ("otpauth://totp/x?secret=JBSWY3DPEHPK3PXP&counter=3", "unknown otpauth parameter 'counter'"),
+            ("otpauth://totp/x?secret=JBSWY3DPEHPK3PXP&digits=6&digits=8", "twice"),
+            ("otpauth://totp/x?issuer=A", "no secret"),
+            ("otpauth://totp/x?secret=", "no secret"),
+            ("otpauth://totp/x?secret=JBSW1Y3DP", "position 5"),
+            ("otpauth://totp/A:x?secret=JBSWY3DPEHPK3PXP&issuer=B", "differs"),
+            ("otpauth://totp/x?secret=JBSWY3DPEHPK3PXP&issuer=%zz", "percent"),
+            ("otpauth://totp/x?secret=JBSWY3DPEHPK3PXP#frag", "fragment"),
+            ("otpauth://totp?secret=JBSWY3DPEHPK3PXP", "no label"),
+            ("https://totp/x?secret=JBSWY3DPEHPK3PXP", "otpauth://"),
+        ]
+        for (uri, fragment) in cases {
+            XCTAssertThrowsError(try OTPAuthURI(parsing: uri), uri) { error in
+                let message = (error as! OTPAuthURI.Failure).description
+                XCTAssertTrue(message.contains(fragment), "\(uri): \(message)")
+                XCTAssertFalse(message.contains("JBSWY3DPEHPK3PXP"), "the secret must never appear in an error")
+            }
+        }
+    }
+}
