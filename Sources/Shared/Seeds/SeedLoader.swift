@@ -1,0 +1,222 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Loads seeds from every configured source, validates them completely and reports every
+/// problem at once (never a secret):
+/// - `TOTP_SEED_<LABEL>` (or `TOTP_SEED_<LABEL>_FILE`): base32 or an otpauth URI; the label is
+///   the suffix lower-cased with `_` mapped to `-`.
+/// - `LABELS="label:seed,label2:seed2"` (the original project's format) with `TOTP_PERIOD` and
+///   `TOTP_DIGITS`, which set the defaults of every plain base32 seed from the environment.
+/// - `GATEWAY_SEEDS_FILE`: a seeds file, plain or sealed (then `GATEWAY_SEEDS_KEY_FILE`).
+/// - `$CREDENTIALS_DIRECTORY` (systemd): `seeds` (a seeds file), `seeds-key`, `totp-seed-<label>`.
+///
+/// ```swift
+/// let result = try SeedLoader(environment: .current()).load()
+/// for w in result.warnings { log.warning("weak_seed", ["label": .string(w.label ?? "")]) }
+/// ```
+public struct SeedLoader: Sendable {
+    public let environment: Environment
+
+    public init(environment: Environment) { self.environment = environment }
+
+    /// The loaded store and non-fatal findings (seeds under 128 bits).
+    public struct Result: Sendable {
+        public let store: SeedStore
+        public let warnings: [ConfigProblem]
+    }
+
+    private struct Candidate {
+        let label: String
+        let text: String
+        let source: SeedSource
+        let defaults: TOTPParameters
+    }
+
+    public func load() throws(ConfigError) -> Result {
+        var problems: [ConfigProblem] = []
+        var candidates: [Candidate] = []
+
+        let envDefaults = envParameters(&problems)
+        collectSeedVariables(into: &candidates, defaults: envDefaults, problems: &problems)
+        collectLabelsList(into: &candidates, defaults: envDefaults, problems: &problems)
+        if let path = environment["GATEWAY_SEEDS_FILE"], !path.isEmpty {
+            collectSeedsFile(path: path, keyPath: environment["GATEWAY_SEEDS_KEY_FILE"], keySource: "GATEWAY_SEEDS_KEY_FILE",
+                into: &candidates, problems: &problems)
+        } else if let keyPath = environment["GATEWAY_SEEDS_KEY_FILE"], !keyPath.isEmpty {
+            problems.append(ConfigProblem(source: "GATEWAY_SEEDS_KEY_FILE", message: "is set but GATEWAY_SEEDS_FILE is not; set both or neither"))
+        }
+        collectCredentials(into: &candidates, problems: &problems)
+
+        var seen: [String: SeedSource] = [:]
+        var entries: [SeedEntry] = []
+        var warnings: [ConfigProblem] = []
+        for c in candidates {
+            if let first = seen[c.label] {
+                problems.append(ConfigProblem(source: c.source.description, label: c.label,
+                    message: "is defined twice: in \(first) and in \(c.source); keep one"))
+                continue
+            }
+            seen[c.label] = c.source
+            do {
+                let spec = try SeedSpec.parse(c.text, defaults: c.defaults)
+                let entry = SeedEntry(label: c.label, parameters: spec.parameters, issuer: spec.issuer, source: c.source,
+                    bits: spec.bits, secret: spec.secret)
+                if entry.isWeak {
+                    warnings.append(ConfigProblem(source: c.source.description, label: c.label,
+                        message: "the seed has only \(entry.bits) bits; RFC 4226 requires at least 128 (160 recommended)"))
+                }
+                entries.append(entry)
+            } catch {
+                problems.append(ConfigProblem(source: c.source.description, label: c.label, message: error.description))
+            }
+        }
+        if !problems.isEmpty { throw ConfigError(problems) }
+        return Result(store: SeedStore(entries: entries), warnings: warnings)
+    }
+
+    private func envParameters(_ problems: inout [ConfigProblem]) -> TOTPParameters {
+        var digits = 6
+        var period = 30
+        if let d = environment["TOTP_DIGITS"], !d.isEmpty {
+            if let n = Int(d), TOTPParameters.allowedDigits.contains(n) { digits = n } else {
+                problems.append(ConfigProblem(source: "TOTP_DIGITS", message: "must be 6, 7 or 8"))
+            }
+        }
+        if let p = environment["TOTP_PERIOD"], !p.isEmpty {
+            if let n = Int(p), TOTPParameters.allowedPeriods.contains(n) { period = n } else {
+                problems.append(ConfigProblem(source: "TOTP_PERIOD", message: "must be a whole number of seconds from 1 to 3600"))
+            }
+        }
+        return (try? TOTPParameters(algorithm: .sha1, digits: digits, period: period)) ?? .defaults
+    }
+
+    private func collectSeedVariables(into out: inout [Candidate], defaults: TOTPParameters, problems: inout [ConfigProblem]) {
+        let prefix = "TOTP_SEED_"
+        var suffixes = Set<String>()
+        for name in environment.values.keys where name.hasPrefix(prefix) {
+            var suffix = String(name.dropFirst(prefix.count))
+            if suffix.hasSuffix("_FILE") { suffix = String(suffix.dropLast(5)) }
+            suffixes.insert(suffix)
+        }
+        for suffix in suffixes.sorted() {
+            let variable = prefix + suffix
+            let label: String
+            do { label = try SeedLabel(suffix.replacing("_", with: "-")).value } catch {
+                problems.append(ConfigProblem(source: variable, message: "\(error.description) (from the variable name)"))
+                continue
+            }
+            // An empty TOTP_SEED_X is an empty seed, not "unset": refuse it loudly.
+            if let direct = environment[variable], direct.isEmpty, environment[variable + "_FILE"] == nil {
+                problems.append(ConfigProblem(source: "environment variable \(variable)", label: label,
+                    message: "the seed is empty; an empty HMAC key yields plausible but useless codes"))
+                continue
+            }
+            do {
+                guard let v = try environment.value(variable) else { continue }
+                let source: SeedSource = .environment(variable: v.source)
+                out.append(Candidate(label: label, text: v.value, source: source, defaults: defaults))
+            } catch {
+                problems.append(ConfigProblem(source: error.source, label: label, message: error.message))
+            }
+        }
+    }
+
+    private func collectLabelsList(into out: inout [Candidate], defaults: TOTPParameters, problems: inout [ConfigProblem]) {
+        let labels: Environment.Sourced
+        do {
+            guard let v = try environment.value("LABELS") else { return }
+            labels = v
+        } catch {
+            problems.append(error)
+            return
+        }
+        for (i, item) in labels.value.split(separator: ",").enumerated() {
+            let entry = String(item).trimmingSpaces()
+            if entry.isEmpty { continue }
+            let source = SeedSource.labelsList(variable: "LABELS", entry: i + 1)
+            guard let colon = entry.firstIndex(of: ":") else {
+                problems.append(ConfigProblem(source: source.description, message: "expected label:seed"))
+                continue
+            }
+            do {
+                let label = try SeedLabel(String(entry[..<colon]).trimmingSpaces()).value
+                out.append(Candidate(label: label, text: String(entry[entry.index(after: colon)...]).trimmingSpaces(),
+                    source: source, defaults: defaults))
+            } catch {
+                problems.append(ConfigProblem(source: source.description, message: error.description))
+            }
+        }
+    }
+
+    private func collectSeedsFile(path: String, keyPath: String?, keySource: String, into out: inout [Candidate],
+        problems: inout [ConfigProblem])
+    {
+        let text: String
+        do { text = try FileIO.readText(path) } catch {
+            problems.append(ConfigProblem(source: "seeds file", message: error.description))
+            return
+        }
+        do {
+            let lines: [SeedsFile.Line]
+            if SealedSeedsFile.isSealed(text) {
+                guard let keyPath, !keyPath.isEmpty else {
+                    problems.append(ConfigProblem(source: path, message: "is sealed; set \(keySource) to its key file"))
+                    return
+                }
+                let kek: [UInt8]
+                do { kek = try SealedSeedsFile.readKey(path: keyPath) } catch {
+                    problems.append(error)
+                    return
+                }
+                lines = try SealedSeedsFile.open(text, path: path, kek: kek)
+            } else {
+                lines = try SeedsFile.parse(text, path: path)
+            }
+            for l in lines {
+                out.append(Candidate(label: l.label, text: l.value, source: .file(path: path, line: l.line), defaults: .defaults))
+            }
+        } catch {
+            problems += error.problems
+        }
+    }
+
+    private func collectCredentials(into out: inout [Candidate], problems: inout [ConfigProblem]) {
+        guard let dir = environment["CREDENTIALS_DIRECTORY"], !dir.isEmpty else { return }
+        guard let names = Self.listDirectory(dir) else {
+            problems.append(ConfigProblem(source: "CREDENTIALS_DIRECTORY", message: "\(dir): cannot list the directory"))
+            return
+        }
+        if names.contains("seeds") {
+            collectSeedsFile(path: dir + "/seeds", keyPath: names.contains("seeds-key") ? dir + "/seeds-key" : nil,
+                keySource: "the seeds-key credential", into: &out, problems: &problems)
+        }
+        let prefix = "totp-seed-"
+        for name in names.sorted() where name.hasPrefix(prefix) {
+            let source = SeedSource.credential(directory: dir, name: name)
+            do {
+                let label = try SeedLabel(String(name.dropFirst(prefix.count))).value
+                let text = try FileIO.readText(dir + "/" + name, maxBytes: 1 << 16)
+                out.append(Candidate(label: label, text: Environment.trimTrailingNewlines(text).trimmingSpaces(),
+                    source: source, defaults: .defaults))
+            } catch let e as SeedLabel.Invalid {
+                problems.append(ConfigProblem(source: source.description, message: e.description))
+            } catch {
+                problems.append(ConfigProblem(source: source.description, message: "\(error)"))
+            }
+        }
+    }
+
+    static func listDirectory(_ path: String) -> [String]? {
+        guard let d = opendir(path) else { return nil }
+        defer { closedir(d) }
+        var names: [String] = []
+        while let e = readdir(d) {
+            let name = withUnsafePointer(to: e.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+}

@@ -1,0 +1,271 @@
+import Foundation
+import XCTest
+@testable import Shared
+
+final class SeedLoaderTests: XCTestCase {
+    let seedA = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  // 160 bits
+    let seedB = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"  // "12345678901234567890" (RFC seed)
+    var dir: String!
+
+    override func setUpWithError() throws {
+        dir = NSTemporaryDirectory() + "seeds-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    func write(_ name: String, _ text: String) -> String {
+        let path = dir + "/" + name
+        FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+        return path
+    }
+
+    func load(_ env: [String: String]) throws -> SeedLoader.Result {
+        try SeedLoader(environment: Environment(env)).load()
+    }
+
+    func problems(_ env: [String: String], file: StaticString = #filePath, line: UInt = #line) -> [ConfigProblem] {
+        do {
+            _ = try load(env)
+            XCTFail("expected a configuration error", file: file, line: line)
+            return []
+        } catch let e as ConfigError {
+            for p in e.problems {
+                for secret in [seedA, seedB, "JBSWY3DP"] {
+                    XCTAssertFalse(p.description.contains(secret), "a seed leaked into: \(p)", file: file, line: line)
+                }
+            }
+            return e.problems
+        } catch {
+            XCTFail("unexpected \(error)", file: file, line: line)
+            return []
+        }
+    }
+
+    func testEnvironmentVariableLabelMapping() throws {
+        let r = try load(["TOTP_SEED_CLIENT_DEMO": seedB, "TOTP_SEED_Certus": "otpauth://totp/A:b?secret=\(seedA)&digits=8"])
+        XCTAssertEqual(r.store.labels, ["certus", "client-demo"])
+        let demo = try XCTUnwrap(r.store.entry(for: "Client-Demo"))
+        XCTAssertEqual(demo.code(at: 59).code, "287082")  // RFC 4226 counter 1 == TOTP step 1, 6 digits
+        XCTAssertEqual(r.store.entry(for: "certus")?.parameters.digits, 8)
+        XCTAssertEqual(demo.source, .environment(variable: "TOTP_SEED_CLIENT_DEMO"))
+    }
+
+    func testOriginalLabelsFormatWithPeriodAndDigits() throws {
+        let r = try load(["LABELS": "certus:\(seedA), github:\(seedB)", "TOTP_PERIOD": "60", "TOTP_DIGITS": "8"])
+        XCTAssertEqual(r.store.labels, ["certus", "github"])
+        XCTAssertEqual(r.store.entry(for: "github")?.parameters, try TOTPParameters(algorithm: .sha1, digits: 8, period: 60))
+        let bad = problems(["LABELS": "certus:\(seedA)", "TOTP_DIGITS": "9"])
+        XCTAssertEqual(bad.map(\.source), ["TOTP_DIGITS"])
+        XCTAssertEqual(problems(["LABELS": "nocolon"]).first?.source, "LABELS entry 1")
+    }
+
+    func testSeedsFileWithCommentsAndSelfCheck() throws {
+        // RFC 6238: SHA1, 8 digits, t=59 -> 94287082.
+        let path = write("seeds", """
+            # team seeds
+            certus = \(seedA)
+
+            rfc = otpauth://totp/RFC:test?secret=\(seedB)&digits=8  check=94287082@59
+            """)
+        let r = try load(["GATEWAY_SEEDS_FILE": path])
+        XCTAssertEqual(r.store.labels, ["certus", "rfc"])
+        XCTAssertEqual(r.store.entry(for: "rfc")?.source, .file(path: path, line: 4))
+        XCTAssertEqual(r.store.entry(for: "rfc")?.code(at: 59).code, "94287082")
+    }
+
+    func testSelfCheckMismatchRefusesTheLabelAndNamesFileAndLine() {
+        // Right code for 8 digits, but the URI says 6 digits: caught before anyone gets a wrong code.
+        let path = write("seeds", "rfc = otpauth://totp/x?secret=\(seedB) check=94287082@59\nother = \(seedA) check=000000@59\n")
+        let p = problems(["GATEWAY_SEEDS_FILE": path])
+        XCTAssertEqual(p.count, 2)
+        XCTAssertEqual(p[0].source, "\(path):1")
+        XCTAssertEqual(p[0].label, "rfc")
+        XCTAssertTrue(p[0].message.contains("8 digits but the seed is configured for 6"), p[0].message)
+        XCTAssertEqual(p[1].source, "\(path):2")
+        XCTAssertTrue(p[1].message.contains("self-check failed"), p[1].message)
+        XCTAssertFalse(p[1].description.contains("000000"), "the check code is not echoed")
+    }
+
+    func testUnknownOptionAfterSeedRefused() {
+        let path = write("seeds", "x = \(seedA) digits=8\n")
+        XCTAssertTrue(problems(["GATEWAY_SEEDS_FILE": path])[0].message.contains("unknown option 'digits'"))
+    }
+
+    func testEmptySeedsRefusedEverywhere() {
+        XCTAssertTrue(problems(["TOTP_SEED_X": ""])[0].message.contains("empty"))
+        let path = write("seeds", "x =\n")
+        XCTAssertTrue(problems(["GATEWAY_SEEDS_FILE": path])[0].message.contains("empty"))
+        XCTAssertTrue(problems(["LABELS": "x:"])[0].message.contains("empty"))
+        XCTAssertTrue(problems(["TOTP_SEED_X": "  -  "])[0].message.contains("empty"))
+    }
+
+    func testWeakSeedWarning() throws {
+        let r = try load(["TOTP_SEED_SHORT": "JBSWY3DPEHPK3PXP"])  // 80 bits
+        XCTAssertEqual(r.store.weakLabels, ["short"])
+        XCTAssertEqual(r.warnings.count, 1)
+        XCTAssertTrue(r.warnings[0].message.contains("80 bits"))
+        XCTAssertTrue(try load(["TOTP_SEED_LONG": seedA]).warnings.isEmpty)
+    }
+
+    func testDuplicateAcrossSourcesNamesBoth() {
+        let path = write("seeds", "certus = \(seedA)\n")
+        let p = problems(["GATEWAY_SEEDS_FILE": path, "TOTP_SEED_CERTUS": seedB])
+        XCTAssertEqual(p.count, 1)
+        XCTAssertTrue(p[0].message.contains("environment variable TOTP_SEED_CERTUS"), p[0].message)
+        XCTAssertTrue(p[0].message.contains("\(path):1"), p[0].message)
+    }
+
+    func testFileVariantsAndBothSet() throws {
+        let secretPath = write("secret", seedA + "\n")
+        let r = try load(["TOTP_SEED_VAULT_FILE": secretPath])
+        XCTAssertEqual(r.store.labels, ["vault"])
+        let p = problems(["TOTP_SEED_VAULT_FILE": secretPath, "TOTP_SEED_VAULT": seedB])
+        XCTAssertTrue(p[0].message.contains("both TOTP_SEED_VAULT and TOTP_SEED_VAULT_FILE"), p[0].message)
+        let missing = problems(["TOTP_SEED_GONE_FILE": dir + "/nope"])
+        XCTAssertTrue(missing[0].message.contains("No such file"), missing[0].message)
+        let labelsFile = write("labels", "a:\(seedA),b:\(seedB)")
+        XCTAssertEqual(try load(["LABELS_FILE": labelsFile]).store.labels, ["a", "b"])
+    }
+
+    func testInvalidBase32NamesLabelAndPosition() {
+        let p = problems(["TOTP_SEED_BAD": "JBSW1Y3DPEHPK3PXP"])
+        XCTAssertEqual(p[0].label, "bad")
+        XCTAssertTrue(p[0].description.contains("position 5"), p[0].description)
+        XCTAssertTrue(p[0].description.contains("TOTP_SEED_BAD"), p[0].description)
+    }
+
+    func testInvalidLabels() {
+        XCTAssertTrue(problems(["TOTP_SEED__X": seedA])[0].message.contains("must start with"))
+        let path = write("seeds", "bad label = \(seedA)\nok = \(seedA)\nno equals here\n")
+        let p = problems(["GATEWAY_SEEDS_FILE": path])
+        XCTAssertEqual(p.map(\.source), ["\(path):1", "\(path):3"])
+        XCTAssertThrowsError(try SeedLabel(String(repeating: "a", count: 64)))
+        XCTAssertEqual(try SeedLabel("A.b_c-9").value, "a.b_c-9")
+    }
+
+    func testSystemdCredentials() throws {
+        let creds = dir + "/creds"
+        try FileManager.default.createDirectory(atPath: creds, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: creds + "/totp-seed-github", contents: Data((seedA + "\n").utf8))
+        FileManager.default.createFile(atPath: creds + "/seeds", contents: Data("certus = \(seedB)\n".utf8))
+        FileManager.default.createFile(atPath: creds + "/tokens", contents: Data("ignored by the seed loader".utf8))
+        let r = try load(["CREDENTIALS_DIRECTORY": creds])
+        XCTAssertEqual(r.store.labels, ["certus", "github"])
+        XCTAssertEqual(r.store.entry(for: "github")?.source, .credential(directory: creds, name: "totp-seed-github"))
+    }
+
+    func testFingerprintCoversParametersNotSeeds() throws {
+        let a = try load(["TOTP_SEED_X": seedA]).store.fingerprint
+        let b = try load(["TOTP_SEED_X": seedB]).store.fingerprint
+        let c = try load(["TOTP_SEED_X": seedA, "TOTP_DIGITS": "8"]).store.fingerprint
+        XCTAssertEqual(a, b, "changing only the seed keeps the fingerprint")
+        XCTAssertNotEqual(a, c)
+        XCTAssertTrue(a.hasPrefix("sha256:"))
+        XCTAssertEqual(a.count, 7 + 64)
+    }
+
+    func testErrorsListEveryProblem() {
+        let p = problems(["TOTP_SEED_A": "", "TOTP_SEED_B": "1", "TOTP_PERIOD": "0"])
+        XCTAssertEqual(p.count, 3)
+    }
+}
+
+final class SealedSeedsFileTests: XCTestCase {
+    let key = Crypto.randomBytes(32)
+    let lines = [
+        SeedsFile.Line(label: "certus", value: "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP", line: 1),
+        SeedsFile.Line(label: "rfc", value: "otpauth://totp/x?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&digits=8 check=94287082@59", line: 2),
+    ]
+
+    func testRoundTrip() throws {
+        let text = try SealedSeedsFile.seal(lines, kek: key)
+        XCTAssertTrue(SealedSeedsFile.isSealed(text))
+        XCTAssertFalse(text.contains("JBSWY3DP"), "seeds are not readable in the sealed file")
+        let opened = try SealedSeedsFile.open(text, path: "f", kek: key)
+        XCTAssertEqual(opened.map(\.label), ["certus", "rfc"])
+        XCTAssertEqual(opened.map(\.value), lines.map(\.value))
+    }
+
+    func testTamperingIsRefused() throws {
+        let text = try SealedSeedsFile.seal(lines, kek: key)
+        var rows = text.split(separator: "\n").map(String.init)
+        func refused(_ modified: [String], _ fragment: String, file: StaticString = #filePath, line: UInt = #line) {
+            XCTAssertThrowsError(try SealedSeedsFile.open(modified.joined(separator: "\n"), path: "f", kek: key), file: file, line: line) {
+                let message = "\($0)"
+                XCTAssertTrue(message.contains(fragment), message, file: file, line: line)
+            }
+        }
+        // Renamed label (AAD mismatch).
+        var renamed = rows
+        renamed[2] = renamed[2].replacingOccurrences(of: "certus ", with: "github ")
+        refused(renamed, "f:3: label 'github': entry does not authenticate")
+        // Reordered entries.
+        var swapped = rows
+        swapped.swapAt(2, 3)
+        refused(swapped, "does not authenticate")
+        // Dropped entry with the header left alone.
+        refused(Array(rows.prefix(3)), "truncated or modified")
+        // Flipped ciphertext bit.
+        var flipped = rows
+        var chars = Array(flipped[3])
+        let i = chars.count - 10
+        chars[i] = chars[i] == "A" ? "B" : "A"
+        flipped[3] = String(chars)
+        refused(flipped, "f:4: label 'rfc'")
+        // Wrong key.
+        XCTAssertThrowsError(try SealedSeedsFile.open(text, path: "f", kek: Crypto.randomBytes(32))) {
+            XCTAssertTrue("\($0)".contains("wrong key file"))
+        }
+        // Unknown version.
+        rows[0] = "totp-sealed-seeds v9 entries=2"
+        refused(rows, "upgrade")
+    }
+
+    func testKeyFileFormats() throws {
+        let dir = NSTemporaryDirectory() + "key-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        FileManager.default.createFile(atPath: dir + "/hex", contents: Data((Crypto.hex(key) + "\n").utf8))
+        FileManager.default.createFile(atPath: dir + "/b64", contents: Data(Base64.encode(key).utf8))
+        FileManager.default.createFile(atPath: dir + "/raw", contents: Data(key))
+        FileManager.default.createFile(atPath: dir + "/short", contents: Data("abcd".utf8))
+        XCTAssertEqual(try SealedSeedsFile.readKey(path: dir + "/hex"), key)
+        XCTAssertEqual(try SealedSeedsFile.readKey(path: dir + "/b64"), key)
+        XCTAssertEqual(try SealedSeedsFile.readKey(path: dir + "/raw"), key)
+        XCTAssertThrowsError(try SealedSeedsFile.readKey(path: dir + "/short")) {
+            XCTAssertTrue("\($0)".contains("openssl rand -hex 32"))
+        }
+    }
+
+    func testLoaderOpensSealedFile() throws {
+        let dir = NSTemporaryDirectory() + "sealed-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        FileManager.default.createFile(atPath: dir + "/key", contents: Data(Crypto.hex(key).utf8))
+        FileManager.default.createFile(atPath: dir + "/seeds", contents: Data(try SealedSeedsFile.seal(lines, kek: key).utf8))
+        let r = try SeedLoader(environment: Environment(["GATEWAY_SEEDS_FILE": dir + "/seeds", "GATEWAY_SEEDS_KEY_FILE": dir + "/key"])).load()
+        XCTAssertEqual(r.store.entry(for: "rfc")?.code(at: 59).code, "94287082")
+        XCTAssertThrowsError(try SeedLoader(environment: Environment(["GATEWAY_SEEDS_FILE": dir + "/seeds"])).load()) {
+            XCTAssertTrue("\($0)".contains("is sealed; set GATEWAY_SEEDS_KEY_FILE"))
+        }
+    }
+
+    func testBase64() {
+        for n in 0..<40 {
+            let bytes = Crypto.randomBytes(n)
+            XCTAssertEqual(Base64.decode(Base64.encode(bytes)), bytes)
+            XCTAssertEqual(Base64.encode(bytes), Data(bytes).base64EncodedString())
+        }
+        XCTAssertNil(Base64.decode("AQ=D"))
+        XCTAssertNil(Base64.decode("AQI"))
+    }
+
+    func testAESGCMDetectsWrongAAD() throws {
+        let box = try AESGCM.seal([1, 2, 3], key: key, aad: [9])
+        XCTAssertEqual(try AESGCM.open(box, key: key, aad: [9]), [1, 2, 3])
+        XCTAssertThrowsError(try AESGCM.open(box, key: key, aad: [8]))
+    }
+}
