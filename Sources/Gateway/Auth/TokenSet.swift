@@ -1,0 +1,72 @@
+import Shared
+
+/// The configured client tokens. Lookup hashes the presented secret once and compares it with
+/// every token's hash in constant time, without stopping at the first match, so timing reveals
+/// neither which token matched nor how much of it.
+///
+/// ```swift
+/// let tokens = try TokenSet.load(from: env)
+/// tokens.authenticate(bearer: "s3cret")?.name
+/// ```
+struct TokenSet: Sendable {
+    let tokens: [ClientToken]
+
+    var isEmpty: Bool { tokens.isEmpty }
+
+    init(tokens: [ClientToken]) { self.tokens = tokens }
+
+    func authenticate(bearer secret: [UInt8]) -> ClientToken? {
+        let hash = Crypto.sha256(secret)
+        var found: ClientToken? = nil
+        for t in tokens where Crypto.constantTimeEqual(t.secretHash, hash) {
+            if found == nil { found = t }
+        }
+        return found
+    }
+
+    /// `GATEWAY_TOKENS` (or `_FILE`, or the `tokens` credential): entries separated by `;` or
+    /// newlines, `#` comments; plus the original project's `API_KEY` as a token named `api-key`
+    /// allowed every label.
+    static func load(from env: Environment) throws(ConfigError) -> TokenSet {
+        var problems: [ConfigProblem] = []
+        var tokens: [ClientToken] = []
+        var sources: [Environment.Sourced] = []
+        do {
+            if let v = try env.value("GATEWAY_TOKENS") { sources.append(v) }
+        } catch { problems.append(error) }
+        if let dir = env["CREDENTIALS_DIRECTORY"], !dir.isEmpty {
+            let path = dir + "/tokens"
+            if let text = try? FileIO.readText(path, maxBytes: 1 << 20) {
+                sources.append(Environment.Sourced(value: text, source: "credential tokens (\(dir))"))
+            }
+        }
+        for source in sources {
+            var index = 0
+            for raw in source.value.split(whereSeparator: { $0 == ";" || $0 == "\n" }) {
+                let entry = String(raw).trimmingCharacters(in: " \t\r")
+                if entry.isEmpty || entry.hasPrefix("#") { continue }
+                index += 1
+                do { tokens.append(try ClientToken(parsing: entry, source: "\(source.source) entry \(index)")) } catch {
+                    problems.append(error)
+                }
+            }
+        }
+        do {
+            if let key = try env.value("API_KEY") {
+                tokens.append(ClientToken(name: "api-key", secretHash: Crypto.sha256(Array(key.value.utf8)), labels: nil))
+            }
+        } catch { problems.append(error) }
+
+        var names = Set<String>()
+        for (i, t) in tokens.enumerated() {
+            if !names.insert(t.name).inserted {
+                problems.append(ConfigProblem(source: "GATEWAY_TOKENS", message: "token name '\(t.name)' is used twice; names must be unique"))
+            }
+            for other in tokens[..<i] where Crypto.constantTimeEqual(other.secretHash, t.secretHash) {
+                problems.append(ConfigProblem(source: "GATEWAY_TOKENS", message: "tokens '\(other.name)' and '\(t.name)' have the same secret; give each client its own"))
+            }
+        }
+        if !problems.isEmpty { throw ConfigError(problems) }
+        return TokenSet(tokens: tokens)
+    }
+}

@@ -1,1 +1,0 @@
-print("totp-gateway: not yet")
