@@ -12,6 +12,14 @@ final class MetricsProcessTests: XCTestCase {
     }
 
     func testProcessMetricsArePlausible() throws {
+        // CPU time is counted in 10 ms ticks: a short test process may still read 0, so burn a
+        // bounded amount of CPU (at most 200 rounds, at most 3 s) until one tick is counted.
+        let deadline = time(nil) + 3
+        var sink = 0.0
+        for round in 0..<200 where (ProcessStats.cpuSeconds() ?? 0) == 0 && time(nil) < deadline {
+            for i in 0..<100_000 { sink += Double(i &+ round).squareRoot() }
+        }
+        XCTAssertGreaterThan(sink, -1)
         let registry = MetricsRegistry()
         ProcessMetrics.register(in: registry)
         let text = registry.render()
