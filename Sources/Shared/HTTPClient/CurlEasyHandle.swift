@@ -95,9 +95,8 @@ final class CurlEasyHandle {
     /// The error buffer's message, or curl's generic text for `code` when it is empty.
     func errorMessage(for code: CURLcode) -> String {
         if errorBuffer[0] != 0 {
-            var message = String(cString: errorBuffer)
-            while message.last == "\n" || message.last == " " { message.removeLast() }
-            return message
+            let length = strlen(errorBuffer)
+            return CurlTransfer.lineText(UnsafeRawBufferPointer(start: errorBuffer, count: length))
         }
         return String(cString: curl_easy_strerror(code))
     }

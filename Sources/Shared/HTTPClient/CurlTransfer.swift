@@ -39,8 +39,7 @@ final class CurlTransfer {
 
     /// One raw header line as curl delivers it, CRLF included.
     func headerLine(_ bytes: UnsafeRawBufferPointer) {
-        var line = String(decoding: bytes, as: UTF8.self)
-        while let last = line.last, last == "\n" || last == "\r" { line.removeLast() }
+        let line = Self.lineText(bytes)
         if line.isEmpty { return }  // end of a header block
         if line.hasPrefix("HTTP/") {
             // A status line starts a new response (the final one follows any 1xx).
@@ -63,14 +62,21 @@ final class CurlTransfer {
     /// Informational text from curl (never header or body data, which may carry secrets).
     func debugText(_ bytes: UnsafeRawBufferPointer) {
         guard let logger = verboseLogger else { return }
-        var line = String(decoding: bytes, as: UTF8.self)
-        while let last = line.last, last == "\n" || last == "\r" { line.removeLast() }
+        var line = Self.lineText(bytes)
         // curl mentions the Basic user name ("Server auth using Basic with user ...").
         if line.lowercased().contains("user") { line = "(line about credentials omitted)" }
         for secret in secrets where !secret.isEmpty && line.contains(secret) {
             line = "(line containing a secret omitted)"
         }
         logger.debug("curl", ["text": .string(line)])
+    }
+
+    /// The bytes as text without the trailing line break. Trimmed as bytes: in Swift "\r\n"
+    /// is one `Character`, so comparing `last` with "\n" would miss it.
+    static func lineText(_ bytes: UnsafeRawBufferPointer) -> String {
+        var end = bytes.count
+        while end > 0, bytes[end - 1] == 0x0A || bytes[end - 1] == 0x0D { end -= 1 }
+        return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[0..<end]), as: UTF8.self)
     }
 
     static let writeCallback: @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, UnsafeMutableRawPointer?) -> Int = {
