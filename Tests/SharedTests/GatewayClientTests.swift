@@ -248,4 +248,25 @@ final class GatewayClientTests: XCTestCase {
         XCTAssertEqual(a.requests.count + b.requests.count, 20)
         XCTAssertEqual(a.requests.count, 10, "round-robin alternates the start instance")
     }
+
+    func testRequestIDCannotInjectHeaders() throws {
+        let server = try ScriptedHTTPServer(fallback: Self.codeJSON(instance: "gw-a"))
+        defer { server.stop() }
+        let outcome = makeClient([server.baseURL]).fetchCode(label: "db/prod", next: false, requestID: "abc\r\nX-Evil: 1")
+        guard case .code = outcome else { return XCTFail("expected a code, got \(outcome)") }
+        XCTAssertEqual(server.requests.first?.header("x-request-id"), "abcX-Evil:1")
+        XCTAssertNil(server.requests.first?.header("x-evil"))
+    }
+
+    func testBadTokenIsUnavailableWithoutOpeningCircuits() throws {
+        let a = try ScriptedHTTPServer(fallback: Self.codeJSON(instance: "gw-a"))
+        defer { a.stop() }
+        let config = GatewayClientConfiguration(baseURLs: [a.baseURL, "ftp://127.0.0.1:1"], token: "bad\ntoken")
+        let client = GatewayClient(configuration: config, http: HTTPClient(options: HTTPClientOptions(userAgent: "t")))
+        guard case .unavailable(let reason) = client.fetchCode(label: "x", next: false, requestID: "r") else { return XCTFail() }
+        XCTAssertTrue(reason.contains("configuration"), reason)
+        XCTAssertFalse(reason.contains("token\n") || reason.contains("bad\ntoken"))
+        XCTAssertEqual(a.requests.count, 0)
+        XCTAssertEqual(client.instanceStats().map(\.circuitOpen), [false, false])
+    }
 }

@@ -60,6 +60,9 @@ public final class GatewayClient: Sendable {
         var probeUsed = false
         var failed: Int? = nil
         var problems: [String] = []
+        // The ID is echoed into a header: keep visible ASCII only so it can never split one.
+        let requestID = String(String.UnicodeScalarView(
+            requestID.unicodeScalars.filter { $0.value > 0x20 && $0.value < 0x7F }.prefix(128)))
 
         while true {
             let attemptStart = now()
@@ -95,6 +98,11 @@ public final class GatewayClient: Sendable {
                     logger?.info("gateway_circuit_closed", ["url": .string(baseURLs[index]), "request_id": .string(requestID)])
                 }
                 return outcome
+            case .unusable(let problem):
+                // Our request, not the instance, is at fault (bad URL or token): every instance
+                // would refuse it the same way, so stop without opening any circuit.
+                logger?.error("gateway_request_invalid", ["url": .string(baseURLs[index]), "problem": .string(problem)])
+                return .unavailable(reason: "\(baseURLs[index]): \(problem); check the gateway URL and token configuration")
             case .failed(let problem):
                 let opened = board.withLock { $0.recordFailure(index, now: now()) }
                 problems.append("\(baseURLs[index]): \(problem)")
@@ -120,6 +128,8 @@ public final class GatewayClient: Sendable {
         case answered(GatewayOutcome)
         /// The instance could not answer: try another.
         case failed(String)
+        /// The request could not even be sent (malformed URL or header).
+        case unusable(String)
     }
 
     private func attempt(_ request: HTTPClientRequest, label: String) -> Verdict {
@@ -127,6 +137,8 @@ public final class GatewayClient: Sendable {
         do {
             response = try http.perform(request)
         } catch {
+            // 1 unsupported protocol, 3 malformed URL, 43 header refused by HTTPClient.validate.
+            if [1, 3, 43].contains(error.curlCode) { return .unusable("\(error.kind): \(error.message)") }
             return .failed("\(error.kind): \(error.message)")
         }
         switch response.status {
