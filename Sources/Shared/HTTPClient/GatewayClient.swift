@@ -1,0 +1,160 @@
+import FoundationEssentials
+import Synchronization
+
+/// Asks the TOTP gateways for a code, failing over between instances. Each attempt has its
+/// own timeout and the whole call an overall deadline. Connect errors, timeouts, empty replies,
+/// 5xx and unreadable answers move on to the next instance and open that instance's circuit
+/// for the cool-down; a 4xx is the gateway's answer and is returned at once, never retried.
+/// Thread-safe; blocking (call it off any event loop).
+///
+/// ```swift
+/// let gateway = GatewayClient(
+///     configuration: GatewayClientConfiguration(baseURLs: ["http://gw1:8080", "http://gw2:8080"], token: token),
+///     http: HTTPClient(options: HTTPClientOptions(userAgent: "totp-bot/1.0")))
+/// let outcome = gateway.fetchCode(label: "db/prod", next: true, requestID: "req-42")
+/// ```
+public final class GatewayClient: Sendable {
+    public let configuration: GatewayClientConfiguration
+    private let http: HTTPClient
+    private let now: @Sendable () -> ContinuousClock.Instant
+    private let logger: Logger?
+    private let baseURLs: [String]
+    private let board: Mutex<GatewayCircuitBoard>
+    /// Attempts with less time left than this are not started: they could only time out.
+    private let minimumAttempt: Duration = .milliseconds(20)
+
+    /// `now` drives deadlines and cool-downs (inject a clock in tests); `logger` receives one
+    /// line per failed attempt and circuit change, never the token or a code.
+    public init(
+        configuration: GatewayClientConfiguration, http: HTTPClient,
+        now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }, logger: Logger? = nil
+    ) {
+        self.configuration = configuration
+        self.http = http
+        self.now = now
+        self.logger = logger
+        baseURLs = configuration.baseURLs.map { url in
+            var url = url
+            while url.hasSuffix("/") { url.removeLast() }
+            return url
+        }
+        board = Mutex(GatewayCircuitBoard(
+            urls: baseURLs, cooldown: configuration.cooldown,
+            probeLease: configuration.perAttemptTimeout + .seconds(1)))
+    }
+
+    /// Requests moved from a failed instance to another one, since start.
+    public var failoverCount: Int { board.withLock { $0.failovers } }
+
+    /// Per-instance counters and circuit state, in configuration order.
+    public func instanceStats() -> [GatewayInstanceStats] { board.withLock { $0.stats } }
+
+    /// `GET {base}/code?label=<label>[&next=1]`, trying instances until one answers or the
+    /// overall deadline passes. Blocks for at most about `overallDeadline`.
+    public func fetchCode(label: String, next: Bool, requestID: String) -> GatewayOutcome {
+        let started = now()
+        let deadline = started + configuration.overallDeadline
+        let path = "/code?label=" + FormEncoding.percentEncode(label) + (next ? "&next=1" : "")
+        let start = board.withLock { $0.takeRoundRobinStart() }
+        var tried = Set<Int>()
+        var probeUsed = false
+        var failed: Int? = nil
+        var problems: [String] = []
+        // The ID is echoed into a header: keep visible ASCII only so it can never split one.
+        let requestID = String(String.UnicodeScalarView(
+            requestID.unicodeScalars.filter { $0.value > 0x20 && $0.value < 0x7F }.prefix(128)))
+
+        while true {
+            let attemptStart = now()
+            let left = deadline - attemptStart
+            if left < minimumAttempt {
+                problems.append("overall deadline of \(configuration.overallDeadline) passed")
+                break
+            }
+            let pick = board.withLock {
+                $0.next(excluding: tried, start: start, probeUsed: probeUsed, after: failed, now: attemptStart)
+            }
+            guard let (index, role) = pick else { break }
+            tried.insert(index)
+            if role == .probe { probeUsed = true }
+
+            let timeout = min(configuration.perAttemptTimeout, left)
+            var request = HTTPClientRequest(
+                method: "GET", url: baseURLs[index] + path,
+                headers: [
+                    ("Authorization", "Bearer " + configuration.token),
+                    ("X-Request-ID", requestID),
+                    ("Accept", "application/json"),
+                ],
+                timeout: timeout, connectTimeout: timeout)
+            request.caFile = configuration.caFile
+            request.userAgent = configuration.userAgent
+
+            let verdict = attempt(request, label: label)
+            switch verdict {
+            case .answered(let outcome):
+                let reopened = board.withLock { $0.recordSuccess(index) }
+                if reopened {
+                    logger?.info("gateway_circuit_closed", ["url": .string(baseURLs[index]), "request_id": .string(requestID)])
+                }
+                return outcome
+            case .unusable(let problem):
+                // Our request, not the instance, is at fault (bad URL or token): every instance
+                // would refuse it the same way, so stop without opening any circuit.
+                logger?.error("gateway_request_invalid", ["url": .string(baseURLs[index]), "problem": .string(problem)])
+                return .unavailable(reason: "\(baseURLs[index]): \(problem); check the gateway URL and token configuration")
+            case .failed(let problem):
+                let opened = board.withLock { $0.recordFailure(index, now: now()) }
+                problems.append("\(baseURLs[index]): \(problem)")
+                logger?.warning("gateway_attempt_failed", [
+                    "url": .string(baseURLs[index]), "problem": .string(problem),
+                    "role": .string("\(role)"), "request_id": .string(requestID),
+                ])
+                if opened {
+                    logger?.warning("gateway_circuit_open", [
+                        "url": .string(baseURLs[index]), "cooldown_ms": .int(HTTPClient.milliseconds(configuration.cooldown)),
+                    ])
+                }
+                failed = index
+            }
+        }
+        let reason = problems.isEmpty ? "no gateway instance configured" : problems.joined(separator: "; ")
+        logger?.error("gateway_unavailable", ["attempts": .int(tried.count), "request_id": .string(requestID)])
+        return .unavailable(reason: reason)
+    }
+
+    private enum Verdict {
+        /// The instance gave an answer (a code or a 4xx): stop here.
+        case answered(GatewayOutcome)
+        /// The instance could not answer: try another.
+        case failed(String)
+        /// The request could not even be sent (malformed URL or header).
+        case unusable(String)
+    }
+
+    private func attempt(_ request: HTTPClientRequest, label: String) -> Verdict {
+        let response: HTTPClientResponse
+        do {
+            response = try http.perform(request)
+        } catch {
+            // 1 unsupported protocol, 3 malformed URL, 43 header refused by HTTPClient.validate.
+            if [1, 3, 43].contains(error.curlCode) { return .unusable("\(error.kind): \(error.message)") }
+            return .failed("\(error.kind): \(error.message)")
+        }
+        switch response.status {
+        case 200:
+            guard let wire = try? JSONDecoder().decode(GatewayCodeWire.self, from: Data(response.body)),
+                wire.label == label
+            else {
+                return .failed("status 200 with a body that is not a code for this label")
+            }
+            return .answered(.code(wire.value))
+        case 400..<500:
+            let error = (try? JSONDecoder().decode(GatewayErrorWire.self, from: Data(response.body)))?.error
+            return .answered(.refused(status: response.status, error: error ?? "http_\(response.status)"))
+        default:
+            // 5xx (502/503/504 from HAProxy, 500 from the gateway) and anything unexpected.
+            return .failed("status \(response.status)")
+        }
+    }
+}
