@@ -1,0 +1,30 @@
+/// A request method. Only `GET` and `HEAD` are served; anything else is kept verbatim so the
+/// server can answer `405` with `Allow: GET, HEAD`. Methods are case-sensitive (RFC 9110 9.1):
+/// `get` is `.other("get")`.
+///
+/// ```swift
+/// HTTPMethod(token: "HEAD")   // .head
+/// HTTPMethod.get.description  // "GET"
+/// ```
+public enum HTTPMethod: Sendable, Equatable, Hashable, CustomStringConvertible {
+    case get
+    case head
+    case other(String)
+
+    /// Maps a method token to a case; the token is not validated here.
+    public init(token: String) {
+        switch token {
+        case "GET": self = .get
+        case "HEAD": self = .head
+        default: self = .other(token)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .get: "GET"
+        case .head: "HEAD"
+        case .other(let token): token
+        }
+    }
+}

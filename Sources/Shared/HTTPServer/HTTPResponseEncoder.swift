@@ -1,0 +1,145 @@
+/// Serialises responses into a reusable byte buffer: status line, handler headers (checked),
+/// `Content-Length`, the cached `Date`, `Connection` when needed, then the body. No `String`
+/// is built per response; handler header strings are appended as UTF-8 directly.
+///
+/// ```swift
+/// var out: [UInt8] = []
+/// HTTPResponseEncoder.encode(response, omitBody: false, connection: .close,
+///                            date: dateCache.headerLine, into: &out)
+/// ```
+enum HTTPResponseEncoder {
+    /// What to say in the `Connection` header.
+    enum ConnectionHeader {
+        case none, close, keepAlive
+    }
+
+    /// Appends `response` to `out`. Returns the names of dropped (invalid or reserved)
+    /// handler headers, empty in the normal case.
+    @discardableResult
+    static func encode(
+        _ response: HTTPResponse, omitBody: Bool, connection: ConnectionHeader, date: [UInt8],
+        into out: inout [UInt8]
+    ) -> [String] {
+        var dropped: [String] = []
+        let status = (100...999).contains(response.status) ? response.status : 500
+        append("HTTP/1.1 ", to: &out)
+        out.append(UInt8(truncatingIfNeeded: 0x30 + status / 100))
+        out.append(UInt8(truncatingIfNeeded: 0x30 + status / 10 % 10))
+        out.append(UInt8(truncatingIfNeeded: 0x30 + status % 10))
+        out.append(0x20)
+        append(reasonPhrase(status), to: &out)
+        append("\r\n", to: &out)
+        for (name, value) in response.headers {
+            if !isValidName(name) || !isValidValue(value) || isReserved(name) {
+                dropped.append(name)
+                continue
+            }
+            out.append(contentsOf: name.utf8)
+            append(": ", to: &out)
+            out.append(contentsOf: value.utf8)
+            append("\r\n", to: &out)
+        }
+        // 1xx, 204 and 304 carry neither Content-Length nor a body (RFC 9110 8.6, 15.3.5, 15.4.5).
+        let bodyless = status < 200 || status == 204 || status == 304
+        if !bodyless {
+            append("Content-Length: ", to: &out)
+            appendDecimal(response.body.count, to: &out)
+            append("\r\n", to: &out)
+        }
+        out.append(contentsOf: date)
+        switch connection {
+        case .none: break
+        case .close: append("Connection: close\r\n", to: &out)
+        case .keepAlive: append("Connection: keep-alive\r\n", to: &out)
+        }
+        append("\r\n", to: &out)
+        if !omitBody && !bodyless {
+            out.append(contentsOf: response.body)
+        }
+        return dropped
+    }
+
+    @inline(__always)
+    static func append(_ s: StaticString, to out: inout [UInt8]) {
+        out.append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
+    }
+
+    static func appendDecimal(_ value: Int, to out: inout [UInt8]) {
+        if value < 10 {
+            out.append(UInt8(truncatingIfNeeded: 0x30 + value))
+            return
+        }
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var v = value
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { buf in
+            while v > 0 {
+                buf[19 - count] = UInt8(truncatingIfNeeded: 0x30 + v % 10)
+                v /= 10
+                count += 1
+            }
+            out.append(contentsOf: buf[(20 - count)...])
+        }
+    }
+
+    static func isValidName(_ name: String) -> Bool {
+        if name.isEmpty { return false }
+        for c in name.utf8 where !Ascii.isTchar(c) { return false }
+        return true
+    }
+
+    static func isValidValue(_ value: String) -> Bool {
+        for c in value.utf8 where (c < 0x20 && c != 0x09) || c == 0x7F { return false }
+        return true
+    }
+
+    static func isReserved(_ name: String) -> Bool {
+        switch name.utf8.count {
+        case 4: HTTPHeaders.sameName(name, "Date")
+        case 10: HTTPHeaders.sameName(name, "Connection")
+        case 14: HTTPHeaders.sameName(name, "Content-Length")
+        case 17: HTTPHeaders.sameName(name, "Transfer-Encoding")
+        default: false
+        }
+    }
+
+    static func reasonPhrase(_ status: Int) -> StaticString {
+        switch status {
+        case 100: "Continue"
+        case 200: "OK"
+        case 201: "Created"
+        case 202: "Accepted"
+        case 204: "No Content"
+        case 301: "Moved Permanently"
+        case 302: "Found"
+        case 304: "Not Modified"
+        case 400: "Bad Request"
+        case 401: "Unauthorized"
+        case 403: "Forbidden"
+        case 404: "Not Found"
+        case 405: "Method Not Allowed"
+        case 408: "Request Timeout"
+        case 409: "Conflict"
+        case 413: "Content Too Large"
+        case 414: "URI Too Long"
+        case 422: "Unprocessable Content"
+        case 429: "Too Many Requests"
+        case 431: "Request Header Fields Too Large"
+        case 500: "Internal Server Error"
+        case 502: "Bad Gateway"
+        case 503: "Service Unavailable"
+        case 504: "Gateway Timeout"
+        case 505: "HTTP Version Not Supported"
+        default:
+            switch status / 100 {
+            case 1: "Informational"
+            case 2: "Success"
+            case 3: "Redirection"
+            case 4: "Client Error"
+            default: "Server Error"
+            }
+        }
+    }
+}

@@ -1,0 +1,69 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Listening address, concurrency, limits and timeouts of an `HTTPServer`. Defaults suit a
+/// small internal JSON service; tests shorten the timeouts.
+///
+/// ```swift
+/// var config = HTTPServerConfiguration()
+/// config.port = 0                                  // ephemeral; `start()` returns the port
+/// config.headerReadTimeout = .milliseconds(300)
+/// ```
+public struct HTTPServerConfiguration: Sendable {
+    /// IPv4 literal (`127.0.0.1`, `0.0.0.0`) or IPv6 literal (`::1`, `::`); no host names.
+    public var host: String = "127.0.0.1"
+    /// TCP port; 0 picks an ephemeral port.
+    public var port: Int = 8080
+    /// Event-loop threads, each with its own epoll instance (default: online CPUs).
+    public var eventLoops: Int = HTTPServerConfiguration.onlineCPUs
+    /// Longest request line (method, target, version) in bytes; longer is `414`.
+    public var maxRequestLineBytes = 8192
+    /// Largest header block in bytes (excluding the request line); larger is `431`.
+    public var maxHeaderBytes = 16384
+    /// Most header fields per request; more is `431`.
+    public var maxHeaderCount = 100
+    /// The whole request head must arrive within this, counted from its first byte (and from
+    /// `accept` for a connection's first request): the slowloris defence.
+    public var headerReadTimeout: Duration = .seconds(10)
+    /// A keep-alive connection with no request in progress is closed after this.
+    public var idleTimeout: Duration = .seconds(60)
+    /// A response the peer does not read within this is abandoned and the connection closed.
+    public var writeTimeout: Duration = .seconds(10)
+    /// Open connections across all loops; further ones are accepted and closed at once.
+    public var maxConnections = 4096
+    /// `listen(2)` backlog.
+    public var backlog = 1024
+
+    public init(
+        host: String = "127.0.0.1", port: Int = 8080, eventLoops: Int = HTTPServerConfiguration.onlineCPUs,
+        maxRequestLineBytes: Int = 8192, maxHeaderBytes: Int = 16384, maxHeaderCount: Int = 100,
+        headerReadTimeout: Duration = .seconds(10), idleTimeout: Duration = .seconds(60),
+        writeTimeout: Duration = .seconds(10), maxConnections: Int = 4096, backlog: Int = 1024
+    ) {
+        self.host = host
+        self.port = port
+        self.eventLoops = eventLoops
+        self.maxRequestLineBytes = maxRequestLineBytes
+        self.maxHeaderBytes = maxHeaderBytes
+        self.maxHeaderCount = maxHeaderCount
+        self.headerReadTimeout = headerReadTimeout
+        self.idleTimeout = idleTimeout
+        self.writeTimeout = writeTimeout
+        self.maxConnections = maxConnections
+        self.backlog = backlog
+    }
+
+    /// Number of online CPUs (at least 1).
+    public static var onlineCPUs: Int { max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
+}
+
+extension Duration {
+    /// Whole nanoseconds, clamped at zero (for monotonic deadlines).
+    var nanosecondsClamped: UInt64 {
+        let (seconds, attoseconds) = components
+        if seconds < 0 { return 0 }
+        let ns = Double(seconds) * 1e9 + Double(attoseconds) / 1e9
+        return ns >= Double(UInt64.max / 2) ? UInt64.max / 2 : UInt64(ns)
+    }
+}
