@@ -55,8 +55,10 @@ struct ClientToken: Sendable, Equatable {
         } else {
             var set = Set<String>()
             for item in l.split(separator: ",") {
-                do { set.insert(try SeedLabel(item.trimmingCharacters(in: " \t")).value) } catch {
-                    throw ConfigProblem(source: source, message: "token '\(trimmedName)': \(error.description)")
+                do { set.insert(try SeedLabel(item.trimmingCharacters(in: " \t")).value) } catch let e as SeedLabel.Invalid {
+                    throw ConfigProblem(source: source, message: "token '\(trimmedName)': \(e.description)")
+                } catch {
+                    throw ConfigProblem(source: source, message: "token '\(trimmedName)': \(error)")
                 }
             }
             guard !set.isEmpty else {
@@ -69,15 +71,5 @@ struct ClientToken: Sendable, Equatable {
 
     private static func nameByte(_ c: UInt8) -> Bool {
         (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x2E || c == 0x5F || c == 0x2D
-    }
-}
-
-extension String {
-    func trimmingCharacters(in set: String) -> String {
-        let chars = Set(set)
-        var s = Substring(self)
-        while let f = s.first, chars.contains(f) { s = s.dropFirst() }
-        while let l = s.last, chars.contains(l) { s = s.dropLast() }
-        return String(s)
     }
 }

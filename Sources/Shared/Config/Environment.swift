@@ -35,6 +35,11 @@ public struct Environment: Sendable {
     public struct Sourced: Sendable, Equatable {
         public let value: String
         public let source: String
+
+        public init(value: String, source: String) {
+            self.value = value
+            self.source = source
+        }
     }
 
     /// `NAME` or the content of the file named by `NAME_FILE` (trailing newlines removed).

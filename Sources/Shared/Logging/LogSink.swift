@@ -36,12 +36,20 @@ public final class LogSink: Sendable {
 
     /// Writes one complete line (a newline is appended).
     public func write(line: String) {
+        var bytes = Array(line.utf8)
+        bytes.append(0x0A)
+        write(lines: bytes)
+    }
+
+    /// Writes a buffer of complete, newline-terminated lines in one go, under the same lock as
+    /// single lines, so batched audit lines never interleave with log lines.
+    public func write(lines bytes: [UInt8]) {
         switch target {
         case .memory:
-            lines.withLock { $0.append(line) }
+            let text = String(decoding: bytes, as: UTF8.self)
+            let split = text.split(separator: "\n").map(String.init)
+            lines.withLock { $0.append(contentsOf: split) }
         case .fd(let fd):
-            var bytes = Array(line.utf8)
-            bytes.append(0x0A)
             lines.withLock { _ in
                 // The lock makes each line one uninterrupted sequence of writes.
                 var offset = 0

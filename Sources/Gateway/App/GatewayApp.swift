@@ -1,0 +1,107 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Shared
+import Synchronization
+
+/// The gateway's request handling: `/code`, `/healthz`, `/metrics`. It owns the active
+/// configuration snapshot (swapped whole on reload) and the drain flag; the HTTP server knows
+/// nothing of it beyond the handler closure.
+///
+/// ```swift
+/// let app = GatewayApp(configuration: config, snapshot: snap, logger: log, audit: audit)
+/// let server = HTTPServer(configuration: httpConfig, logger: log) { app.handle($0) }
+/// ```
+final class GatewayApp: Sendable {
+    static let version = "1.0.0"
+
+    let configuration: GatewayConfiguration
+    let metrics: GatewayMetrics
+    let logger: Logger
+    let audit: AuditLog
+    let limiter: RateLimiter
+    let requestIDs = RequestIDs()
+    let wallClock: @Sendable () -> (seconds: Int64, nanoseconds: Int64)
+    let monotonic: @Sendable () -> Double
+    let clockStatus: @Sendable () -> ClockStatus
+    private let state: Mutex<GatewaySnapshot>
+    private let drainingFlag = Atomic<Bool>(false)
+
+    init(configuration: GatewayConfiguration, snapshot: GatewaySnapshot, logger: Logger, audit: AuditLog,
+        registry: MetricsRegistry = MetricsRegistry(),
+        wallClock: @escaping @Sendable () -> (seconds: Int64, nanoseconds: Int64) = Logger.wallClock,
+        monotonic: @escaping @Sendable () -> Double = GatewayApp.monotonicSeconds,
+        clockStatus: @escaping @Sendable () -> ClockStatus = { ClockStatus.read() })
+    {
+        self.configuration = configuration
+        self.logger = logger
+        self.audit = audit
+        self.limiter = RateLimiter(limit: configuration.rateLimit)
+        self.metrics = GatewayMetrics(registry: registry, version: Self.version)
+        self.wallClock = wallClock
+        self.monotonic = monotonic
+        self.clockStatus = clockStatus
+        self.state = Mutex(snapshot)
+        metrics.activate(snapshot, previous: nil)
+    }
+
+    var snapshot: GatewaySnapshot { state.withLock { $0 } }
+
+    var isDraining: Bool { drainingFlag.load(ordering: .relaxed) }
+
+    func startDraining() {
+        drainingFlag.store(true, ordering: .relaxed)
+        metrics.draining.set(1)
+    }
+
+    /// Swaps in a fully loaded snapshot.
+    func activate(_ next: GatewaySnapshot) {
+        let previous = state.withLock { s -> GatewaySnapshot in
+            let old = s
+            s = next
+            return old
+        }
+        metrics.activate(next, previous: previous)
+    }
+
+    static let monotonicSeconds: @Sendable () -> Double = {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
+    /// The HTTP handler: routes, measures and counts.
+    func handle(_ request: HTTPRequest) -> HTTPResponse {
+        let start = monotonic()
+        let route: GatewayMetrics.Route
+        let response: HTTPResponse
+        switch request.path {
+        case "/code":
+            route = .code
+            response = handleCode(request)
+        case "/healthz":
+            route = .healthz
+            response = handleHealth()
+        case "/metrics":
+            route = .metrics
+            response = handleMetrics(request)
+        default:
+            route = .other
+            response = Self.error(404, "not_found", "no such endpoint; try /code?label=LABEL, /healthz or /metrics")
+        }
+        metrics.requests(route: route, status: response.status).inc()
+        metrics.durations[route]?.observe(monotonic() - start)
+        return response
+    }
+
+    static let jsonHeaders: [(String, String)] = [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
+
+    static func error(_ status: Int, _ code: String, _ message: String, extraHeaders: [(String, String)] = []) -> HTTPResponse {
+        var body = "{\"error\":"
+        JSONText.appendString(code, to: &body)
+        body += ",\"message\":"
+        JSONText.appendString(message, to: &body)
+        body += "}"
+        return HTTPResponse(status: status, headers: jsonHeaders + extraHeaders, body: Array(body.utf8))
+    }
+}

@@ -1,0 +1,87 @@
+import Shared
+
+/// The gateway's metric families, registered once. Hot-path children are resolved up front so a
+/// request costs a few atomic adds.
+///
+/// ```swift
+/// let m = GatewayMetrics(registry: MetricsRegistry(), version: "1.0.0")
+/// m.requests(route: .code, status: 200).inc()
+/// ```
+final class GatewayMetrics: Sendable {
+    enum Route: String, CaseIterable, Sendable {
+        case code = "/code"
+        case healthz = "/healthz"
+        case metrics = "/metrics"
+        case other = "other"
+    }
+
+    let registry: MetricsRegistry
+    let requestsFamily: CounterFamily
+    let durations: [Route: Histogram]
+    let codesIssued: CounterFamily
+    let authFailures: CounterFamily
+    let rateLimited: Counter
+    let seedsLoaded: Gauge
+    let seedsWeak: Gauge
+    let generation: Gauge
+    let configInfo: GaugeFamily
+    let reloads: CounterFamily
+    let lastReload: Gauge
+    let draining: Gauge
+    private let common: [Route: [Int: Counter]]
+
+    init(registry: MetricsRegistry, version: String) {
+        self.registry = registry
+        requestsFamily = registry.counter("gateway_requests_total", help: "HTTP requests by route and status.", labelNames: ["route", "status"])
+        let histogram = registry.histogram("gateway_request_duration_seconds", help: "Time to handle a request, by route.",
+            labelNames: ["route"], buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1])
+        var d: [Route: Histogram] = [:]
+        var c: [Route: [Int: Counter]] = [:]
+        for r in Route.allCases {
+            d[r] = histogram.labels(r.rawValue)
+            c[r] = [200: requestsFamily.labels(r.rawValue, "200")]
+        }
+        durations = d
+        common = c
+        codesIssued = registry.counter("gateway_codes_issued_total", help: "Codes handed out, by label (bounded by the configured labels).", labelNames: ["label"])
+        authFailures = registry.counter("gateway_auth_failures_total", help: "Refused /code requests by reason.", labelNames: ["reason"])
+        rateLimited = registry.counter("gateway_rate_limited_total", help: "Requests refused with 429 by the per-token rate limit.").labels()
+        seedsLoaded = registry.gauge("gateway_seeds_loaded", help: "Seeds in the active configuration.").labels()
+        seedsWeak = registry.gauge("gateway_seeds_weak", help: "Seeds shorter than 128 bits in the active configuration.").labels()
+        generation = registry.gauge("gateway_config_generation", help: "Generation of the active configuration (1 at start, +1 per successful reload).").labels()
+        configInfo = registry.gauge("gateway_config_info", help: "Fingerprint of the active labels and parameters (not the seeds); value is always 1.", labelNames: ["fingerprint"])
+        reloads = registry.counter("gateway_reloads_total", help: "Configuration reloads by result.", labelNames: ["result"])
+        _ = reloads.labels("success")
+        _ = reloads.labels("failure")
+        lastReload = registry.gauge("gateway_last_reload_timestamp_seconds", help: "Unix time of the last successful configuration load.").labels()
+        draining = registry.gauge("gateway_draining", help: "1 while the instance drains before exiting.").labels()
+        registry.gauge("gateway_build_info", help: "Build information; value is always 1.", labelNames: ["version"]).labels(version).set(1)
+        registry.gaugeFunction("gateway_clock_synchronized", help: "1 when the kernel reports the clock synchronized (adjtimex).") {
+            [([], ClockStatus.read().synchronized ? 1 : 0)]
+        }
+        registry.gaugeFunction("gateway_clock_max_error_seconds", help: "Maximum clock error reported by adjtimex.") {
+            [([], ClockStatus.read().maxErrorSeconds)]
+        }
+        ProcessMetrics.register(in: registry)
+    }
+
+    func requests(route: Route, status: Int) -> Counter {
+        common[route]?[status] ?? requestsFamily.labels(route.rawValue, String(status))
+    }
+
+    /// Publishes a newly active snapshot; codes-issued series of removed labels are dropped.
+    func activate(_ snapshot: GatewaySnapshot, previous: GatewaySnapshot?) {
+        seedsLoaded.set(Double(snapshot.seeds.count))
+        seedsWeak.set(Double(snapshot.seeds.weakLabels.count))
+        generation.set(Double(snapshot.generation))
+        lastReload.set(Double(snapshot.loadedAt))
+        if let previous {
+            configInfo.remove(previous.seeds.fingerprint)
+            for label in previous.seeds.labels where snapshot.seeds.entry(for: label) == nil {
+                codesIssued.remove(label)
+            }
+        }
+        configInfo.labels(snapshot.seeds.fingerprint).set(1)
+        for label in snapshot.seeds.labels { _ = codesIssued.labels(label) }
+    }
+}

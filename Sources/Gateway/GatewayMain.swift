@@ -1,0 +1,61 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Dispatch
+import Shared
+
+/// Entry point of `totp-gateway`: parses the command line and runs the chosen command.
+@main
+enum GatewayMain {
+    static func main() {
+        let command: GatewayCommand
+        do { command = try GatewayCommand.parse(Array(CommandLine.arguments.dropFirst())) } catch {
+            printError("totp-gateway: \(error.description)")
+            exit(2)
+        }
+        switch command {
+        case .help:
+            print(HelpText.gateway)
+        case .version:
+            print("totp-gateway \(GatewayApp.version)")
+        case .healthcheck(let url):
+            exit(HealthProbe.run(url: url))
+        case .sealSeeds(let input, let output, let keyFile):
+            do {
+                let n = try SealSeedsCommand.run(input: input, output: output, keyFile: keyFile)
+                print("sealed \(n) seeds into \(output)")
+            } catch {
+                printError("totp-gateway seal-seeds: refused:\n\(error.description)")
+                exit(2)
+            }
+        case .checkConfig(let listen):
+            exit(checkConfig(listen: listen))
+        case .serve(let listen):
+            GatewayRunner.run(listen: listen)
+        }
+    }
+
+    static func checkConfig(listen: String?) -> Int32 {
+        let env = Environment.current()
+        var problems: [ConfigProblem] = []
+        var config: GatewayConfiguration? = nil
+        var snapshot: GatewaySnapshot? = nil
+        do { config = try GatewayConfiguration.load(environment: env, listenOverride: listen) } catch { problems += error.problems }
+        do { snapshot = try GatewaySnapshot.load(environment: env, generation: 1, loadedAt: 0) } catch { problems += error.problems }
+        if !problems.isEmpty {
+            printError("totp-gateway: configuration has \(problems.count) problem(s):\n" + ConfigError(problems).description)
+            return 2
+        }
+        for w in snapshot!.warnings { printError("warning: \(w)") }
+        print("configuration ok: listen \(config!.listen), \(snapshot!.seeds.count) labels, \(snapshot!.tokens.tokens.count) tokens, config \(snapshot!.seeds.fingerprint)")
+        if snapshot!.tokens.isEmpty && !config!.insecureNoAuth {
+            printError("warning: no client tokens: /code refuses every request (set GATEWAY_TOKENS)")
+        }
+        return 0
+    }
+
+    static func printError(_ text: String) {
+        let bytes = Array((text + "\n").utf8)
+        _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+    }
+}

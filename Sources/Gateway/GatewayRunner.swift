@@ -1,0 +1,157 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Dispatch
+import Shared
+import Synchronization
+
+/// Runs the server: load, listen, notify systemd, then react to signals.
+/// SIGHUP reloads seeds and tokens (all or nothing). The first SIGTERM/SIGINT drains: /healthz
+/// turns 503 while /code keeps serving for `GATEWAY_DRAIN_SECONDS`, then the listener closes,
+/// keep-alive connections close after their current response, in-flight requests finish, exit 0.
+/// A second signal stops at once (exit 1).
+enum GatewayRunner {
+
+    enum Phase: Sendable {
+        case serving
+        case draining
+    }
+
+    static func run(listen: String?) -> Never {
+        let env = Environment.current()
+        let config: GatewayConfiguration
+        do { config = try GatewayConfiguration.load(environment: env, listenOverride: listen) } catch {
+            GatewayMain.printError("totp-gateway: configuration refused:\n\(error.description)")
+            exit(2)
+        }
+        let logger = Logger(component: "gateway", minimumLevel: config.logLevel)
+        let snapshot: GatewaySnapshot
+        do { snapshot = try GatewaySnapshot.load(environment: env, generation: 1, loadedAt: Logger.wallClock().seconds) } catch {
+            for p in error.problems {
+                logger.error("config_error", ["source": .string(p.source), "label": .string(p.label ?? ""), "message": .string(p.message)])
+            }
+            GatewayMain.printError("totp-gateway: configuration refused:\n\(error.description)")
+            exit(2)
+        }
+        for w in snapshot.warnings {
+            logger.warning("weak_seed", ["source": .string(w.source), "label": .string(w.label ?? ""), "message": .string(w.message)])
+        }
+        if snapshot.tokens.isEmpty {
+            if config.insecureNoAuth {
+                logger.error("insecure_no_auth", ["message": "GATEWAY_INSECURE_NO_AUTH=1: /code serves ANYONE without a token. Demo use only."])
+            } else {
+                logger.warning("no_tokens", ["message": "no client tokens configured: /code refuses every request; set GATEWAY_TOKENS"])
+            }
+        }
+
+        let auditSink: LogSink
+        if let path = config.auditFile {
+            let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+            guard fd >= 0 else {
+                GatewayMain.printError("totp-gateway: GATEWAY_AUDIT_FILE \(path): \(String(cString: strerror(errno)))")
+                exit(2)
+            }
+            auditSink = .fileDescriptor(fd)
+        } else {
+            auditSink = .standardError
+        }
+        let audit = AuditLog(sink: auditSink, key: config.auditKey)
+        let app = GatewayApp(configuration: config, snapshot: snapshot, logger: logger, audit: audit)
+
+        var httpConfig = HTTPServerConfiguration()
+        httpConfig.host = config.listen.host
+        httpConfig.port = config.listen.port
+        if let loops = config.eventLoops { httpConfig.eventLoops = loops }
+        let server = HTTPServer(configuration: httpConfig, logger: logger.with(component: "http")) { app.handle($0) }
+        app.metrics.registry.gaugeFunction("gateway_open_connections", help: "Open client connections.") {
+            [([], Double(server.openConnections))]
+        }
+        app.metrics.registry.gaugeFunction("gateway_inflight_requests", help: "Requests being processed.") {
+            [([], Double(server.inFlightRequests))]
+        }
+        let port: Int
+        do { port = try server.start() } catch {
+            logger.error("listen_failed", ["address": .string(config.listen.description), "error": .string("\(error)")])
+            GatewayMain.printError("totp-gateway: cannot listen on \(config.listen): \(error)")
+            exit(1)
+        }
+        logger.info("listening", [
+            "address": .string(ListenAddress(host: config.listen.host, port: port).description), "port": .int(port),
+            "instance": .string(config.instance), "labels": .int(snapshot.seeds.count), "generation": 1,
+            "config": .string(snapshot.seeds.fingerprint),
+        ])
+
+        let notifier = SystemdNotifier()
+        _ = try? notifier.ready()
+        var sources: [any DispatchSourceProtocol] = []
+        let control = DispatchQueue(label: "gateway-control")
+        if let interval = notifier.watchdogPingInterval {
+            let timer = DispatchSource.makeTimerSource(queue: control)
+            let ms = Int(interval.components.seconds * 1000 + interval.components.attoseconds / 1_000_000_000_000_000)
+            timer.schedule(deadline: .now(), repeating: .milliseconds(max(ms, 100)))
+            timer.setEventHandler { _ = try? notifier.watchdog() }
+            timer.resume()
+            sources.append(timer)
+        }
+
+        let phase = Mutex<Phase>(.serving)
+        let reload = {
+            let current = app.snapshot
+            do {
+                let next = try GatewaySnapshot.load(environment: env, generation: current.generation + 1, loadedAt: Logger.wallClock().seconds)
+                app.activate(next)
+                app.metrics.reloads.labels("success").inc()
+                for w in next.warnings {
+                    logger.warning("weak_seed", ["source": .string(w.source), "label": .string(w.label ?? ""), "message": .string(w.message)])
+                }
+                logger.info("reloaded", ["generation": .int(next.generation), "labels": .int(next.seeds.count),
+                    "tokens": .int(next.tokens.tokens.count), "config": .string(next.seeds.fingerprint)])
+            } catch let error as ConfigError {
+                app.metrics.reloads.labels("failure").inc()
+                for p in error.problems {
+                    logger.error("reload_failed", ["source": .string(p.source), "label": .string(p.label ?? ""), "message": .string(p.message),
+                        "generation": .int(current.generation)])
+                }
+            } catch {
+                app.metrics.reloads.labels("failure").inc()
+                logger.error("reload_failed", ["message": .string("\(error)")])
+            }
+        }
+        let stop = { (signalName: String) in
+            let first = phase.withLock { p -> Bool in
+                if case .serving = p {
+                    p = .draining
+                    return true
+                }
+                return false
+            }
+            if !first {
+                logger.warning("stopping_now", ["signal": .string(signalName)])
+                server.stopNow()
+                audit.flush()
+                exit(1)
+            }
+            app.startDraining()
+            _ = try? notifier.stopping()
+            logger.info("draining", ["signal": .string(signalName), "drain_seconds": .double(config.drainSeconds)])
+            // The drain runs off the control queue so a second signal is still handled.
+            DispatchQueue(label: "gateway-drain").async {
+                usleep(useconds_t(config.drainSeconds * 1_000_000))
+                logger.info("closing_listener", [:])
+                server.shutdown(gracePeriod: .milliseconds(Int(config.shutdownGraceSeconds * 1000)))
+                audit.flush()
+                logger.info("stopped", [:])
+                exit(0)
+            }
+        }
+        for (sig, name) in [(SIGTERM, "SIGTERM"), (SIGINT, "SIGINT"), (SIGHUP, "SIGHUP")] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: control)
+            source.setEventHandler { sig == SIGHUP ? reload() : stop(name) }
+            source.resume()
+            sources.append(source)
+        }
+        // The sources must outlive this frame: dispatchMain() never returns.
+        withExtendedLifetime(sources) { dispatchMain() }
+    }
+}
