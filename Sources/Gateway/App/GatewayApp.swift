@@ -37,7 +37,7 @@ final class GatewayApp: Sendable {
         self.logger = logger
         self.audit = audit
         self.limiter = RateLimiter(limit: configuration.rateLimit)
-        self.metrics = GatewayMetrics(registry: registry, version: Self.version)
+        self.metrics = GatewayMetrics(registry: registry, version: Self.version, clockStatus: clockStatus)
         self.wallClock = wallClock
         self.monotonic = monotonic
         self.clockStatus = clockStatus

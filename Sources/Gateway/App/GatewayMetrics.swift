@@ -30,7 +30,7 @@ final class GatewayMetrics: Sendable {
     let draining: Gauge
     private let common: [Route: [Int: Counter]]
 
-    init(registry: MetricsRegistry, version: String) {
+    init(registry: MetricsRegistry, version: String, clockStatus: @escaping @Sendable () -> ClockStatus = { ClockStatus.read() }) {
         self.registry = registry
         requestsFamily = registry.counter("gateway_requests_total", help: "HTTP requests by route and status.", labelNames: ["route", "status"])
         let histogram = registry.histogram("gateway_request_duration_seconds", help: "Time to handle a request, by route.",
@@ -57,10 +57,10 @@ final class GatewayMetrics: Sendable {
         draining = registry.gauge("gateway_draining", help: "1 while the instance drains before exiting.").labels()
         registry.gauge("gateway_build_info", help: "Build information; value is always 1.", labelNames: ["version"]).labels(version).set(1)
         registry.gaugeFunction("gateway_clock_synchronized", help: "1 when the kernel reports the clock synchronized (adjtimex).") {
-            [([], ClockStatus.read().synchronized ? 1 : 0)]
+            [([], clockStatus().synchronized ? 1 : 0)]
         }
         registry.gaugeFunction("gateway_clock_max_error_seconds", help: "Maximum clock error reported by adjtimex.") {
-            [([], ClockStatus.read().maxErrorSeconds)]
+            [([], clockStatus().maxErrorSeconds)]
         }
         ProcessMetrics.register(in: registry)
     }

@@ -1,0 +1,241 @@
+import XCTest
+@testable import Gateway
+@testable import Shared
+
+/// The handler in-process with injected clocks: every status and field, deterministic metrics.
+final class GatewayAppTests: XCTestCase {
+    let seed = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"  // RFC 6238 SHA1 seed
+
+    func makeApp(env extra: [String: String] = [:], rate: String = "off", now: Int64 = 59, mono: Double = 100) throws -> (GatewayApp, LogSink) {
+        var env = [
+            "TOTP_SEED_RFC": "otpauth://totp/x?secret=\(seed)&digits=8",
+            "TOTP_SEED_DEMO": "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
+            "GATEWAY_TOKENS": "bot:bot-secret:*;limited:limited-secret:demo",
+            "GATEWAY_INSTANCE": "gw-a",
+            "GATEWAY_RATE_LIMIT": rate,
+        ]
+        for (k, v) in extra { env[k] = v }
+        let e = Environment(env)
+        let config = try GatewayConfiguration.load(environment: e, listenOverride: nil)
+        let snap = try GatewaySnapshot.load(environment: e, generation: 1, loadedAt: 1_700_000_000)
+        let sink = LogSink.memory()
+        let log = Logger(component: "gateway", sink: sink, now: { (now, 0) })
+        let audit = AuditLog(sink: sink, key: Array("0123456789abcdef0123".utf8))
+        let app = GatewayApp(configuration: config, snapshot: snap, logger: log, audit: audit, wallClock: { (now, 0) },
+            monotonic: { mono }, clockStatus: { ClockStatus(synchronized: false, maxErrorSeconds: 16, estimatedErrorSeconds: 0, state: "error") })
+        return (app, sink)
+    }
+
+    func request(_ target: String, token: String? = "bot-secret", headers: [(String, String)] = [], remote: String = "127.0.0.1") -> HTTPRequest {
+        var h = headers
+        if let token { h.append(("Authorization", "Bearer \(token)")) }
+        let parts = target.split(separator: "?", maxSplits: 1)
+        return HTTPRequest(path: String(parts[0]), query: parts.count > 1 ? String(parts[1]) : nil, headers: HTTPHeaders(h), remoteAddress: remote)
+    }
+
+    func json(_ r: HTTPResponse) -> [String: Any] {
+        (try? JSONSerialization.jsonObject(with: Data(r.body))) as? [String: Any] ?? [:]
+    }
+
+    func header(_ r: HTTPResponse, _ name: String) -> String? { r.headers.first { $0.0.lowercased() == name.lowercased() }?.1 }
+
+    func testIssuedCodeFieldsAndHeaders() throws {
+        let (app, _) = try makeApp()
+        let r = app.handle(request("/code?label=RFC&next=1", headers: [("X-Request-ID", "abc-123")]))
+        XCTAssertEqual(r.status, 200)
+        let j = json(r)
+        XCTAssertEqual(j["label"] as? String, "rfc")
+        XCTAssertEqual(j["code"] as? String, "94287082")  // RFC 6238 at t=59
+        XCTAssertEqual(j["period"] as? Int, 30)
+        XCTAssertEqual(j["digits"] as? Int, 8)
+        XCTAssertEqual(j["algorithm"] as? String, "SHA1")
+        XCTAssertEqual(j["remaining"] as? Int, 1)
+        XCTAssertEqual(j["expires_at"] as? Int, 60)
+        XCTAssertEqual(j["instance"] as? String, "gw-a")
+        XCTAssertEqual(j["next_expires_at"] as? Int, 90)
+        XCTAssertEqual((j["next_code"] as? String)?.count, 8)
+        XCTAssertEqual(header(r, "Content-Type"), "application/json")
+        XCTAssertEqual(header(r, "Cache-Control"), "no-store")
+        XCTAssertEqual(header(r, "X-Request-ID"), "abc-123")
+        let plain = json(app.handle(request("/code?label=rfc")))
+        XCTAssertNil(plain["next_code"])
+    }
+
+    func testRefusalStatuses() throws {
+        let (app, _) = try makeApp()
+        let cases: [(HTTPRequest, Int, String)] = [
+            (request("/code"), 400, "bad_request"),
+            (request("/code?label="), 400, "bad_request"),
+            (request("/code?label=-bad"), 400, "bad_request"),
+            (request("/code?label=rfc&label=demo"), 400, "bad_request"),
+            (request("/code?label=rfc&next=maybe"), 400, "bad_request"),
+            (request("/code?label=rfc", token: nil), 401, "unauthorized"),
+            (request("/code?label=rfc", token: "wrong"), 401, "unauthorized"),
+            (request("/code?label=rfc", token: "limited-secret"), 403, "forbidden"),
+            (request("/code?label=nosuch", token: "limited-secret"), 403, "forbidden"),
+            (request("/code?label=nosuch"), 404, "not_found"),
+            (request("/nothing"), 404, "not_found"),
+        ]
+        for (req, status, error) in cases {
+            let r = app.handle(req)
+            XCTAssertEqual(r.status, status, req.target)
+            XCTAssertEqual(json(r)["error"] as? String, error, req.target)
+            XCTAssertNotNil(json(r)["message"] as? String, req.target)
+            if status == 401 { XCTAssertTrue(header(r, "WWW-Authenticate")?.hasPrefix("Bearer") ?? false) }
+        }
+        let basic = app.handle(request("/code?label=rfc", token: nil, headers: [("Authorization", "Basic Ym90OmJvdC1zZWNyZXQ=")]))
+        XCTAssertEqual(basic.status, 401)
+        // Restricted tokens see the same answer for a forbidden and a missing label.
+        let a = app.handle(request("/code?label=rfc", token: "limited-secret"))
+        let b = app.handle(request("/code?label=nosuch", token: "limited-secret"))
+        XCTAssertEqual(a.body, b.body)
+    }
+
+    func testRateLimitWithRetryAfter() throws {
+        let (app, _) = try makeApp(rate: "2/min")
+        XCTAssertEqual(app.handle(request("/code?label=rfc")).status, 200)
+        XCTAssertEqual(app.handle(request("/code?label=rfc")).status, 200)
+        let r = app.handle(request("/code?label=rfc"))
+        XCTAssertEqual(r.status, 429)
+        XCTAssertEqual(header(r, "Retry-After"), "30")
+        XCTAssertEqual(json(r)["error"] as? String, "rate_limited")
+        // Buckets are per token.
+        XCTAssertEqual(app.handle(request("/code?label=demo", token: "limited-secret")).status, 200)
+    }
+
+    func testNoTokensRefusesUnlessInsecure() throws {
+        let (strict, _) = try makeApp(env: ["GATEWAY_TOKENS": ""])
+        let r = strict.handle(request("/code?label=rfc", token: nil))
+        XCTAssertEqual(r.status, 401)
+        XCTAssertTrue((json(r)["message"] as? String ?? "").contains("GATEWAY_TOKENS"))
+        let (open, _) = try makeApp(env: ["GATEWAY_TOKENS": "", "GATEWAY_INSECURE_NO_AUTH": "1"])
+        XCTAssertEqual(open.handle(request("/code?label=rfc", token: nil)).status, 200)
+        let (legacy, _) = try makeApp(env: ["GATEWAY_TOKENS": "", "API_KEY": "legacy-key"])
+        XCTAssertEqual(legacy.handle(request("/code?label=rfc", token: "legacy-key")).status, 200)
+    }
+
+    func testHashedTokenSecret() throws {
+        let hash = Crypto.hex(Crypto.sha256(Array("hashed-secret".utf8)))
+        let (app, _) = try makeApp(env: ["GATEWAY_TOKENS": "h:sha256:\(hash):rfc"])
+        XCTAssertEqual(app.handle(request("/code?label=rfc", token: "hashed-secret")).status, 200)
+        XCTAssertEqual(app.handle(request("/code?label=rfc", token: "sha256:\(hash)")).status, 401)
+    }
+
+    func testHealthzAndDraining() throws {
+        let (app, _) = try makeApp()
+        var r = app.handle(request("/healthz", token: nil))
+        XCTAssertEqual(r.status, 200)
+        let j = json(r)
+        XCTAssertEqual(j["status"] as? String, "ok")
+        XCTAssertEqual(j["instance"] as? String, "gw-a")
+        XCTAssertEqual(j["labels"] as? Int, 2)
+        XCTAssertEqual(j["generation"] as? Int, 1)
+        XCTAssertEqual(j["config"] as? String, app.snapshot.seeds.fingerprint)
+        XCTAssertEqual((j["clock"] as? [String: Any])?["synchronized"] as? Bool, false)
+        app.startDraining()
+        r = app.handle(request("/healthz", token: nil))
+        XCTAssertEqual(r.status, 503)
+        XCTAssertEqual(json(r)["status"] as? String, "draining")
+        XCTAssertEqual(app.handle(request("/code?label=rfc")).status, 200, "/code keeps serving while draining")
+        let (strict, _) = try makeApp(env: ["GATEWAY_REQUIRE_CLOCK_SYNC": "1"])
+        XCTAssertEqual(strict.handle(request("/healthz", token: nil)).status, 503)
+    }
+
+    func testMetricsToken() throws {
+        let (app, _) = try makeApp(env: ["GATEWAY_METRICS_TOKEN": "scrape-me"])
+        XCTAssertEqual(app.handle(request("/metrics", token: nil)).status, 401)
+        XCTAssertEqual(app.handle(request("/metrics", token: "nope")).status, 401)
+        XCTAssertEqual(app.handle(request("/metrics", token: "scrape-me")).status, 200)
+    }
+
+    func testAuditLinesCarryDecisionNotCode() throws {
+        let (app, sink) = try makeApp(env: ["GATEWAY_TRUSTED_PROXIES": "10.0.0.0/8"])
+        let issued = app.handle(request("/code?label=rfc", headers: [("X-Forwarded-For", "192.0.2.7")], remote: "10.1.2.3"))
+        _ = app.handle(request("/code?label=rfc", token: "limited-secret", headers: [("X-Forwarded-For", "192.0.2.8")], remote: "127.0.0.1"))
+        app.audit.flush()
+        let lines = sink.captured.compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] }
+            .filter { $0["event"] as? String == "code_request" }
+        XCTAssertEqual(lines.count, 2)
+        XCTAssertEqual(lines[0]["outcome"] as? String, "issued")
+        XCTAssertEqual(lines[0]["token"] as? String, "bot")
+        XCTAssertEqual(lines[0]["label"] as? String, "rfc")
+        XCTAssertEqual(lines[0]["remote"] as? String, "10.1.2.3")
+        XCTAssertEqual(lines[0]["forwarded_for"] as? String, "192.0.2.7", "trusted proxy")
+        XCTAssertEqual(lines[0]["code_hmac"] as? String,
+            AuditLog.codeHMAC(key: Array("0123456789abcdef0123".utf8), label: "rfc", code: "94287082"))
+        XCTAssertNotNil(lines[0]["request_id"] as? String)
+        XCTAssertEqual(lines[1]["outcome"] as? String, "refused_forbidden")
+        XCTAssertNil(lines[1]["forwarded_for"], "untrusted peer's X-Forwarded-For is not believed")
+        let code = json(issued)["code"] as! String
+        XCTAssertFalse(sink.captured.joined().contains(code), "the code never reaches a log")
+        XCTAssertFalse(sink.captured.joined().contains("bot-secret"))
+    }
+
+    func testReloadSwapsSnapshotAndMetrics() throws {
+        let (app, _) = try makeApp()
+        let next = try GatewaySnapshot.load(environment: Environment(["TOTP_SEED_NEW": seed, "GATEWAY_TOKENS": "bot:bot-secret:*"]),
+            generation: 2, loadedAt: 1_700_000_100)
+        app.activate(next)
+        XCTAssertEqual(app.handle(request("/code?label=new")).status, 200)
+        XCTAssertEqual(app.handle(request("/code?label=rfc")).status, 404)
+        let text = String(decoding: app.handle(request("/metrics", token: nil)).body, as: UTF8.self)
+        XCTAssertTrue(text.contains("gateway_config_generation 2"))
+        XCTAssertFalse(text.contains("gateway_codes_issued_total{label=\"rfc\"}"), "removed labels leave the metrics")
+        XCTAssertTrue(text.contains("gateway_config_info{fingerprint=\"\(next.seeds.fingerprint)\"} 1"))
+    }
+
+    /// Golden text of the gateway's own families (process_* values vary and are checked by promtool elsewhere).
+    func testMetricsGolden() throws {
+        let (app, _) = try makeApp()
+        _ = app.handle(request("/code?label=rfc"))
+        _ = app.handle(request("/code?label=rfc", token: "wrong"))
+        _ = app.handle(request("/healthz", token: nil))
+        let text = String(decoding: app.handle(request("/metrics", token: nil)).body, as: UTF8.self)
+        let fp = app.snapshot.seeds.fingerprint
+        let ours = text.split(separator: "\n").filter { !$0.contains("process_") && !$0.contains("gateway_request_duration_seconds") }
+            .joined(separator: "\n")
+        XCTAssertEqual(ours, """
+            # HELP gateway_auth_failures_total Refused /code requests by reason.
+            # TYPE gateway_auth_failures_total counter
+            gateway_auth_failures_total{reason="invalid_token"} 1
+            # HELP gateway_build_info Build information; value is always 1.
+            # TYPE gateway_build_info gauge
+            gateway_build_info{version="1.0.0"} 1
+            # HELP gateway_clock_max_error_seconds Maximum clock error reported by adjtimex.
+            # TYPE gateway_clock_max_error_seconds gauge
+            gateway_clock_max_error_seconds 16
+            # HELP gateway_clock_synchronized 1 when the kernel reports the clock synchronized (adjtimex).
+            # TYPE gateway_clock_synchronized gauge
+            gateway_clock_synchronized 0
+            # HELP gateway_codes_issued_total Codes handed out, by label (bounded by the configured labels).
+            # TYPE gateway_codes_issued_total counter
+            gateway_codes_issued_total{label="demo"} 0
+            gateway_codes_issued_total{label="rfc"} 1
+            # HELP gateway_config_generation Generation of the active configuration (1 at start, +1 per successful reload).
+            # TYPE gateway_config_generation gauge
+            gateway_config_generation 1
+            # HELP gateway_config_info Fingerprint of the active labels and parameters (not the seeds); value is always 1.
+            # TYPE gateway_config_info gauge
+            gateway_config_info{fingerprint="\(fp)"} 1
+            # HELP gateway_draining 1 while the instance drains before exiting.
+            # TYPE gateway_draining gauge
+            gateway_draining 0
+            # HELP gateway_last_reload_timestamp_seconds Unix time of the last successful configuration load.
+            # TYPE gateway_last_reload_timestamp_seconds gauge
+            gateway_last_reload_timestamp_seconds 1700000000
+            # HELP gateway_rate_limited_total Requests refused with 429 by the per-token rate limit.
+            # TYPE gateway_rate_limited_total counter
+            gateway_rate_limited_total 0
+            # HELP gateway_reloads_total Configuration reloads by result.
+            # TYPE gateway_reloads_total counter
+            gateway_reloads_total{result="failure"} 0
+            gateway_reloads_total{result="success"} 0
+            # HELP gateway_requests_total HTTP requests by route and status.
+            # TYPE gateway_requests_total counter
+            gateway_requests_total{route="/code",status="200"} 1
+            gateway_requests_total{route="/code",status="401"} 1
+            gateway_requests_total{route="/healthz",status="200"} 1
+            gateway_requests_total{route="/healthz",status="200"} 1
+            """)
+    }
+}
