@@ -239,12 +239,11 @@ def test_message_delivery_respects_narrow(emu, bot_id):
     all_q = emu.register()
     pending = run_async(emu.poll, dm_q["queue_id"], -1)
     emu.wait_poller(dm_q["queue_id"])
-    t0 = time.monotonic()
     emu.control("POST", "/send", {"from": "alice@example.com", "stream": "general",
                                   "topic": "hello", "content": "stream chatter"})
     sent = emu.control("POST", "/send", {"from": "alice@example.com", "content": "code demo"})
     status, _, body = pending()
-    assert status == 200 and time.monotonic() - t0 < HEARTBEAT * 0.9 + 0.5
+    assert status == 200
     msgs = [e for e in body["events"] if e["type"] == "message"]
     assert [e["message"]["id"] for e in msgs] == [sent["id"]]  # stream message filtered out
     m = msgs[0]["message"]
@@ -322,11 +321,10 @@ def test_second_poller_ends_the_first(emu):
     qid = q["queue_id"]
     first = run_async(emu.poll, qid, -1)
     emu.wait_poller(qid)
-    t0 = time.monotonic()
     second = run_async(emu.poll, qid, -1)
     status, _, body = first()
+    # Ended by the newcomer (a heartbeat ending would carry a heartbeat event).
     assert status == 200 and body["events"] == [] and body["queue_id"] == qid
-    assert time.monotonic() - t0 < HEARTBEAT * 0.9
     status, _, body = second()  # still the live poller: ends with a heartbeat
     assert status == 200 and [e["type"] for e in body["events"]] == ["heartbeat"]
 

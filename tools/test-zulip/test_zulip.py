@@ -937,7 +937,7 @@ class Api:
         return self.success(("DELETE", "/events"), params)
 
     def get_messages(self, user, params):
-        s, c = self.s, self.s.config
+        s = self.s
         me = user["id"]
         num_before = parse_int_param(params, "num_before", required=True)
         num_after = parse_int_param(params, "num_after", required=True)
