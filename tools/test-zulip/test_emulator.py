@@ -1,0 +1,616 @@
+"""pytest suite for the test-zulip emulator, spec_check and zulip_say.
+
+    python3 -m pytest -q tools/test-zulip/test_emulator.py
+
+Starts the emulator as a real process on 127.0.0.1 port 0 (heartbeat 1 s) and talks to it
+with urllib. Every wait is bounded. The last tests run spec_check over the request log.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+EMULATOR = os.path.join(HERE, "test_zulip.py")
+SPEC_CHECK = os.path.join(HERE, "spec_check.py")
+ZULIP_SAY = os.path.join(HERE, "zulip_say.py")
+SPEC = os.path.join(HERE, "spec", "zulip.yaml")
+BOT_EMAIL = "bot@example.com"
+BOT_KEY = "k3y-never-printed-7Qz"
+HEARTBEAT = 1.0
+
+
+class Emulator:
+    def __init__(self, tmpdir, *extra, request_log=True):
+        self.port_file = os.path.join(tmpdir, "port")
+        self.log_path = os.path.join(tmpdir, "requests.jsonl") if request_log else None
+        self.stdout_path = os.path.join(tmpdir, "stdout.txt")
+        cmd = [sys.executable, EMULATOR, "--host", "127.0.0.1", "--port", "0",
+               "--port-file", self.port_file, "--bot-email", BOT_EMAIL, "--bot-key", BOT_KEY,
+               "--heartbeat", str(HEARTBEAT), *extra]
+        if self.log_path:
+            cmd += ["--request-log", self.log_path]
+        self.stdout = open(self.stdout_path, "w")
+        self.proc = subprocess.Popen(cmd, stdout=self.stdout, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 10
+        while not os.path.exists(self.port_file):
+            assert self.proc.poll() is None, "emulator exited early"
+            assert time.monotonic() < deadline, "emulator did not write its port file"
+            time.sleep(0.05)
+        self.port = int(open(self.port_file).read())
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        self.stdout.close()
+
+    # ---- helpers -----------------------------------------------------------------------
+
+    def api(self, method, path, params=None, auth=(BOT_EMAIL, BOT_KEY), timeout=10):
+        """Returns (status, headers, body): body is parsed JSON, or text when not JSON."""
+        params = {k: (v if isinstance(v, str) else json.dumps(v))
+                  for k, v in (params or {}).items()}
+        url = self.url + "/api/v1" + path
+        data = None
+        headers = {"User-Agent": "TestSuite/1.0"}
+        if method == "GET":
+            if params:
+                url += "?" + urllib.parse.urlencode(params)
+        else:
+            data = urllib.parse.urlencode(params).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        if auth is not None:
+            token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+            headers["Authorization"] = "Basic " + token
+        req = urllib.request.Request(url, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                status, hdrs, raw = resp.status, resp.headers, resp.read()
+        except urllib.error.HTTPError as err:
+            status, hdrs, raw = err.code, err.headers, err.read()
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = raw.decode(errors="replace")
+        return status, hdrs, body
+
+    def control(self, method, path, payload=None):
+        data = json.dumps(payload).encode() if payload is not None else None
+        req = urllib.request.Request(self.url + "/control" + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return json.loads(resp.read())
+
+    def user(self, email, full_name=None):
+        return self.control("POST", "/users", {"email": email,
+                                               "full_name": full_name or email.split("@")[0]})
+
+    def register(self, **params):
+        params.setdefault("event_types", ["message"])
+        status, _, body = self.api("POST", "/register", params)
+        assert status == 200, body
+        return body
+
+    def poll(self, queue_id, last_event_id, **extra):
+        return self.api("GET", "/events", {"queue_id": queue_id,
+                                           "last_event_id": str(last_event_id), **extra})
+
+    def wait_poller(self, queue_id, connected=True, timeout=5):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            qs = {q["queue_id"]: q for q in self.control("GET", "/queues")["queues"]}
+            if queue_id in qs and qs[queue_id]["poller_connected"] == connected:
+                return
+            time.sleep(0.02)
+        raise AssertionError(f"poller on {queue_id} never became connected={connected}")
+
+
+def run_async(fn, *args, **kwargs):
+    """Run fn in a thread; returns a callable giving its result (bounded join)."""
+    box = {}
+
+    def target():
+        try:
+            box["result"] = fn(*args, **kwargs)
+        except BaseException as exc:  # surfaced by the getter
+            box["error"] = exc
+
+    t = threading.Thread(target=target, daemon=True)
+    t.start()
+
+    def get(timeout=10):
+        t.join(timeout)
+        assert not t.is_alive(), "background call did not finish in time"
+        if "error" in box:
+            raise box["error"]
+        return box["result"]
+
+    return get
+
+
+@pytest.fixture(scope="module")
+def emu(tmp_path_factory):
+    e = Emulator(str(tmp_path_factory.mktemp("zulip")))
+    yield e
+    e.stop()
+
+
+@pytest.fixture(scope="module")
+def bot_id(emu):
+    status, _, body = emu.api("GET", "/users/me")
+    assert status == 200
+    return body["user_id"]
+
+
+# ---- basics ---------------------------------------------------------------------------
+
+def test_startup_line_and_server_settings_without_auth(emu):
+    with open(emu.stdout_path) as fh:
+        assert fh.readline().strip() == f"test-zulip listening on {emu.url}"
+    status, _, body = emu.api("GET", "/server_settings", auth=None)
+    assert status == 200
+    assert body["result"] == "success"
+    assert body["zulip_feature_level"] == 247
+    assert body["zulip_version"] == "9.0-dev+git"
+    assert body["realm_uri"] == emu.url
+
+
+def test_users_me(emu, bot_id):
+    status, headers, body = emu.api("GET", "/users/me")
+    assert status == 200
+    assert body["email"] == BOT_EMAIL and body["is_bot"] is True
+    assert isinstance(bot_id, int)
+    assert headers["X-RateLimit-Limit"] == "200"
+    assert int(headers["X-RateLimit-Remaining"]) < 200
+
+
+def test_bad_credentials_are_401(emu):
+    status, headers, body = emu.api("GET", "/users/me", auth=(BOT_EMAIL, "wrong"))
+    assert status == 401
+    assert body == {"result": "error", "msg": "Invalid API key", "code": "INVALID_API_KEY"}
+    status, _, body = emu.api("GET", "/users/me", auth=("nobody@example.com", BOT_KEY))
+    assert (status, body["code"]) == (401, "INVALID_API_KEY")
+    status, headers, body = emu.api("POST", "/register", {"event_types": ["message"]}, auth=None)
+    assert (status, body["code"]) == (401, "UNAUTHORIZED")
+    assert headers["WWW-Authenticate"] == 'Basic realm="zulip"'
+
+
+def test_register_fields_depend_on_fetch_event_types(emu):
+    plain = emu.register()
+    assert plain["last_event_id"] == -1
+    assert plain["zulip_feature_level"] == 247 and plain["zulip_version"]
+    assert "max_message_id" in plain  # fetch_event_types defaults to event_types (message)
+    assert "max_message_length" not in plain
+    assert "event_queue_longpoll_timeout_seconds" not in plain
+    realm = emu.register(fetch_event_types=["realm"], narrow=[["is", "dm"]],
+                         apply_markdown=False, queue_lifespan_secs="3600")
+    assert realm["max_message_length"] == 10000
+    assert realm["event_queue_longpoll_timeout_seconds"] == 90
+    assert "max_message_id" not in realm
+    q = {x["queue_id"]: x for x in emu.control("GET", "/queues")["queues"]}[realm["queue_id"]]
+    assert q["narrow"] == [["is", "dm"]] and q["event_types"] == ["message"]
+    assert q["lifespan_secs"] == 3600
+    # The register narrow takes [op, operand] pairs only, and only stream/topic/sender/is.
+    status, _, body = emu.api("POST", "/register", {"narrow": [["dm", "31"]]})
+    assert status == 400 and body["msg"] == "Operator dm not supported."
+
+
+# ---- events -----------------------------------------------------------------------------
+
+def test_heartbeat_and_acknowledgement(emu):
+    q = emu.register()
+    start = time.monotonic()
+    status, _, body = emu.poll(q["queue_id"], -1)
+    elapsed = time.monotonic() - start
+    assert status == 200
+    assert [e["type"] for e in body["events"]] == ["heartbeat"]
+    assert 0.5 <= elapsed < 5
+    assert body["queue_id"] == q["queue_id"]  # async (held) answers carry queue_id
+    hb = body["events"][0]["id"]
+    # Not acknowledged yet: an immediate re-poll with the old id returns it again, at once.
+    status, _, again = emu.poll(q["queue_id"], -1)
+    assert [e["id"] for e in again["events"]] == [hb]
+    assert "queue_id" not in again  # immediate answers don't
+    status, _, empty = emu.poll(q["queue_id"], hb, dont_block="true")
+    assert status == 200 and empty["events"] == []
+
+
+def test_message_delivery_respects_narrow(emu, bot_id):
+    alice = emu.user("alice@example.com", "Alice")
+    dm_q = emu.register(narrow=[["is", "dm"]])
+    all_q = emu.register()
+    pending = run_async(emu.poll, dm_q["queue_id"], -1)
+    emu.wait_poller(dm_q["queue_id"])
+    emu.control("POST", "/send", {"from": "alice@example.com", "stream": "general",
+                                  "topic": "hello", "content": "stream chatter"})
+    sent = emu.control("POST", "/send", {"from": "alice@example.com", "content": "code demo"})
+    status, _, body = pending()
+    assert status == 200
+    msgs = [e for e in body["events"] if e["type"] == "message"]
+    assert [e["message"]["id"] for e in msgs] == [sent["id"]]  # stream message filtered out
+    m = msgs[0]["message"]
+    assert m["type"] == "private" and m["sender_id"] == alice["id"]
+    assert m["content"] == "code demo" and m["content_type"] == "text/x-markdown"
+    assert m["subject"] == "" and m["avatar_url"] is None
+    assert sorted(r["id"] for r in m["display_recipient"]) == sorted([bot_id, alice["id"]])
+    assert all(set(r) == {"id", "email", "full_name", "is_mirror_dummy"}
+               for r in m["display_recipient"])
+    status, _, body = emu.poll(all_q["queue_id"], -1)
+    kinds = [e["message"]["type"] for e in body["events"] if e["type"] == "message"]
+    assert kinds == ["stream", "private"]
+    ids = [e["id"] for e in body["events"]]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+
+
+def test_own_messages_come_back_and_group_dm_mentions(emu, bot_id):
+    alice = emu.user("alice@example.com", "Alice")
+    bob = emu.user("bob@example.com", "Bob")
+    q = emu.register(narrow=[["is", "dm"]], event_types=["message"])
+    status, _, body = emu.api("POST", "/messages", {"type": "direct", "to": [alice["id"]],
+                                                     "content": "reply\n\n", "queue_id": q["queue_id"],
+                                                     "local_id": "loc-1"})
+    assert status == 200 and isinstance(body["id"], int)
+    reply_id = body["id"]
+    emu.control("POST", "/send", {"from": "alice@example.com",
+                                  "to": [BOT_EMAIL, "bob@example.com"],
+                                  "content": "@**TOTP Bot** code x"})
+    status, _, body = emu.poll(q["queue_id"], -1)
+    events = [e for e in body["events"] if e["type"] == "message"]
+    assert len(events) == 2
+    own, group = events
+    assert own["message"]["id"] == reply_id and own["message"]["sender_id"] == bot_id
+    assert own["message"]["content"] == "reply"  # trailing whitespace stripped
+    assert "read" in own["flags"] and own["local_message_id"] == "loc-1"
+    assert len(group["message"]["display_recipient"]) == 3
+    assert group["flags"] == ["mentioned"]
+    # 1:1 recipient_id depends on direction (receiver's personal recipient) at FL 247.
+    sent = emu.control("POST", "/send", {"from": "alice@example.com", "content": "x"})
+    rows = {m["id"]: m for m in emu.control("GET", f"/messages?after={reply_id - 1}")["messages"]}
+    assert rows[reply_id]["recipient_id"] != rows[sent["id"]]["recipient_id"]
+    assert rows[reply_id]["to"] == ["alice@example.com"]
+    assert bob["id"] not in (alice["id"], bot_id)
+
+
+def test_bad_event_queue_id_after_expiry(emu):
+    q = emu.register()
+    qid = q["queue_id"]
+    pending = run_async(emu.poll, qid, -1)
+    emu.wait_poller(qid)
+    assert emu.control("POST", "/expire-queues", {"queue_id": qid})["expired"] == [qid]
+    status, _, body = pending()
+    assert status == 400
+    assert body == {"result": "error", "msg": f"Bad event queue ID: {qid}",
+                    "code": "BAD_EVENT_QUEUE_ID", "queue_id": qid}
+    status, _, body = emu.poll(qid, -1)
+    assert (status, body["code"], body["queue_id"]) == (400, "BAD_EVENT_QUEUE_ID", qid)
+    status, _, body = emu.api("DELETE", "/events", {"queue_id": qid})
+    assert (status, body["code"]) == (400, "BAD_EVENT_QUEUE_ID")
+
+
+def test_idle_queue_expires_and_delete(emu):
+    short = emu.register(queue_lifespan_secs="1")
+    keep = emu.register()
+    time.sleep(1.7)
+    status, _, body = emu.poll(short["queue_id"], -1, dont_block="true")
+    assert (status, body["code"]) == (400, "BAD_EVENT_QUEUE_ID")
+    status, _, body = emu.api("DELETE", "/events", {"queue_id": keep["queue_id"]})
+    assert status == 200 and body["result"] == "success"
+    assert keep["queue_id"] not in [x["queue_id"] for x in emu.control("GET", "/queues")["queues"]]
+
+
+def test_second_poller_ends_the_first(emu):
+    q = emu.register()
+    qid = q["queue_id"]
+    first = run_async(emu.poll, qid, -1)
+    emu.wait_poller(qid)
+    second = run_async(emu.poll, qid, -1)
+    status, _, body = first()
+    # Ended by the newcomer (a heartbeat ending would carry a heartbeat event).
+    assert status == 200 and body["events"] == [] and body["queue_id"] == qid
+    status, _, body = second()  # still the live poller: ends with a heartbeat
+    assert status == 200 and [e["type"] for e in body["events"]] == ["heartbeat"]
+
+
+def test_pruned_event_ids_are_rejected(emu):
+    q = emu.register()
+    _, _, body = emu.poll(q["queue_id"], -1)
+    hb = body["events"][0]["id"]
+    emu.poll(q["queue_id"], hb, dont_block="true")
+    status, _, body = emu.poll(q["queue_id"], -1, dont_block="true")
+    assert status == 400 and body["msg"] == "An event newer than -1 has already been pruned!"
+
+
+# ---- messages -----------------------------------------------------------------------------
+
+def test_get_messages_catch_up(emu, bot_id):
+    carol = emu.user("carol@example.com", "Carol")
+    ids = [emu.control("POST", "/send", {"from": "carol@example.com", "content": f"m{i}"})["id"]
+           for i in range(5)]
+    dm_narrow = [{"operator": "dm", "operand": [carol["id"]]}]
+    status, _, body = emu.api("GET", "/messages", {
+        "anchor": str(ids[1]), "num_before": "0", "num_after": "100",
+        "include_anchor": "false", "narrow": dm_narrow, "apply_markdown": "false"})
+    assert status == 200
+    assert [m["id"] for m in body["messages"]] == ids[2:]
+    assert body["found_anchor"] is False and body["found_newest"] is True
+    assert all(m["content_type"] == "text/x-markdown" and "flags" in m for m in body["messages"])
+    status, _, body = emu.api("GET", "/messages", {
+        "anchor": str(ids[1]), "num_before": "1", "num_after": "1", "narrow": dm_narrow})
+    assert [m["id"] for m in body["messages"]] == ids[0:3]
+    assert body["found_anchor"] is True and body["found_newest"] is False
+    assert body["messages"][0]["content"] == "<p>m0</p>"  # apply_markdown defaults to true
+    status, _, body = emu.api("GET", "/messages", {
+        "anchor": "newest", "num_before": "2", "num_after": "0",
+        "narrow": [["is", "dm"], ["sender", "carol@example.com"]]})
+    assert [m["id"] for m in body["messages"]] == ids[3:]
+    assert body["found_newest"] is True and body["anchor"] == 10000000000000000
+    status, _, body = emu.api("GET", "/messages", {
+        "anchor": "oldest", "num_before": "0", "num_after": "2",
+        "narrow": [{"operator": "sender", "operand": carol["id"]}]})
+    assert [m["id"] for m in body["messages"]] == ids[:2] and body["found_oldest"] is True
+    status, _, body = emu.api("GET", "/messages", {"anchor": "newest", "num_before": "5",
+                                                   "num_after": "0",
+                                                   "narrow": [["is", "private"]]})
+    assert status == 200 and all(m["type"] == "private" for m in body["messages"])
+    assert bot_id in [r["id"] for r in body["messages"][-1]["display_recipient"]]
+
+
+def test_edit_and_forbidden_edit(emu, bot_id):
+    dave = emu.user("dave@example.com", "Dave")
+    q = emu.register(event_types=["message", "update_message"], narrow=[["is", "dm"]])
+    _, _, body = emu.api("POST", "/messages", {"type": "private", "to": ["dave@example.com"],
+                                               "content": "working..."})
+    mid = body["id"]
+    status, _, body = emu.api("PATCH", f"/messages/{mid}", {"content": "done: 123456"})
+    assert status == 200 and body == {"result": "success", "msg": ""}
+    _, _, ev = emu.poll(q["queue_id"], -1)
+    upd = [e for e in ev["events"] if e["type"] == "update_message"]
+    assert len(upd) == 1 and upd[0]["message_id"] == mid and upd[0]["content"] == "done: 123456"
+    assert upd[0]["orig_content"] == "working..." and upd[0]["user_id"] == bot_id
+    row = [m for m in emu.control("GET", f"/messages?after={mid - 1}")["messages"]
+           if m["id"] == mid][0]
+    assert row["edited"] is True and row["content"] == "done: 123456"
+    assert row["edit_history"][0]["prev_content"] == "working..."
+    other = emu.control("POST", "/send", {"from": "dave@example.com", "content": "hi"})["id"]
+    status, _, body = emu.api("PATCH", f"/messages/{other}", {"content": "hijack"})
+    assert (status, body["msg"]) == (400, "You don't have permission to edit this message")
+    emu.control("POST", "/forbid-edits", {"forbid": True})
+    try:
+        status, _, body = emu.api("PATCH", f"/messages/{mid}", {"content": "again"})
+        assert status == 400
+        assert body == {"result": "error", "code": "BAD_REQUEST",
+                        "msg": "Your organization has turned off message editing"}
+    finally:
+        emu.control("POST", "/forbid-edits", {"forbid": False})
+    _, _, body = emu.api("GET", "/messages", {"anchor": str(mid), "num_before": "0",
+                                              "num_after": "0", "apply_markdown": "false"})
+    assert body["messages"][0]["content"] == "done: 123456"
+    assert body["messages"][0]["edit_history"][0]["prev_content"] == "working..."
+    assert dave["id"] != bot_id
+
+
+def test_send_errors(emu):
+    status, _, body = emu.api("POST", "/messages", {"type": "direct", "to": ["ghost@example.com"],
+                                                     "content": "x"})
+    assert (status, body["code"], body["msg"]) == (400, "BAD_REQUEST",
+                                                   "Invalid email 'ghost@example.com'")
+    status, _, body = emu.api("POST", "/messages", {"type": "direct", "to": [99999],
+                                                     "content": "x"})
+    assert status == 400 and body["msg"] == "Invalid user ID 99999"
+    status, _, body = emu.api("POST", "/messages", {"type": "direct", "to": [26], "content": " \n"})
+    assert status == 400 and body["msg"] == "Message must not be empty"
+    status, _, body = emu.api("POST", "/messages", {"type": "stream", "to": json.dumps("nowhere"),
+                                                     "topic": "t", "content": "x"})
+    assert status == 400 and body["code"] == "STREAM_DOES_NOT_EXIST"
+    long_id = emu.api("POST", "/messages", {"type": "direct", "to": [26],
+                                            "content": "y" * 10050})[2]["id"]
+    row = [m for m in emu.control("GET", f"/messages?after={long_id - 1}")["messages"]][0]
+    assert len(row["content"]) == 10000 and row["content"].endswith("\n[message truncated]")
+
+
+# ---- failure injection ----------------------------------------------------------------------
+
+def test_rate_limit_injection(emu):
+    emu.control("POST", "/rate-limit", {"count": 2, "retry_after": 1.5})
+    for _ in range(2):
+        status, headers, body = emu.api("GET", "/users/me")
+        assert status == 429
+        assert headers["Retry-After"] == "1.5"
+        assert body == {"result": "error", "code": "RATE_LIMIT_HIT",
+                        "msg": "API usage exceeded rate limit", "retry-after": 1.5}
+    status, _, _ = emu.api("GET", "/users/me")
+    assert status == 200
+
+
+def test_5xx_injection(emu):
+    emu.control("POST", "/fail", {"count": 2, "status": 503})
+    status, headers, body = emu.api("GET", "/users/me")
+    assert status == 503 and isinstance(body, str) and "503" in body
+    assert headers["Content-Type"].startswith("text/html")
+    status, _, body = emu.api("POST", "/register", {"event_types": ["message"]})
+    assert status == 503
+    status, _, body = emu.api("GET", "/users/me")
+    assert status == 200 and body["result"] == "success"
+
+
+def test_request_log_records_and_never_leaks_key(emu):
+    entries = emu.control("GET", "/requests")["requests"]
+    assert entries and all("status" in e and "method" in e for e in entries)
+    reg = [e for e in entries if e["path"] == "/api/v1/register" and e["status"] == 200][0]
+    assert json.loads(reg["form"]["event_types"]) and reg["response"]["queue_id"]
+    assert reg["content_type"] == "application/x-www-form-urlencoded"
+    with open(emu.log_path) as fh:
+        assert BOT_KEY not in fh.read()
+    with open(emu.stdout_path) as fh:
+        assert BOT_KEY not in fh.read()
+    assert BOT_KEY not in json.dumps(entries)
+
+
+# ---- zulip_say ----------------------------------------------------------------------------------
+
+def fake_bot(emu, bot_id, stop, replies):
+    """A minimal DM bot: answers each 1:1 DM with 'echo: <content>'."""
+    q = emu.register(narrow=[["is", "dm"]])
+    last = q["last_event_id"]
+    while not stop.is_set():
+        status, _, body = emu.poll(q["queue_id"], last)
+        if status != 200:
+            return
+        for ev in body["events"]:
+            last = max(last, ev["id"])
+            m = ev.get("message")
+            if ev["type"] != "message" or m["sender_id"] == bot_id:
+                continue
+            emu.api("POST", "/messages", {"type": "direct", "to": [m["sender_id"]],
+                                          "content": "echo: " + m["content"]})
+            replies.append(m["id"])
+
+
+def test_zulip_say_gets_reply(emu, bot_id):
+    stop, replies = threading.Event(), []
+    bot = threading.Thread(target=fake_bot, args=(emu, bot_id, stop, replies), daemon=True)
+    bot.start()
+    try:
+        out = subprocess.run([sys.executable, ZULIP_SAY, "--url", emu.url, "--from",
+                              "erin@example.com", "--wait", "5", "code demo"],
+                             capture_output=True, text=True, timeout=15)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip() == "echo: code demo"
+    finally:
+        stop.set()
+        bot.join(HEARTBEAT + 3)
+    assert len(replies) == 1
+
+
+def test_zulip_say_times_out_without_bot(emu):
+    t0 = time.monotonic()
+    out = subprocess.run([sys.executable, ZULIP_SAY, "--url", emu.url, "--from",
+                          "frank@example.com", "--wait", "0.5", "anyone?"],
+                         capture_output=True, text=True, timeout=15)
+    assert out.returncode == 1 and "no reply" in out.stderr
+    assert time.monotonic() - t0 < 5
+
+
+# ---- spec check ---------------------------------------------------------------------------------
+
+def run_spec_check(log_path, *extra):
+    return subprocess.run([sys.executable, SPEC_CHECK, "--spec", SPEC, "--log", log_path, *extra],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_spec_check_passes_on_emulator_log(emu):
+    out = run_spec_check(emu.log_path)
+    last = out.stdout.strip().splitlines()[-1]
+    assert out.returncode == 0, out.stdout
+    assert last.startswith("spec-check: ") and last.endswith(", 0 violations")
+    n_requests = int(last.split()[1])
+    n_responses = int(last.split()[3])
+    assert n_requests >= 50 and n_responses >= n_requests - 5
+    # The known spec/server differences are reported as notes, not hidden.
+    assert "retry-after 1.5 is fractional" in out.stdout
+    assert "'queue_lifespan_secs' is accepted by the server" in out.stdout
+    strict = run_spec_check(emu.log_path, "--strict")
+    assert strict.returncode == 1
+
+
+def test_spec_check_reports_violations(tmp_path):
+    base = {"query": {}, "form": {}, "content_type": None, "response_headers": {}}
+    ok_send = {"result": "success", "msg": "", "id": 5}
+    entries = [
+        # unknown parameter
+        dict(base, seq=1, method="POST", path="/api/v1/messages", status=200, response=ok_send,
+             content_type="application/x-www-form-urlencoded",
+             form={"type": "direct", "to": "[5]", "content": "x", "bogus": "1"}),
+        # `to` must be JSON text
+        dict(base, seq=2, method="POST", path="/api/v1/messages", status=200, response=ok_send,
+             content_type="application/x-www-form-urlencoded",
+             form={"type": "direct", "to": "alice@example.com", "content": "x"}),
+        # wrong type and missing required num_after
+        dict(base, seq=3, method="GET", path="/api/v1/messages", status=200,
+             query={"anchor": "newest", "num_before": "ten"},
+             response={"result": "success", "msg": "", "messages": [], "anchor": 1,
+                       "found_newest": True, "found_oldest": True, "found_anchor": False,
+                       "history_limited": False}),
+        # bad response: user_id must be an integer, extra property not allowed
+        dict(base, seq=4, method="GET", path="/api/v1/users/me", status=200,
+             response={"result": "success", "msg": "", "user_id": "26", "surprise": 1}),
+        # undocumented status
+        dict(base, seq=5, method="GET", path="/api/v1/server_settings", status=418,
+             response={"result": "error", "msg": "teapot", "code": "BAD_REQUEST"}),
+        # bad enum value for type, unknown endpoint
+        dict(base, seq=6, method="POST", path="/api/v1/messages", status=200, response=ok_send,
+             content_type="application/x-www-form-urlencoded",
+             form={"type": "email", "to": "[5]", "content": "x"}),
+        dict(base, seq=7, method="GET", path="/api/v1/no/such/thing", status=404,
+             response={"result": "error", "msg": "nope", "code": "BAD_REQUEST"}),
+        # a valid one, which must not be reported
+        dict(base, seq=8, method="GET", path="/api/v1/users/me", status=200,
+             response={"result": "success", "msg": "", "user_id": 26}),
+    ]
+    log = tmp_path / "bad.jsonl"
+    log.write_text("".join(json.dumps(e) + "\n" for e in entries))
+    out = run_spec_check(str(log))
+    assert out.returncode == 1
+    text = out.stdout
+    assert "parameter 'bogus' (form) is not declared" in text
+    assert "parameter 'to' must be JSON" in text
+    assert "parameter 'num_before' must be an integer" in text
+    assert "required parameter 'num_after' missing" in text
+    assert "user_id: '26' is not of type 'integer'" in text
+    assert "status 418 is not documented" in text
+    assert "parameter 'type'='email'" in text
+    assert "no operation GET /no/such/thing" in text
+    assert "#8" not in text
+    assert text.strip().splitlines()[-1] == "spec-check: 8 requests, 6 responses checked, 8 violations"
+
+
+# ---- a legacy-feature-level server, and clean shutdown ------------------------------------------
+
+def test_old_feature_level_quirks_and_sigterm(tmp_path):
+    old = Emulator(str(tmp_path), "--feature-level", "150", request_log=False)
+    try:
+        _, _, settings = old.api("GET", "/server_settings", auth=None)
+        assert settings["zulip_feature_level"] == 150
+        old.user("gina@example.com", "Gina")
+        dm_q = old.register(narrow=[["is", "dm"]])  # unknown `is` operand before FL 177...
+        priv_q = old.register(narrow=[["is", "private"]])
+        old.control("POST", "/send", {"from": "gina@example.com", "stream": "general",
+                                      "content": "stream!"})
+        _, _, body = old.poll(dm_q["queue_id"], -1)
+        assert [e["message"]["type"] for e in body["events"]] == ["stream"]  # ...matches all
+        _, _, body = old.poll(priv_q["queue_id"], -1, dont_block="true")
+        assert body["events"] == []
+        status, _, body = old.api("POST", "/messages", {"type": "direct", "to": [31],
+                                                         "content": "x"})
+        assert status == 400 and body["msg"] == "Invalid message type"
+        status, _, body = old.api("GET", "/messages", {"anchor": "newest", "num_before": "1",
+                                                       "num_after": "0",
+                                                       "narrow": [["is", "dm"]]})
+        assert status == 400 and body["code"] == "BAD_NARROW"
+        # SIGTERM while a long-poll is held: the process exits promptly and cleanly.
+        pending = run_async(old.poll, priv_q["queue_id"], -1)
+        old.wait_poller(priv_q["queue_id"])
+        old.proc.send_signal(signal.SIGTERM)
+        assert old.proc.wait(timeout=5) == 0
+        with pytest.raises(Exception):
+            pending()
+    finally:
+        old.stop()

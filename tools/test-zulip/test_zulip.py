@@ -1,0 +1,1657 @@
+#!/usr/bin/env python3
+"""Emulator of the Zulip REST endpoints a DM bot uses (feature level 247 by default).
+
+Standard library only. It follows the OpenAPI spec in spec/zulip.yaml and the real server's
+behaviour summarised in /work/shared/zulip/API-NOTES.md (error codes, long-poll, narrow quirks).
+
+    python3 tools/test-zulip/test_zulip.py --host 127.0.0.1 --port 0 --port-file /tmp/zport \
+        --bot-email bot@example.com --bot-key KEY --heartbeat 2 --request-log /tmp/req.jsonl
+
+The API lives under /api/v1 (HTTP Basic auth); a test/demo control API lives under /control
+(JSON, no auth, loopback clients only). See README.md in this folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import hashlib
+import html
+import ipaddress
+import json
+import os
+import random
+import re
+import signal
+import sys
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlsplit
+
+API_PREFIX = "/api/v1"
+CONTROL_PREFIX = "/control"
+# Real server: `LARGER_THAN_MAX_MESSAGE_ID` is what anchor="newest" turns into.
+LARGER_THAN_MAX_MESSAGE_ID = 10000000000000000
+MAX_MESSAGE_LENGTH = 10000
+MAX_TOPIC_LENGTH = 60
+MAX_QUEUE_LIFESPAN_SECS = 7 * 24 * 3600
+TRUNCATION_SUFFIX = "\n[message truncated]"
+PROXY_5XX_BODY = (
+    "<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n"
+    "<center><h1>{status} {reason}</h1></center>\r\n<hr><center>nginx</center>\r\n"
+    "</body>\r\n</html>\r\n"
+)
+WILDCARDS_STREAM = {"all", "everyone", "stream", "channel"}
+
+KNOWN_PARAMS = {
+    ("POST", "/register"): {
+        "apply_markdown", "client_gravatar", "include_subscribers", "slim_presence",
+        "event_types", "all_public_streams", "client_capabilities", "fetch_event_types",
+        "narrow", "queue_lifespan_secs",
+    },
+    ("GET", "/events"): {"queue_id", "last_event_id", "dont_block"},
+    ("DELETE", "/events"): {"queue_id"},
+    ("GET", "/messages"): {
+        "anchor", "include_anchor", "num_before", "num_after", "narrow", "client_gravatar",
+        "apply_markdown", "use_first_unread_anchor",
+    },
+    ("POST", "/messages"): {
+        "type", "to", "content", "topic", "subject", "queue_id", "local_id", "read_by_sender",
+    },
+    ("PATCH", "/messages/{message_id}"): {
+        "topic", "subject", "propagate_mode", "send_notification_to_old_thread",
+        "send_notification_to_new_thread", "content", "stream_id",
+    },
+    ("GET", "/users/me"): set(),
+    ("GET", "/server_settings"): set(),
+}
+
+
+class ApiError(Exception):
+    """A Zulip-style JSON error: `{"result":"error","msg":..,"code":..,**extra}`."""
+
+    def __init__(self, status, msg, code="BAD_REQUEST", headers=None, **extra):
+        super().__init__(msg)
+        self.status = status
+        self.msg = msg
+        self.code = code
+        self.headers = headers or {}
+        self.extra = extra
+
+    def body(self):
+        out = {"result": "error", "msg": self.msg, "code": self.code}
+        out.update(self.extra)
+        return out
+
+
+class DropConnection(Exception):
+    """Close the connection without an answer (what a restarting server looks like)."""
+
+
+def missing(name):
+    return ApiError(400, f"Missing '{name}' argument", "REQUEST_VARIABLE_MISSING", var_name=name)
+
+
+def parse_json_param(params, name, default=None):
+    if name not in params:
+        return default
+    try:
+        return json.loads(params[name])
+    except ValueError:
+        raise ApiError(400, f'Argument "{name}" is not valid JSON.')
+
+
+def parse_bool_param(params, name, default):
+    """Zulip's json_validator(check_bool): the value must be JSON true/false."""
+    if name not in params:
+        return default
+    value = params[name]
+    if value == "true":
+        return True
+    if value == "false":
+        return False
+    raise ApiError(400, f"{name} is not a boolean")
+
+
+def parse_int_param(params, name, default=None, required=False):
+    if name not in params:
+        if required:
+            raise missing(name)
+        return default
+    value = params[name]
+    if not re.fullmatch(r"-?[0-9]+", value.strip()):
+        raise ApiError(400, f"{name} is not an integer")
+    return int(value)
+
+
+def normalize_body(content):
+    """Real server: strip trailing whitespace and leading newlines, reject empty/NUL, truncate."""
+    body = content.rstrip().lstrip("\n")
+    if body == "":
+        raise ApiError(400, "Message must not be empty")
+    if "\x00" in body:
+        raise ApiError(400, "Message must not contain null bytes")
+    if len(body) > MAX_MESSAGE_LENGTH:
+        body = body[: MAX_MESSAGE_LENGTH - len(TRUNCATION_SUFFIX)] + TRUNCATION_SUFFIX
+    return body
+
+
+def render_markdown(text, users_by_name):
+    """A tiny Markdown subset, enough to tell HTML (apply_markdown=true) from raw text."""
+    out = []
+    lines = text.split("\n")
+    i = 0
+    para = []
+
+    def flush():
+        if para:
+            out.append("<p>" + "<br>\n".join(render_inline(p, users_by_name) for p in para) + "</p>")
+            para.clear()
+
+    while i < len(lines):
+        m = re.match(r"^(`{3,}|~{3,})\s*(\S*)\s*$", lines[i])
+        if m:
+            flush()
+            fence = m.group(1)
+            body = []
+            i += 1
+            while i < len(lines) and lines[i].strip() != fence:
+                body.append(lines[i])
+                i += 1
+            i += 1
+            out.append('<div class="codehilite"><pre><span></span><code>'
+                       + html.escape("\n".join(body)) + "\n</code></pre></div>")
+            continue
+        if lines[i].strip() == "":
+            flush()
+        else:
+            para.append(lines[i])
+        i += 1
+    flush()
+    return "\n".join(out)
+
+
+def render_inline(line, users_by_name):
+    parts = re.split(r"(`+)(.+?)\1", line)
+    # re.split with two groups yields [text, ticks, code, text, ...].
+    out = []
+    for idx in range(0, len(parts), 3):
+        seg = html.escape(parts[idx])
+
+        def mention(m):
+            silent, name = m.group(1), m.group(2).split("|")[0]
+            user = users_by_name.get(name)
+            cls = "user-mention silent" if silent else "user-mention"
+            if user is None:
+                return m.group(0)
+            at = "" if silent else "@"
+            return f'<span class="{cls}" data-user-id="{user["id"]}">{at}{html.escape(name)}</span>'
+
+        seg = re.sub(r"@(_?)\*\*([^*]+)\*\*", mention, seg)
+        out.append(seg)
+        if idx + 2 < len(parts):
+            out.append("<code>" + html.escape(parts[idx + 2]) + "</code>")
+    return "".join(out)
+
+
+class Config:
+    def __init__(self, args):
+        self.feature_level = args.feature_level
+        self.zulip_version = args.zulip_version
+        self.heartbeat = args.heartbeat
+        self.queue_idle_timeout = args.queue_idle_timeout
+        self.queue_lifespan_cap = args.queue_lifespan_cap
+        self.longpoll_timeout = args.longpoll_timeout
+        self.rate_limit = args.rate_limit
+        self.enforce_rate_limit = args.enforce_rate_limit
+        self.event_id_gaps = not args.no_event_id_gaps
+        self.edit_time_limit = args.edit_time_limit
+        self.realm_name = args.realm_name
+
+    def public(self):
+        return {
+            "feature_level": self.feature_level,
+            "zulip_version": self.zulip_version,
+            "heartbeat": self.heartbeat,
+            "queue_idle_timeout": self.queue_idle_timeout,
+            "queue_lifespan_cap": self.queue_lifespan_cap,
+            "longpoll_timeout": self.longpoll_timeout,
+            "rate_limit": self.rate_limit,
+            "enforce_rate_limit": self.enforce_rate_limit,
+            "event_id_gaps": self.event_id_gaps,
+            "edit_time_limit": self.edit_time_limit,
+        }
+
+
+class Queue:
+    """One event queue (what POST /register allocates)."""
+
+    def __init__(self, user_id, event_types, narrow, apply_markdown, client_gravatar,
+                 all_public_streams, lifespan, client):
+        self.id = str(uuid.uuid4())
+        self.user_id = user_id
+        self.event_types = event_types  # None means "every event type"
+        self.narrow = narrow
+        self.apply_markdown = apply_markdown
+        self.client_gravatar = client_gravatar
+        self.all_public_streams = all_public_streams
+        self.lifespan = lifespan
+        self.client = client
+        self.created = time.time()
+        self.last_activity = time.monotonic()
+        self.events = []
+        self.next_event_id = 0
+        self.newest_pruned_id = None
+        self.poller_gen = 0
+        self.poller_active = False
+        self.closed = None  # None, or why the queue went away ("expired", "deleted", ...)
+        self.rng = random.Random(self.id)
+
+    def wants(self, event_type):
+        return self.event_types is None or event_type in self.event_types
+
+    def add_event(self, event, gaps):
+        event = dict(event)
+        event["id"] = self.next_event_id
+        # The spec promises increasing, not consecutive, ids; gaps keep clients honest.
+        self.next_event_id += 1 + (1 if gaps and self.rng.random() < 0.3 else 0)
+        self.events.append(event)
+
+    def prune(self, through_id):
+        while self.events and self.events[0]["id"] <= through_id:
+            self.newest_pruned_id = self.events.pop(0)["id"]
+
+    def describe(self, users):
+        now = time.monotonic()
+        user = users.get(self.user_id, {})
+        return {
+            "queue_id": self.id,
+            "user_id": self.user_id,
+            "user_email": user.get("email"),
+            "event_types": sorted(self.event_types) if self.event_types is not None else None,
+            "narrow": self.narrow,
+            "apply_markdown": self.apply_markdown,
+            "client_gravatar": self.client_gravatar,
+            "poller_connected": self.poller_active,
+            "pending_events": len(self.events),
+            "next_event_id": self.next_event_id,
+            "lifespan_secs": self.lifespan,
+            "idle_seconds": 0.0 if self.poller_active else round(now - self.last_activity, 3),
+            "client": self.client,
+        }
+
+
+class State:
+    """All emulator state, guarded by one lock; `cond` wakes long-polls."""
+
+    def __init__(self, config, bot_email, bot_key, bot_name, request_log_path):
+        self.config = config
+        self.lock = threading.RLock()
+        self.cond = threading.Condition(self.lock)
+        self.bot_email = bot_email
+        self.bot_key = bot_key
+        self.bot_name = bot_name
+        self.stopping = False
+        self.base_url = ""
+        self.log_lock = threading.Lock()
+        self.log_file = open(request_log_path, "a", encoding="utf-8") if request_log_path else None
+        self.request_seq = 0
+        self.reset()
+
+    def reset(self):
+        with self.lock:
+            for q in getattr(self, "queues", {}).values():
+                q.closed = "reset"
+            self.cond.notify_all()
+            self.users = {}
+            self.next_user_id = 26
+            self.next_recipient_id = 501
+            self.next_message_id = 3001
+            self.next_stream_id = 11
+            self.recipients = {}  # frozenset(user ids) -> huddle recipient id
+            self.streams = {}  # lower name -> stream dict
+            self.messages = []
+            self.messages_by_id = {}
+            self.queues = {}
+            self.rate_limit_left = 0
+            self.rate_limit_retry_after = 1
+            self.fail_left = 0
+            self.fail_status = 502
+            self.forbid_edits = False
+            self.window = {}  # user id -> [window start, count]
+            self.bot_id = self.create_user(self.bot_email, self.bot_name, api_key=self.bot_key,
+                                           is_bot=True)["id"]
+        with self.log_lock:
+            self.request_log = []  # seq keeps counting so the file log stays unambiguous
+
+    # ---- users -------------------------------------------------------------------------
+
+    def create_user(self, email, full_name, api_key=None, is_bot=False):
+        with self.lock:
+            existing = self.user_by_email(email)
+            if existing is not None:
+                return existing
+            uid = self.next_user_id
+            self.next_user_id += 1 if uid != 26 else 5  # bot 26, humans from 31
+            user = {
+                "id": uid,
+                "email": email,
+                "full_name": full_name,
+                "api_key": api_key,
+                "is_bot": is_bot,
+                "recipient_id": self.alloc_recipient(),
+                "date_joined": time.strftime("%Y-%m-%dT%H:%M:%S.000000+00:00", time.gmtime()),
+            }
+            self.users[uid] = user
+            return user
+
+    def alloc_recipient(self):
+        rid = self.next_recipient_id
+        self.next_recipient_id += 1
+        return rid
+
+    def user_by_email(self, email):
+        if not isinstance(email, str):
+            return None
+        for user in self.users.values():
+            if user["email"].lower() == email.lower():
+                return user
+        return None
+
+    def user_ref(self, ref):
+        """A user given by id (int or digit string) or email."""
+        if isinstance(ref, bool):
+            return None
+        if isinstance(ref, int):
+            return self.users.get(ref)
+        if isinstance(ref, str) and ref.isdigit():
+            return self.users.get(int(ref))
+        return self.user_by_email(ref)
+
+    def avatar_url(self, user, client_gravatar):
+        if client_gravatar:
+            return None  # every emulated user uses Gravatar, so the client computes the URL
+        digest = hashlib.md5(user["email"].lower().encode()).hexdigest()
+        return f"https://secure.gravatar.com/avatar/{digest}?d=identicon&version=1"
+
+    def users_by_name(self):
+        return {u["full_name"]: u for u in self.users.values()}
+
+    # ---- streams -----------------------------------------------------------------------
+
+    def ensure_stream(self, name, subscribers):
+        with self.lock:
+            stream = self.streams.get(name.lower())
+            if stream is None:
+                stream = {"id": self.next_stream_id, "name": name,
+                          "recipient_id": self.alloc_recipient(), "subscribers": set()}
+                self.next_stream_id += 1
+                self.streams[name.lower()] = stream
+            stream["subscribers"].update(subscribers)
+            return stream
+
+    # ---- messages ----------------------------------------------------------------------
+
+    def dm_recipient_id(self, sender_id, participants):
+        # At FL 247 a 1:1 DM points at the *receiver's* personal recipient, so the id differs
+        # by direction; group DMs (3+) share one huddle recipient. Self-DMs use the sender's.
+        others = set(participants) - {sender_id}
+        if len(participants) <= 2:
+            target = next(iter(others)) if others else sender_id
+            return self.users[target]["recipient_id"]
+        key = frozenset(participants)
+        if key not in self.recipients:
+            self.recipients[key] = self.alloc_recipient()
+        return self.recipients[key]
+
+    def message_flags(self, msg, user_id):
+        flags = []
+        if user_id == msg["sender_id"] and msg.get("read_by_sender", True):
+            flags.append("read")
+        if user_id != msg["sender_id"]:
+            user = self.users[user_id]
+            for m in re.finditer(r"@(_?)\*\*([^*|]+)(?:\|(\d+))?\*\*", msg["content"]):
+                silent, name, uid = m.group(1), m.group(2), m.group(3)
+                if silent:
+                    continue
+                if (uid and int(uid) == user_id) or (not uid and name == user["full_name"]):
+                    if "mentioned" not in flags:
+                        flags.append("mentioned")
+                elif not uid and name in WILDCARDS_STREAM:
+                    for f in ("wildcard_mentioned", "stream_wildcard_mentioned"):
+                        if f not in flags:
+                            flags.append(f)
+                elif not uid and name == "topic":
+                    for f in ("wildcard_mentioned", "topic_wildcard_mentioned"):
+                        if f not in flags:
+                            flags.append(f)
+        flags.extend(f for f in sorted(msg["extra_flags"].get(user_id, ())) if f not in flags)
+        return flags
+
+    def can_see(self, msg, user_id):
+        if msg["type"] == "private":
+            return user_id in msg["participants"]
+        return user_id in self.streams[msg["stream"].lower()]["subscribers"]
+
+    def render_message(self, msg, apply_markdown, client_gravatar, for_user=None,
+                       with_flags=False):
+        sender = self.users[msg["sender_id"]]
+        out = {
+            "id": msg["id"],
+            "sender_id": sender["id"],
+            "sender_email": sender["email"],
+            "sender_full_name": sender["full_name"],
+            "sender_realm_str": "zulip",
+            "avatar_url": self.avatar_url(sender, client_gravatar),
+            "client": msg["client"],
+            "content": msg["rendered"] if apply_markdown else msg["content"],
+            "content_type": "text/html" if apply_markdown else "text/x-markdown",
+            "is_me_message": msg["content"].startswith("/me "),
+            "reactions": [],
+            "submessages": [],
+            "recipient_id": msg["recipient_id"],
+            "timestamp": msg["timestamp"],
+            "topic_links": [],
+            "type": msg["type"],
+        }
+        if msg["type"] == "private":
+            out["display_recipient"] = [
+                {"id": u["id"], "email": u["email"], "full_name": u["full_name"],
+                 "is_mirror_dummy": False}
+                for u in sorted((self.users[i] for i in msg["participants"]), key=lambda u: u["id"])
+            ]
+            out["subject"] = ""
+        else:
+            stream = self.streams[msg["stream"].lower()]
+            out["display_recipient"] = stream["name"]
+            out["stream_id"] = stream["id"]
+            out["subject"] = msg["topic"]
+        if msg["edit_history"]:
+            out["edit_history"] = [
+                {"prev_content": e["prev_content"], "prev_rendered_content": e["prev_rendered"],
+                 "prev_rendered_content_version": 1, "timestamp": e["timestamp"],
+                 "user_id": e["user_id"]}
+                for e in reversed(msg["edit_history"])
+            ]
+            out["last_edit_timestamp"] = msg["edit_history"][-1]["timestamp"]
+        if with_flags:
+            out["flags"] = self.message_flags(msg, for_user)
+        return out
+
+    def store_message(self, sender_id, mtype, participants=None, stream=None, topic="",
+                      content="", client="website", read_by_sender=True, queue_id=None,
+                      local_id=None):
+        """Store a message and deliver `message` events (caller holds the lock)."""
+        msg = {
+            "id": self.next_message_id,
+            "sender_id": sender_id,
+            "type": mtype,
+            "participants": set(participants or ()),
+            "stream": stream,
+            "topic": topic,
+            "content": content,
+            "rendered": render_markdown(content, self.users_by_name()),
+            "client": client,
+            "timestamp": int(time.time()),
+            "edit_history": [],
+            "read_by_sender": read_by_sender,
+            "extra_flags": {},
+        }
+        self.next_message_id += 1
+        if mtype == "private":
+            msg["recipient_id"] = self.dm_recipient_id(sender_id, msg["participants"])
+        else:
+            msg["recipient_id"] = self.streams[stream.lower()]["recipient_id"]
+        self.messages.append(msg)
+        self.messages_by_id[msg["id"]] = msg
+        for q in list(self.queues.values()):
+            if q.closed or not q.wants("message") or not self.can_see(msg, q.user_id):
+                continue
+            flags = self.message_flags(msg, q.user_id)
+            rendered = self.render_message(msg, q.apply_markdown, q.client_gravatar)
+            if not self.event_narrow_matches(q.narrow, rendered, flags):
+                continue
+            event = {"type": "message", "message": rendered, "flags": flags}
+            if local_id is not None and q.id == queue_id and q.user_id == sender_id:
+                event["local_message_id"] = local_id
+            q.add_event(event, self.config.event_id_gaps)
+        self.cond.notify_all()
+        return msg
+
+    def edit_message(self, msg, editor_id, content=None, topic=None):
+        """Apply an edit and deliver `update_message` events (caller holds the lock)."""
+        now = int(time.time())
+        orig_content, orig_rendered, orig_topic = msg["content"], msg["rendered"], msg["topic"]
+        msg["edit_history"].append({
+            "prev_content": orig_content, "prev_rendered": orig_rendered,
+            "timestamp": now, "user_id": editor_id,
+            "prev_topic": orig_topic if topic is not None else None,
+        })
+        if content is not None:
+            msg["content"] = content
+            msg["rendered"] = render_markdown(content, self.users_by_name())
+        if topic is not None:
+            msg["topic"] = topic
+        for q in list(self.queues.values()):
+            if q.closed or not q.wants("update_message") or not self.can_see(msg, q.user_id):
+                continue
+            # The register narrow filters only `message` events, never update_message.
+            event = {
+                "type": "update_message",
+                "user_id": editor_id,
+                "edit_timestamp": now,
+                "message_id": msg["id"],
+                "message_ids": [msg["id"]],
+                "flags": self.message_flags(msg, q.user_id),
+                "rendering_only": False,
+            }
+            if content is not None:
+                event.update({
+                    "orig_content": orig_content,
+                    "orig_rendered_content": orig_rendered,
+                    "prev_rendered_content_version": 1,
+                    "content": msg["content"],
+                    "rendered_content": msg["rendered"],
+                    "is_me_message": msg["content"].startswith("/me "),
+                })
+            if msg["type"] == "stream":
+                stream = self.streams[msg["stream"].lower()]
+                event["stream_id"] = stream["id"]
+                event["stream_name"] = stream["name"]
+                if topic is not None:
+                    event.update({"orig_subject": orig_topic, "subject": topic,
+                                  "propagate_mode": "change_one", "topic_links": []})
+            q.add_event(event, self.config.event_id_gaps)
+        self.cond.notify_all()
+
+    # ---- narrows -----------------------------------------------------------------------
+
+    def event_narrow_matches(self, narrow, message, flags):
+        """Real `build_narrow_predicate`: unknown `is:` operands count as satisfied."""
+        fl = self.config.feature_level
+        for operator, operand in narrow:
+            if operator == "stream":
+                if message["type"] != "stream" or operand.lower() != message["display_recipient"].lower():
+                    return False
+            elif operator == "topic":
+                if message["type"] != "stream" or operand.lower() != message["subject"].lower():
+                    return False
+            elif operator == "sender":
+                if operand.lower() != message["sender_email"].lower():
+                    return False
+            elif operator == "is":
+                if operand == "private" or (operand == "dm" and fl >= 177):
+                    if message["type"] != "private":
+                        return False
+                elif operand == "starred" and "starred" not in flags:
+                    return False
+                elif operand == "unread" and "read" in flags:
+                    return False
+                elif operand in ("alerted", "mentioned") and "mentioned" not in flags:
+                    return False
+        return True
+
+    def validate_event_narrow(self, narrow):
+        if not isinstance(narrow, list):
+            raise ApiError(400, "narrow is not a list")
+        for i, term in enumerate(narrow):
+            if not isinstance(term, list):
+                raise ApiError(400, f"narrow[{i}] is not a list")
+            if len(term) != 2:
+                raise ApiError(400, f"narrow[{i}] should have exactly 2 items")
+            for j, part in enumerate(term):
+                if not isinstance(part, str):
+                    raise ApiError(400, f"narrow[{i}][{j}] is not a string")
+            if term[0] not in ("stream", "topic", "sender", "is"):
+                raise ApiError(400, f"Operator {term[0]} not supported.")
+        return [list(t) for t in narrow]
+
+    def bad_narrow(self, desc):
+        return ApiError(400, f"Invalid narrow operator: {desc}", "BAD_NARROW")
+
+    def fetch_narrow_terms(self, raw):
+        terms = []
+        if not isinstance(raw, list):
+            raise ApiError(400, "narrow is not a list")
+        for i, t in enumerate(raw):
+            if isinstance(t, list):
+                if len(t) != 2:
+                    raise ApiError(400, f"narrow[{i}] should have exactly 2 items")
+                terms.append({"operator": t[0], "operand": t[1], "negated": False})
+            elif isinstance(t, dict):
+                if "operator" not in t or "operand" not in t:
+                    raise ApiError(400, f"narrow[{i}] is missing operator/operand")
+                terms.append({"operator": t["operator"], "operand": t["operand"],
+                              "negated": bool(t.get("negated", False))})
+            else:
+                raise ApiError(400, f"narrow[{i}] is not a list or dict")
+        return terms
+
+    def user_set_operand(self, operand):
+        if isinstance(operand, int) and not isinstance(operand, bool):
+            refs = [operand]
+        elif isinstance(operand, list):
+            refs = operand
+        elif isinstance(operand, str):
+            refs = [p.strip() for p in operand.split(",") if p.strip()]
+        else:
+            raise self.bad_narrow("unknown user")
+        ids = set()
+        for ref in refs:
+            user = self.user_ref(ref)
+            if user is None:
+                raise self.bad_narrow(f"unknown user {ref}")
+            ids.add(user["id"])
+        return ids
+
+    def fetch_term_predicate(self, term, me):
+        fl = self.config.feature_level
+        op, operand = term["operator"], term["operand"]
+        if op == "is":
+            if operand == "private" or (operand == "dm" and fl >= 177):
+                return lambda m: m["type"] == "private"
+            if operand in ("mentioned", "alerted"):
+                return lambda m: "mentioned" in self.message_flags(m, me)
+            if operand == "unread":
+                return lambda m: "read" not in self.message_flags(m, me)
+            if operand == "starred":
+                return lambda m: "starred" in self.message_flags(m, me)
+            raise self.bad_narrow(f"unknown 'is' operand {operand}")
+        if op in ("pm-with",) or (op == "dm" and fl >= 177):
+            ids = self.user_set_operand(operand) | {me}
+            return lambda m: m["type"] == "private" and m["participants"] == ids
+        if op in ("group-pm-with",) or (op == "dm-including" and fl >= 177):
+            ids = self.user_set_operand(operand)
+            return lambda m: m["type"] == "private" and ids <= m["participants"]
+        if op == "sender":
+            user = self.user_ref(operand)
+            if user is None:
+                raise self.bad_narrow("unknown user")
+            return lambda m: m["sender_id"] == user["id"]
+        if op == "stream":
+            name = str(operand).lower()
+            return lambda m: m["type"] == "stream" and m["stream"].lower() == name
+        if op == "topic":
+            topic = str(operand).lower()
+            return lambda m: m["type"] == "stream" and m["topic"].lower() == topic
+        if op == "id":
+            return lambda m: m["id"] == int(operand)
+        if op == "search":
+            words = str(operand).lower().split()
+            return lambda m: all(w in m["content"].lower() for w in words)
+        raise self.bad_narrow(f"unknown operator {op}")
+
+    # ---- queues ------------------------------------------------------------------------
+
+    def expire_idle_queues(self):
+        now = time.monotonic()
+        with self.lock:
+            expired = [q for q in self.queues.values()
+                       if not q.poller_active and now - q.last_activity > q.lifespan]
+            for q in expired:
+                q.closed = "expired"
+                del self.queues[q.id]
+            if expired:
+                self.cond.notify_all()
+
+    def close_queues(self, queue_id=None, reason="expired"):
+        with self.lock:
+            ids = [queue_id] if queue_id else list(self.queues)
+            closed = []
+            for qid in ids:
+                q = self.queues.pop(qid, None)
+                if q is not None:
+                    q.closed = reason
+                    closed.append(qid)
+            self.cond.notify_all()
+            return closed
+
+    # ---- request log -------------------------------------------------------------------
+
+    def log_request(self, entry):
+        with self.log_lock:
+            self.request_seq += 1
+            entry["seq"] = self.request_seq
+            self.request_log.append(entry)
+            if len(self.request_log) > 50000:
+                del self.request_log[:10000]
+            if self.log_file is not None:
+                self.log_file.write(json.dumps(entry, sort_keys=True) + "\n")
+                self.log_file.flush()
+
+
+class Api:
+    """The /api/v1 endpoint implementations. Each returns (body dict, extra headers)."""
+
+    def __init__(self, state):
+        self.s = state
+
+    def route(self, method, path):
+        if path == "/server_settings" and method == "GET":
+            return self.server_settings, "/server_settings"
+        if path == "/users/me" and method == "GET":
+            return self.users_me, "/users/me"
+        if path == "/register" and method == "POST":
+            return self.register, "/register"
+        if path == "/events" and method == "GET":
+            return self.get_events, "/events"
+        if path == "/events" and method == "DELETE":
+            return self.delete_queue, "/events"
+        if path == "/messages" and method == "GET":
+            return self.get_messages, "/messages"
+        if path == "/messages" and method == "POST":
+            return self.send_message, "/messages"
+        m = re.fullmatch(r"/messages/([^/]+)", path)
+        if m and method == "PATCH":
+            return (lambda user, params: self.update_message(user, params, m.group(1)),
+                    "/messages/{message_id}")
+        return None, None
+
+    def success(self, template_key, params, **fields):
+        body = {"result": "success", "msg": ""}
+        body.update(fields)
+        known = KNOWN_PARAMS.get(template_key, set())
+        ignored = sorted(k for k in params if k not in known)
+        if ignored and self.s.config.feature_level >= 167:
+            body["ignored_parameters_unsupported"] = ignored
+        return body
+
+    # -- endpoints --
+
+    def server_settings(self, user, params):
+        c = self.s.config
+        body = {
+            "authentication_methods": {
+                "password": True, "dev": False, "email": True, "ldap": False,
+                "remoteuser": False, "github": False, "azuread": False, "gitlab": False,
+                "apple": False, "google": False, "saml": False, "openid connect": False,
+            },
+            "external_authentication_methods": [],
+            "zulip_version": c.zulip_version,
+            "push_notifications_enabled": False,
+            "is_incompatible": False,
+            "email_auth_enabled": True,
+            "require_email_format_usernames": True,
+            "realm_uri": self.s.base_url,
+            "realm_name": c.realm_name,
+            "realm_icon": "https://secure.gravatar.com/avatar/realm?d=identicon",
+            "realm_description": "<p>Emulated Zulip organization for tests.</p>",
+            "realm_web_public_access_enabled": False,
+        }
+        if c.feature_level > 0:
+            body["zulip_feature_level"] = c.feature_level
+        if c.feature_level >= 88:
+            body["zulip_merge_base"] = c.zulip_version
+        return self.success(("GET", "/server_settings"), params, **body)
+
+    def users_me(self, user, params):
+        with self.s.lock:
+            max_id = max((m["id"] for m in self.s.messages if self.s.can_see(m, user["id"])),
+                         default=-1)
+        return self.success(
+            ("GET", "/users/me"), params,
+            avatar_url=self.s.avatar_url(user, False),
+            avatar_version=1,
+            email=user["email"],
+            delivery_email=user["email"],
+            full_name=user["full_name"],
+            is_admin=False, is_owner=False, is_billing_admin=False, is_guest=False,
+            role=400,
+            is_bot=user["is_bot"],
+            is_active=True,
+            timezone="",
+            date_joined=user["date_joined"],
+            max_message_id=max_id,
+            user_id=user["id"],
+        )
+
+    def register(self, user, params):
+        s, c = self.s, self.s.config
+        event_types = parse_json_param(params, "event_types")
+        if event_types is not None and (not isinstance(event_types, list)
+                                        or not all(isinstance(t, str) for t in event_types)):
+            raise ApiError(400, "event_types is not a list of strings")
+        narrow = s.validate_event_narrow(parse_json_param(params, "narrow", []))
+        apply_markdown = parse_bool_param(params, "apply_markdown", False)
+        client_gravatar = parse_bool_param(params, "client_gravatar", True)
+        all_public_streams = parse_bool_param(params, "all_public_streams", False)
+        parse_bool_param(params, "slim_presence", False)
+        parse_bool_param(params, "include_subscribers", False)
+        caps = parse_json_param(params, "client_capabilities", {})
+        if not isinstance(caps, dict):
+            raise ApiError(400, "client_capabilities is not a dict")
+        fetch = parse_json_param(params, "fetch_event_types")
+        if fetch is not None and (not isinstance(fetch, list)
+                                  or not all(isinstance(t, str) for t in fetch)):
+            raise ApiError(400, "fetch_event_types is not a list of strings")
+        lifespan = parse_int_param(params, "queue_lifespan_secs", 0)
+        # Real server: 0 means the default idle timeout, and the value is capped (7 days).
+        lifespan = c.queue_idle_timeout if lifespan <= 0 else min(lifespan, c.queue_lifespan_cap)
+        if fetch is None:
+            fetch = event_types
+        q = Queue(user["id"], set(event_types) if event_types is not None else None, narrow,
+                  apply_markdown, client_gravatar, all_public_streams, lifespan,
+                  self.current_client)
+        body = {
+            "queue_id": q.id,
+            "last_event_id": -1,
+            "zulip_version": c.zulip_version,
+        }
+        if c.feature_level > 0:
+            body["zulip_feature_level"] = c.feature_level
+        if c.feature_level >= 88:
+            body["zulip_merge_base"] = c.zulip_version
+        with s.lock:
+            if fetch is None or "message" in fetch:
+                body["max_message_id"] = max(
+                    (m["id"] for m in s.messages if s.can_see(m, user["id"])), default=-1)
+            if fetch is None or "realm" in fetch:
+                body.update({
+                    "realm_name": c.realm_name,
+                    "realm_uri": s.base_url,
+                    "max_stream_name_length": 60,
+                    "max_stream_description_length": 1024,
+                    "server_generation": int(time.time()),
+                    "zulip_plan_is_not_limited": True,
+                    "server_timestamp": time.time(),
+                })
+                if c.feature_level >= 53:
+                    body["max_message_length"] = MAX_MESSAGE_LENGTH
+                    body["max_topic_length"] = MAX_TOPIC_LENGTH
+                if c.feature_level >= 74:
+                    body["event_queue_longpoll_timeout_seconds"] = c.longpoll_timeout
+            s.queues[q.id] = q
+        return self.success(("POST", "/register"), params, **body)
+
+    def get_events(self, user, params):
+        s, c = self.s, self.s.config
+        if "queue_id" not in params:
+            raise missing("queue_id")
+        queue_id = params["queue_id"]
+        dont_block = parse_bool_param(params, "dont_block", False)
+        with s.lock:
+            q = s.queues.get(queue_id)
+            if q is None or q.closed:
+                raise ApiError(400, f"Bad event queue ID: {queue_id}", "BAD_EVENT_QUEUE_ID",
+                               queue_id=queue_id)
+            if q.user_id != user["id"]:
+                raise ApiError(400, "You are not authorized to get events from this queue")
+            if "last_event_id" not in params:
+                # The real server insists on it when queue_id is given (the spec doesn't say).
+                raise ApiError(400, "Missing 'last_event_id' argument")
+            last_event_id = parse_int_param(params, "last_event_id")
+            if q.newest_pruned_id is not None and last_event_id < q.newest_pruned_id:
+                raise ApiError(400, f"An event newer than {last_event_id} has already been pruned!")
+            q.prune(last_event_id)
+            if q.newest_pruned_id is not None and last_event_id != q.newest_pruned_id:
+                raise ApiError(400, f"Event {last_event_id} was not in this queue")
+            q.last_activity = time.monotonic()
+            if q.poller_active:
+                # Only one long-poll per queue: the new request finishes the old one.
+                q.poller_gen += 1
+                q.poller_active = False
+                s.cond.notify_all()
+            if q.events or dont_block:
+                # Immediate answers carry no queue_id when the client passed one.
+                return self.success(("GET", "/events"), params, events=list(q.events))
+            q.poller_gen += 1
+            my_gen = q.poller_gen
+            q.poller_active = True
+            deadline = time.monotonic() + c.heartbeat
+            try:
+                while True:
+                    if s.stopping:
+                        raise DropConnection()
+                    if q.closed:
+                        raise ApiError(400, f"Bad event queue ID: {queue_id}",
+                                       "BAD_EVENT_QUEUE_ID", queue_id=queue_id)
+                    if q.poller_gen != my_gen or q.events:
+                        # Finished by an event, a heartbeat or a newer poller: the async
+                        # answer path includes queue_id.
+                        return self.success(("GET", "/events"), params,
+                                            events=list(q.events), queue_id=q.id)
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        q.add_event({"type": "heartbeat"}, c.event_id_gaps)
+                        continue
+                    s.cond.wait(min(remaining, 1.0))
+            finally:
+                if q.poller_gen == my_gen:
+                    q.poller_active = False
+                q.last_activity = time.monotonic()
+
+    def delete_queue(self, user, params):
+        s = self.s
+        if "queue_id" not in params:
+            raise missing("queue_id")
+        queue_id = params["queue_id"]
+        with s.lock:
+            q = s.queues.get(queue_id)
+            if q is None or q.user_id != user["id"]:
+                raise ApiError(400, f"Bad event queue ID: {queue_id}", "BAD_EVENT_QUEUE_ID",
+                               queue_id=queue_id)
+            s.close_queues(queue_id, "deleted")
+        return self.success(("DELETE", "/events"), params)
+
+    def get_messages(self, user, params):
+        s = self.s
+        me = user["id"]
+        num_before = parse_int_param(params, "num_before", required=True)
+        num_after = parse_int_param(params, "num_after", required=True)
+        if num_before < 0 or num_after < 0:
+            raise ApiError(400, "num_before and num_after must be nonnegative")
+        if num_before + num_after > 5000:
+            raise ApiError(400, "Too many messages requested (maximum 5000).")
+        include_anchor = parse_bool_param(params, "include_anchor", True)
+        apply_markdown = parse_bool_param(params, "apply_markdown", True)
+        client_gravatar = parse_bool_param(params, "client_gravatar", True)
+        use_first_unread = parse_bool_param(params, "use_first_unread_anchor", False)
+        narrow_raw = parse_json_param(params, "narrow", [])
+        terms = s.fetch_narrow_terms(narrow_raw)
+        anchor_raw = params.get("anchor")
+        if anchor_raw is None and not use_first_unread:
+            raise missing("anchor")
+        with s.lock:
+            preds = []
+            for term in terms:
+                pred = s.fetch_term_predicate(term, me)
+                preds.append((pred, term["negated"]))
+            matching = [m for m in s.messages if s.can_see(m, me)
+                        and all(bool(p(m)) != neg for p, neg in preds)]
+            anchored_left = anchored_right = False
+            if use_first_unread or anchor_raw == "first_unread":
+                unread = [m["id"] for m in matching if "read" not in s.message_flags(m, me)]
+                if unread:
+                    anchor = unread[0]
+                else:
+                    anchor, anchored_right = LARGER_THAN_MAX_MESSAGE_ID, True
+            elif anchor_raw == "newest":
+                anchor, anchored_right = LARGER_THAN_MAX_MESSAGE_ID, True
+            elif anchor_raw == "oldest":
+                anchor, anchored_left = 0, True
+            elif re.fullmatch(r"-?[0-9]+", anchor_raw.strip()):
+                anchor = int(anchor_raw)
+                if anchor < 0:
+                    raise ApiError(400, "Invalid anchor")
+            else:
+                raise ApiError(400, "Invalid anchor")
+            if anchored_right:
+                num_after = 0
+            if anchored_left:
+                num_before = 0
+            before_all = [m for m in matching if m["id"] < anchor]
+            after_all = [m for m in matching if m["id"] > anchor]
+            anchor_msgs = [m for m in matching if m["id"] == anchor] if include_anchor else []
+            before = before_all[-num_before:] if num_before else []
+            after = after_all[:num_after]
+            picked = before + anchor_msgs + after
+            messages = [s.render_message(m, apply_markdown, client_gravatar, me, with_flags=True)
+                        for m in picked]
+        return self.success(
+            ("GET", "/messages"), params,
+            messages=messages,
+            anchor=anchor,
+            found_anchor=bool(anchor_msgs),
+            found_oldest=anchored_left or len(before_all) <= num_before,
+            found_newest=anchored_right or len(after_all) <= num_after,
+            history_limited=False,
+        )
+
+    def parse_recipients(self, raw):
+        """Real `extract_recipients`: JSON list/int/str, or a comma-separated string."""
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            value = raw
+        if isinstance(value, (int, str)) and not isinstance(value, bool):
+            value = [value] if isinstance(value, int) else [
+                p.strip() for p in value.split(",") if p.strip()]
+        if not isinstance(value, list):
+            raise ApiError(400, "Invalid data type for recipients")
+        kinds = {type(v) for v in value}
+        if kinds - {int, str}:
+            raise ApiError(400, "Invalid data type for recipients")
+        if len(kinds) > 1:
+            raise ApiError(400, "Recipient lists may contain emails or user IDs, but not both.")
+        return value
+
+    def send_message(self, user, params):
+        s, c = self.s, self.s.config
+        for name in ("type", "content"):
+            if name not in params:
+                raise missing(name)
+        mtype = params["type"]
+        allowed = {"private", "stream"}
+        if c.feature_level >= 174:
+            allowed.add("direct")
+        if c.feature_level >= 248:
+            allowed.add("channel")
+        if mtype not in allowed:
+            raise ApiError(400, "Invalid message type")
+        if "to" not in params:
+            raise missing("to")
+        recipients = self.parse_recipients(params["to"])
+        read_by_sender = parse_bool_param(params, "read_by_sender", True)
+        queue_id = params.get("queue_id")
+        local_id = params.get("local_id")
+        content = normalize_body(params["content"])
+        with s.lock:
+            if mtype in ("private", "direct"):
+                if not recipients:
+                    raise ApiError(400, "Message must have recipients")
+                participants = {user["id"]}
+                for ref in recipients:
+                    target = s.users.get(ref) if isinstance(ref, int) else s.user_by_email(ref)
+                    if target is None:
+                        if isinstance(ref, int):
+                            raise ApiError(400, f"Invalid user ID {ref}")
+                        raise ApiError(400, f"Invalid email '{ref}'")
+                    participants.add(target["id"])
+                msg = s.store_message(user["id"], "private", participants=participants,
+                                      content=content, client=self.current_client,
+                                      read_by_sender=read_by_sender, queue_id=queue_id,
+                                      local_id=local_id)
+            else:
+                if len(recipients) != 1:
+                    raise ApiError(400, "Cannot send to multiple streams")
+                ref = recipients[0]
+                if isinstance(ref, int):
+                    stream = next((st for st in s.streams.values() if st["id"] == ref), None)
+                    if stream is None:
+                        raise ApiError(400, f"Stream with ID '{ref}' does not exist")
+                else:
+                    stream = s.streams.get(ref.lower())
+                    if stream is None:
+                        raise ApiError(400, f"Stream '{ref}' does not exist",
+                                       "STREAM_DOES_NOT_EXIST", stream=ref)
+                topic = params.get("topic", params.get("subject"))
+                if topic is None or topic.strip() == "":
+                    raise ApiError(400, "Missing topic")
+                msg = s.store_message(user["id"], "stream", stream=stream["name"],
+                                      topic=topic.strip()[:MAX_TOPIC_LENGTH], content=content,
+                                      client=self.current_client, read_by_sender=read_by_sender,
+                                      queue_id=queue_id, local_id=local_id)
+        return self.success(("POST", "/messages"), params, id=msg["id"])
+
+    def update_message(self, user, params, raw_id):
+        s, c = self.s, self.s.config
+        if not re.fullmatch(r"[0-9]+", raw_id):
+            raise ApiError(400, "Invalid message(s)")
+        topic = params.get("topic", params.get("subject"))
+        content = params.get("content")
+        if "stream_id" in params:
+            raise ApiError(400, "You don't have permission to move this message")
+        with s.lock:
+            msg = s.messages_by_id.get(int(raw_id))
+            if msg is None or not s.can_see(msg, user["id"]):
+                raise ApiError(400, "Invalid message(s)")
+            if content is None and topic is None:
+                raise ApiError(400, "Nothing to change")
+            if s.forbid_edits and content is not None:
+                raise ApiError(400, "Your organization has turned off message editing")
+            if content is not None and msg["sender_id"] != user["id"]:
+                raise ApiError(400, "You don't have permission to edit this message")
+            if (content is not None and c.edit_time_limit > 0
+                    and time.time() - msg["timestamp"] > c.edit_time_limit):
+                raise ApiError(400, "The time limit for editing this message has past")
+            if topic is not None:
+                if msg["type"] == "private":
+                    raise ApiError(400, "Direct messages cannot have topics.")
+                if topic.strip() == "":
+                    raise ApiError(400, "Topic can't be empty")
+                topic = topic.strip()[:MAX_TOPIC_LENGTH]
+            if content is not None:
+                stripped = content.rstrip().lstrip("\n")
+                # Real server: editing a message to empty content leaves "(deleted)".
+                content = "(deleted)" if stripped == "" else normalize_body(content)
+            s.edit_message(msg, user["id"], content=content, topic=topic)
+        return self.success(("PATCH", "/messages/{message_id}"), params)
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "nginx"
+
+    def version_string(self):
+        return "nginx"  # real deployments answer from behind nginx
+    timeout = 60  # idle keep-alive connections give their thread back after this
+
+    # Silence the default stderr access log; the request log is the record.
+    def log_message(self, fmt, *args):
+        pass
+
+    @property
+    def state(self):
+        return self.server.state
+
+    def do_GET(self):
+        self.dispatch("GET")
+
+    def do_POST(self):
+        self.dispatch("POST")
+
+    def do_PATCH(self):
+        self.dispatch("PATCH")
+
+    def do_DELETE(self):
+        self.dispatch("DELETE")
+
+    def do_PUT(self):
+        self.dispatch("PUT")
+
+    def read_body(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def send(self, status, body_bytes, content_type, headers=None):
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body_bytes)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body_bytes)
+
+    def dispatch(self, method):
+        parts = urlsplit(self.path)
+        try:
+            raw_body = self.read_body()
+        except (OSError, ValueError):
+            self.close_connection = True
+            return
+        if parts.path.startswith(API_PREFIX + "/") or parts.path == API_PREFIX:
+            self.handle_api(method, parts, raw_body)
+        elif parts.path.startswith(CONTROL_PREFIX + "/"):
+            self.handle_control(method, parts, raw_body)
+        else:
+            self.send(404, b'{"result":"error","msg":"Not found","code":"BAD_REQUEST"}',
+                      "application/json")
+
+    # ---- /api/v1 -----------------------------------------------------------------------
+
+    def handle_api(self, method, parts, raw_body):
+        s = self.state
+        started = time.time()
+        path = parts.path[len(API_PREFIX):] or "/"
+        query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        ctype = self.headers.get("Content-Type", "")
+        form = {}
+        if raw_body and ctype.split(";")[0].strip().lower() == "application/x-www-form-urlencoded":
+            try:
+                form = dict(parse_qsl(raw_body.decode("utf-8"), keep_blank_values=True,
+                                      strict_parsing=False))
+            except UnicodeDecodeError:
+                form = {}
+        entry = {
+            "time": round(started, 3),
+            "method": method,
+            "path": parts.path,
+            "query": query,
+            "form": form,
+            "content_type": ctype or None,
+            "user_agent": self.headers.get("User-Agent"),
+        }
+        status, headers, body_obj, text, ctype_out = 200, {}, None, None, "application/json"
+        try:
+            status, headers, body_obj = self.api_call(method, path, query, form, entry)
+        except DropConnection:
+            entry.update({"status": None, "dropped": True,
+                          "duration_ms": round((time.time() - started) * 1000, 1)})
+            s.log_request(entry)
+            self.close_connection = True
+            return
+        except ProxyFailure as pf:
+            status, text, ctype_out = pf.status, pf.text, "text/html"
+            entry["injected"] = "proxy-5xx"
+        if body_obj is not None:
+            data = json.dumps(body_obj).encode()
+        else:
+            data = text.encode()
+        headers_out = {"Content-Type": ctype_out}
+        headers_out.update(headers)
+        entry.update({
+            "status": status,
+            "response_headers": headers_out,
+            "response": body_obj,
+            "response_text": None if body_obj is not None else text[:500],
+            "duration_ms": round((time.time() - started) * 1000, 1),
+        })
+        s.log_request(entry)
+        try:
+            self.send(status, data, ctype_out, headers)
+        except OSError:
+            self.close_connection = True  # the client went away mid long-poll
+
+    def api_call(self, method, path, query, form, entry):
+        s = self.state
+        with s.lock:
+            if s.fail_left > 0:
+                s.fail_left -= 1
+                reason = {502: "Bad Gateway", 503: "Service Temporarily Unavailable",
+                          504: "Gateway Time-out", 500: "Internal Server Error"}.get(
+                              s.fail_status, "Error")
+                raise ProxyFailure(s.fail_status,
+                                   PROXY_5XX_BODY.format(status=s.fail_status, reason=reason))
+            if s.rate_limit_left > 0:
+                s.rate_limit_left -= 1
+                ra = s.rate_limit_retry_after
+                entry["injected"] = "rate-limit"
+                err = ApiError(429, "API usage exceeded rate limit", "RATE_LIMIT_HIT",
+                               **{"retry-after": ra})
+                return 429, self.rate_headers(None, exhausted=True, retry_after=ra), err.body()
+        api = Api(s)
+        api.current_client = self.client_name()
+        handler, template = api.route(method, path)
+        params = dict(query)
+        if method != "GET":
+            params.update(form)
+        try:
+            if handler is None:
+                raise ApiError(404, "Endpoint does not exist.", "BAD_REQUEST")
+            user = None
+            if template != "/server_settings":
+                user = self.authenticate()
+                entry["user_id"] = user["id"]
+                limited = self.count_rate(user)
+                if limited is not None:
+                    return 429, limited[0], limited[1]
+            body = handler(user, params)
+            return 200, self.rate_headers(user), body
+        except ApiError as err:
+            headers = dict(err.headers)
+            return err.status, headers, err.body()
+
+    def client_name(self):
+        ua = self.headers.get("User-Agent") or ""
+        name = ua.split("/")[0].split(" ")[0].strip()
+        return name or "API"
+
+    def authenticate(self):
+        s = self.state
+        auth = self.headers.get("Authorization")
+        www = {"WWW-Authenticate": 'Basic realm="zulip"'}
+        if not auth:
+            raise ApiError(401, "Missing 'Authorization' header", "UNAUTHORIZED", headers=www)
+        scheme, _, token = auth.partition(" ")
+        if scheme.lower() != "basic":
+            raise ApiError(401, "Only Basic authentication is supported.", "UNAUTHORIZED",
+                           headers=www)
+        try:
+            email, sep, key = base64.b64decode(token.strip(), validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            raise ApiError(401, "Invalid authorization header for basic auth", "UNAUTHORIZED",
+                           headers=www)
+        if not sep:
+            raise ApiError(401, "Invalid authorization header for basic auth", "UNAUTHORIZED",
+                           headers=www)
+        with s.lock:
+            user = s.user_by_email(email)
+            if user is None or user["api_key"] is None or user["api_key"] != key:
+                # The spec lists INVALID_API_KEY under 400; the real server sends 401.
+                raise ApiError(401, "Invalid API key", "INVALID_API_KEY")
+            return user
+
+    def count_rate(self, user):
+        s, c = self.state, self.state.config
+        with s.lock:
+            now = time.time()
+            win = s.window.setdefault(user["id"], [now, 0])
+            if now - win[0] >= 60:
+                win[0], win[1] = now, 0
+            win[1] += 1
+            if c.enforce_rate_limit and win[1] > c.rate_limit:
+                ra = max(0.001, win[0] + 60 - now)
+                err = ApiError(429, "API usage exceeded rate limit", "RATE_LIMIT_HIT",
+                               **{"retry-after": ra})
+                return self.rate_headers(user, exhausted=True, retry_after=ra), err.body()
+        return None
+
+    def rate_headers(self, user, exhausted=False, retry_after=None):
+        s, c = self.state, self.state.config
+        headers = {}
+        if user is not None or exhausted:
+            win = s.window.get(user["id"], [time.time(), 0]) if user else [time.time(), c.rate_limit]
+            remaining = 0 if exhausted else max(0, c.rate_limit - win[1])
+            reset = time.time() + retry_after if exhausted else win[0] + 60
+            headers = {"X-RateLimit-Limit": str(c.rate_limit),
+                       "X-RateLimit-Remaining": str(remaining),
+                       "X-RateLimit-Reset": str(int(reset))}
+        if retry_after is not None:
+            headers["Retry-After"] = (str(int(retry_after)) if float(retry_after).is_integer()
+                                      else repr(float(retry_after)))
+        return headers
+
+    # ---- /control ----------------------------------------------------------------------
+
+    def handle_control(self, method, parts, raw_body):
+        try:
+            if not ipaddress.ip_address(self.client_address[0]).is_loopback:
+                self.control_reply(403, {"error": "control API is loopback-only"})
+                return
+        except ValueError:
+            self.control_reply(403, {"error": "control API is loopback-only"})
+            return
+        try:
+            payload = json.loads(raw_body) if raw_body.strip() else {}
+            if not isinstance(payload, dict):
+                raise ValueError("body must be a JSON object")
+        except ValueError as exc:
+            self.control_reply(400, {"error": f"invalid JSON body: {exc}"})
+            return
+        query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        name = parts.path[len(CONTROL_PREFIX) + 1:].strip("/")
+        fn = getattr(self, "control_" + method.lower() + "_" + name.replace("-", "_"), None)
+        if fn is None:
+            self.control_reply(404, {"error": f"unknown control endpoint {method} {parts.path}"})
+            return
+        try:
+            status, body = fn(payload, query)
+        except ControlError as exc:
+            status, body = 400, {"error": str(exc)}
+        self.control_reply(status, body)
+
+    def control_reply(self, status, body):
+        self.send(status, json.dumps(body).encode(), "application/json")
+
+    def control_get_info(self, payload, query):
+        s = self.state
+        bot = s.users[s.bot_id]
+        return 200, {"bot": {"id": bot["id"], "email": bot["email"], "full_name": bot["full_name"]},
+                     "config": s.config.public(), "base_url": s.base_url,
+                     "forbid_edits": s.forbid_edits}
+
+    def control_get_users(self, payload, query):
+        s = self.state
+        with s.lock:
+            return 200, {"users": [{"id": u["id"], "email": u["email"],
+                                    "full_name": u["full_name"], "is_bot": u["is_bot"]}
+                                   for u in s.users.values()]}
+
+    def control_post_users(self, payload, query):
+        s = self.state
+        email = payload.get("email")
+        if not isinstance(email, str) or "@" not in email:
+            raise ControlError("email (string with @) is required")
+        full_name = payload.get("full_name") or email.split("@")[0].replace(".", " ").title()
+        api_key = payload.get("api_key")
+        with s.lock:
+            existed = s.user_by_email(email) is not None
+            user = s.create_user(email, full_name, api_key=api_key,
+                                 is_bot=bool(payload.get("is_bot", False)))
+        return 200, {"id": user["id"], "email": user["email"], "full_name": user["full_name"],
+                     "created": not existed}
+
+    def control_post_send(self, payload, query):
+        s = self.state
+        with s.lock:
+            sender = s.user_ref(payload.get("from"))
+            if sender is None:
+                raise ControlError("'from' must name an existing user (POST /control/users first)")
+            content = payload.get("content")
+            if not isinstance(content, str):
+                raise ControlError("content (string) is required")
+            try:
+                content = normalize_body(content)
+            except ApiError as err:
+                raise ControlError(err.msg)
+            client = payload.get("client", "website")
+            if payload.get("stream"):
+                topic = payload.get("topic") or "general"
+                subs = {sender["id"]}
+                if payload.get("subscribe_bot", True):
+                    subs.add(s.bot_id)
+                stream = s.ensure_stream(str(payload["stream"]), subs)
+                msg = s.store_message(sender["id"], "stream", stream=stream["name"],
+                                      topic=topic[:MAX_TOPIC_LENGTH], content=content,
+                                      client=client)
+            else:
+                to = payload.get("to", [s.bot_id])
+                if isinstance(to, (str, int)):
+                    to = [to]
+                participants = {sender["id"]}
+                for ref in to:
+                    user = s.user_ref(ref)
+                    if user is None:
+                        raise ControlError(f"unknown recipient {ref!r}")
+                    participants.add(user["id"])
+                msg = s.store_message(sender["id"], "private", participants=participants,
+                                      content=content, client=client)
+        return 200, {"id": msg["id"]}
+
+    def control_post_edit(self, payload, query):
+        s = self.state
+        with s.lock:
+            msg = s.messages_by_id.get(payload.get("id"))
+            if msg is None:
+                raise ControlError("unknown message id")
+            content = payload.get("content")
+            if not isinstance(content, str):
+                raise ControlError("content (string) is required")
+            try:
+                content = normalize_body(content)
+            except ApiError as err:
+                raise ControlError(err.msg)
+            s.edit_message(msg, msg["sender_id"], content=content)
+        return 200, {"id": msg["id"]}
+
+    def control_get_messages(self, payload, query):
+        s = self.state
+        try:
+            after = int(query.get("after", "0"))
+        except ValueError:
+            raise ControlError("after must be an integer")
+        out = []
+        with s.lock:
+            for m in s.messages:
+                if m["id"] <= after:
+                    continue
+                sender = s.users[m["sender_id"]]
+                item = {
+                    "id": m["id"],
+                    "type": m["type"],
+                    "sender_id": sender["id"],
+                    "sender_email": sender["email"],
+                    "content": m["content"],
+                    "timestamp": m["timestamp"],
+                    "client": m["client"],
+                    "recipient_id": m["recipient_id"],
+                    "edited": bool(m["edit_history"]),
+                    "edit_history": [{"prev_content": e["prev_content"],
+                                      "timestamp": e["timestamp"], "user_id": e["user_id"]}
+                                     for e in m["edit_history"]],
+                }
+                if m["type"] == "private":
+                    emails = sorted(s.users[i]["email"] for i in m["participants"])
+                    item["participants"] = emails
+                    item["to"] = sorted(e for e in emails if e != sender["email"]) or [sender["email"]]
+                else:
+                    item["stream"] = m["stream"]
+                    item["topic"] = m["topic"]
+                out.append(item)
+        return 200, {"messages": out}
+
+    def control_post_expire_queues(self, payload, query):
+        closed = self.state.close_queues(payload.get("queue_id"), "expired")
+        return 200, {"expired": closed}
+
+    def control_post_rate_limit(self, payload, query):
+        s = self.state
+        count, retry_after = payload.get("count", 1), payload.get("retry_after", 1)
+        if not isinstance(count, int) or count < 0:
+            raise ControlError("count must be a non-negative integer")
+        if not isinstance(retry_after, (int, float)) or retry_after < 0:
+            raise ControlError("retry_after must be a non-negative number")
+        with s.lock:
+            s.rate_limit_left, s.rate_limit_retry_after = count, retry_after
+        return 200, {"count": count, "retry_after": retry_after}
+
+    def control_post_fail(self, payload, query):
+        s = self.state
+        count, status = payload.get("count", 1), payload.get("status", 502)
+        if not isinstance(count, int) or count < 0:
+            raise ControlError("count must be a non-negative integer")
+        if status not in (500, 502, 503, 504):
+            raise ControlError("status must be 500, 502, 503 or 504")
+        with s.lock:
+            s.fail_left, s.fail_status = count, status
+        return 200, {"count": count, "status": status}
+
+    def control_post_forbid_edits(self, payload, query):
+        s = self.state
+        with s.lock:
+            s.forbid_edits = bool(payload.get("forbid", True))
+        return 200, {"forbid": s.forbid_edits}
+
+    def control_post_config(self, payload, query):
+        s, c = self.state, self.state.config
+        numeric = {"feature_level": int, "heartbeat": float, "queue_idle_timeout": float,
+                   "queue_lifespan_cap": float, "longpoll_timeout": int, "rate_limit": int,
+                   "edit_time_limit": float}
+        with s.lock:
+            for key, value in payload.items():
+                if key in numeric and isinstance(value, (int, float)) and not isinstance(value, bool):
+                    setattr(c, key, numeric[key](value))
+                elif key in ("enforce_rate_limit", "event_id_gaps") and isinstance(value, bool):
+                    setattr(c, key, value)
+                else:
+                    raise ControlError(f"unknown or invalid config key {key!r}")
+        return 200, c.public()
+
+    def control_get_queues(self, payload, query):
+        s = self.state
+        with s.lock:
+            return 200, {"queues": [q.describe(s.users) for q in s.queues.values()]}
+
+    def control_get_requests(self, payload, query):
+        s = self.state
+        try:
+            after = int(query.get("after", "0"))
+        except ValueError:
+            raise ControlError("after must be an integer")
+        with s.log_lock:
+            entries = [e for e in s.request_log if e["seq"] > after]
+        return 200, {"requests": entries}
+
+    def control_post_reset(self, payload, query):
+        self.state.reset()
+        return 200, {"reset": True}
+
+
+class ProxyFailure(Exception):
+    def __init__(self, status, text):
+        super().__init__(status)
+        self.status = status
+        self.text = text
+
+
+class ControlError(Exception):
+    pass
+
+
+class Server(ThreadingHTTPServer):
+    """ThreadingHTTPServer with a cap on concurrent connections (each holds one thread)."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, addr, handler, state, max_connections):
+        super().__init__(addr, handler)
+        self.state = state
+        self.slots = threading.BoundedSemaphore(max_connections)
+
+    def process_request(self, request, client_address):
+        if not self.slots.acquire(blocking=False):
+            try:
+                request.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
+                                b"Connection: close\r\n\r\n")
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
+
+
+def gc_loop(state, stop):
+    while not stop.wait(0.2):
+        state.expire_idle_queues()
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--port-file", help="write the bound port here once listening")
+    ap.add_argument("--bot-email", default="bot@example.com")
+    ap.add_argument("--bot-key", required=True, help="the bot's API key (never printed)")
+    ap.add_argument("--bot-name", default="TOTP Bot")
+    ap.add_argument("--heartbeat", type=float, default=50.0,
+                    help="seconds an idle long-poll waits before a heartbeat (real: 45-55)")
+    ap.add_argument("--queue-idle-timeout", type=float, default=600.0,
+                    help="default idle lifetime of a queue (real: 600 s)")
+    ap.add_argument("--queue-lifespan-cap", type=float, default=MAX_QUEUE_LIFESPAN_SECS,
+                    help="cap on register's queue_lifespan_secs (real: 7 days)")
+    ap.add_argument("--longpoll-timeout", type=int, default=90,
+                    help="event_queue_longpoll_timeout_seconds advertised by register")
+    ap.add_argument("--feature-level", type=int, default=247)
+    ap.add_argument("--zulip-version", default="9.0-dev+git")
+    ap.add_argument("--realm-name", default="Test Zulip")
+    ap.add_argument("--rate-limit", type=int, default=200,
+                    help="requests per 60 s reported in X-RateLimit-* headers")
+    ap.add_argument("--enforce-rate-limit", action="store_true",
+                    help="actually answer 429 past --rate-limit requests per 60 s")
+    ap.add_argument("--no-event-id-gaps", action="store_true",
+                    help="make event ids consecutive (default: occasional gaps, as allowed)")
+    ap.add_argument("--edit-time-limit", type=float, default=0,
+                    help="seconds after sending during which edits are allowed (0 = no limit)")
+    ap.add_argument("--max-connections", type=int, default=64)
+    ap.add_argument("--request-log", help="append one JSON line per /api/v1 request here")
+    args = ap.parse_args(argv)
+
+    state = State(Config(args), args.bot_email, args.bot_key, args.bot_name, args.request_log)
+    httpd = Server((args.host, args.port), Handler, state, args.max_connections)
+    port = httpd.server_address[1]
+    host = args.host if ":" not in args.host else f"[{args.host}]"
+    state.base_url = f"http://{host}:{port}"
+    if args.port_file:
+        tmp = args.port_file + ".tmp"
+        with open(tmp, "w") as fh:
+            fh.write(f"{port}\n")
+        os.replace(tmp, args.port_file)
+    print(f"test-zulip listening on {state.base_url}", flush=True)
+
+    stop = threading.Event()
+    gc = threading.Thread(target=gc_loop, args=(state, stop), daemon=True)
+    gc.start()
+
+    def on_signal(signum, frame):
+        with state.lock:
+            state.stopping = True
+            state.cond.notify_all()
+        stop.set()
+        # shutdown() blocks until serve_forever returns, so it cannot run on this thread.
+        threading.Thread(target=httpd.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        httpd.serve_forever(poll_interval=0.2)
+    finally:
+        httpd.server_close()
+        if state.log_file:
+            state.log_file.close()
+    print("test-zulip stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
