@@ -235,7 +235,13 @@ final class GatewayAppTests: XCTestCase {
             gateway_requests_total{route="/code",status="200"} 1
             gateway_requests_total{route="/code",status="401"} 1
             gateway_requests_total{route="/healthz",status="200"} 1
-            gateway_requests_total{route="/healthz",status="200"} 1
+            gateway_requests_total{route="/metrics",status="200"} 0
+            # HELP gateway_seeds_loaded Seeds in the active configuration.
+            # TYPE gateway_seeds_loaded gauge
+            gateway_seeds_loaded 2
+            # HELP gateway_seeds_weak Seeds shorter than 128 bits in the active configuration.
+            # TYPE gateway_seeds_weak gauge
+            gateway_seeds_weak 0
             """)
     }
 }
