@@ -1,0 +1,80 @@
+# Shared by the drills: a throw-away cluster of 3 gateways behind HAProxy on free loopback ports.
+# Source it, then: cluster_up; ...; cluster_down (also run on EXIT).
+# Exposes: CLUSTER_DIR, GW_PORTS[1..3], HAPROXY_PORT, STATS_PORT, CLIENT_TOKEN, GW_BIN.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+GW_BIN=${GW_BIN:-$ROOT/.build/debug/totp-gateway}
+[ -x "$GW_BIN" ] || { echo "cluster: $GW_BIN is missing; run swift build first" >&2; exit 1; }
+CLUSTER_DIR=$(mktemp -d /tmp/totp-drill.XXXXXX)
+declare -A GW_PIDS=()
+declare -a GW_PORTS=()
+HAPROXY_PID=""
+
+free_ports() {  # free_ports N: N distinct free loopback ports
+  python3 - "$1" <<'PY'
+import socket, sys
+socks = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in socks: s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+for s in socks: s.close()
+PY
+}
+
+now_ms() { date +%s%3N; }
+
+wait_for() {  # wait_for SECONDS CMD...: poll every 50 ms
+  local limit=$(( $(now_ms) + $1 * 1000 )); shift
+  until "$@" >/dev/null 2>&1; do
+    [ "$(now_ms)" -lt "$limit" ] || return 1
+    sleep 0.05
+  done
+}
+
+gateway_start() {  # gateway_start N
+  local n=$1
+  GATEWAY_INSTANCE="gw$n" GATEWAY_SEEDS_FILE="$CLUSTER_DIR/seeds" GATEWAY_TOKENS="drill:$CLIENT_TOKEN:*" \
+  GATEWAY_RATE_LIMIT=off GATEWAY_TRUSTED_PROXIES=127.0.0.1 \
+    "$GW_BIN" --listen "127.0.0.1:${GW_PORTS[$n]}" >>"$CLUSTER_DIR/gw$n.log" 2>&1 &
+  GW_PIDS[$n]=$!
+  wait_for 10 curl -fs "http://127.0.0.1:${GW_PORTS[$n]}/healthz" || { echo "gw$n did not start" >&2; tail "$CLUSTER_DIR/gw$n.log" >&2; return 1; }
+}
+
+# HAProxy's view of a server: UP, DOWN, MAINT... from the stats CSV (field 18 is status).
+server_status() {
+  curl -fs "http://127.0.0.1:$STATS_PORT/stats;csv" | awk -F, -v s="$1" '$1=="totp_gateways" && $2==s {print $18}'
+}
+
+server_is() { [ "$(server_status "$1")" = "$2" ]; }
+
+cluster_up() {
+  read -r p1 p2 p3 HAPROXY_PORT STATS_PORT <<<"$(free_ports 5)"
+  GW_PORTS=([1]=$p1 [2]=$p2 [3]=$p3)
+  CLIENT_TOKEN=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  printf 'demo = %s\n' "$(head -c 20 /dev/urandom | base32)" > "$CLUSTER_DIR/seeds"
+  for n in 1 2 3; do gateway_start "$n"; done
+  HAPROXY_BIND="127.0.0.1:$HAPROXY_PORT" HAPROXY_STATS_BIND="127.0.0.1:$STATS_PORT" \
+  GW1_ADDR="127.0.0.1:$p1" GW2_ADDR="127.0.0.1:$p2" GW3_ADDR="127.0.0.1:$p3" \
+  HAPROXY_RATE_LIMIT=1000000 HAPROXY_RATE_EXEMPT=127.0.0.1/32 \
+    haproxy -W -db -f "$ROOT/infra/haproxy/haproxy.cfg" >>"$CLUSTER_DIR/haproxy.log" 2>&1 &
+  HAPROXY_PID=$!
+  for n in 1 2 3; do
+    wait_for 10 server_is "gw$n" UP || { echo "HAProxy did not see gw$n UP" >&2; tail "$CLUSTER_DIR/haproxy.log" >&2; return 1; }
+  done
+}
+
+cluster_down() {
+  for pid in "${GW_PIDS[@]}" $HAPROXY_PID; do kill -KILL "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  if [ "${KEEP_DRILL_DIR:-0}" != 1 ]; then rm -rf "$CLUSTER_DIR"; fi
+}
+trap cluster_down EXIT
+
+load_start() {  # load_start SECONDS: background loadgen, result in $CLUSTER_DIR/load.json
+  python3 "$ROOT/scripts/lib/loadgen.py" --port "$HAPROXY_PORT" --token "$CLIENT_TOKEN" --seconds "$1" \
+    --clients 4 --rate 400 --progress-file "$CLUSTER_DIR/progress" > "$CLUSTER_DIR/load.json" &
+  LOAD_PID=$!
+}
+
+load_result() {  # load_result FIELD
+  python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$CLUSTER_DIR/load.json" "$1"
+}
