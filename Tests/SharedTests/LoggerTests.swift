@@ -28,3 +28,18 @@ final class LoggerTests: XCTestCase {
         XCTAssertEqual(JSONText.quoted("a\nb\u{1}"), #""a\nb\u0001""#)
     }
 }
+
+final class JSONTextTests: XCTestCase {
+    func testFastAndSlowPathsAgree() {
+        let cases = ["plain", "ünïcödé ok", "quote\"", "back\\slash", "line\nbreak", "tab\t", "nul\u{0}", "del\u{7F}",
+            "sep\u{2028}", "para\u{2029}", "arrow\u{2192}", ""]
+        let expected = ["\"plain\"", "\"ünïcödé ok\"", "\"quote\\\"\"", "\"back\\\\slash\"", "\"line\\nbreak\"", "\"tab\\t\"",
+            "\"nul\\u0000\"", "\"del\\u007f\"", "\"sep\\u2028\"", "\"para\\u2029\"", "\"arrow\u{2192}\"", "\"\""]
+        for (c, e) in zip(cases, expected) {
+            XCTAssertEqual(JSONText.quoted(c), e, c)
+            var bytes: [UInt8] = []
+            JSONText.appendString(c, to: &bytes)
+            XCTAssertEqual(String(decoding: bytes, as: UTF8.self), e, c)
+        }
+    }
+}

@@ -15,6 +15,7 @@ final class AuditLog: Sendable {
     let sink: LogSink
     let key: [UInt8]?
     private let buffer = Mutex<[UInt8]>([])
+    private let timestamps = TimestampCache()
     private static let flushQueue = DispatchQueue(label: "audit-flush")
     static let flushInterval = DispatchTimeInterval.milliseconds(50)
     static let maxBuffered = 64 * 1024
@@ -42,34 +43,30 @@ final class AuditLog: Sendable {
     func record(time: (seconds: Int64, nanoseconds: Int64), token: String?, label: String?, outcome: String, status: Int,
         remote: String, forwardedFor: String?, requestID: String, code: String?)
     {
-        var line = "{\"time\":"
-        JSONText.appendString(Logger.iso8601(seconds: time.seconds, nanoseconds: time.nanoseconds), to: &line)
-        line += ",\"level\":\"info\",\"event\":\"code_request\",\"component\":\"audit\""
+        var line: [UInt8] = []
+        line.reserveCapacity(320)
+        line.append(contentsOf: #"{"time":""#.utf8)
+        timestamps.append(seconds: time.seconds, nanoseconds: time.nanoseconds, to: &line)
+        line.append(contentsOf: #"","level":"info","event":"code_request","component":"audit""#.utf8)
         if let code, let key, let label {
-            line += ",\"code_hmac\":\"" + Self.codeHMAC(key: key, label: label, code: code) + "\""
+            line.append(contentsOf: #","code_hmac":""#.utf8)
+            line.append(contentsOf: Self.codeHMAC(key: key, label: label, code: code).utf8)
+            line.append(0x22)
         }
-        if let forwardedFor {
-            line += ",\"forwarded_for\":"
-            JSONText.appendString(forwardedFor, to: &line)
+        func field(_ name: String, _ value: String) {
+            line.append(contentsOf: ",\"\(name)\":".utf8)
+            JSONText.appendString(value, to: &line)
         }
-        if let label {
-            line += ",\"label\":"
-            JSONText.appendString(label, to: &line)
-        }
-        line += ",\"outcome\":"
-        JSONText.appendString(outcome, to: &line)
-        line += ",\"remote\":"
-        JSONText.appendString(remote, to: &line)
-        line += ",\"request_id\":"
-        JSONText.appendString(requestID, to: &line)
-        line += ",\"status\":\(status)"
-        if let token {
-            line += ",\"token\":"
-            JSONText.appendString(token, to: &line)
-        }
-        line += "}\n"
+        if let forwardedFor { field("forwarded_for", forwardedFor) }
+        if let label { field("label", label) }
+        field("outcome", outcome)
+        field("remote", remote)
+        field("request_id", requestID)
+        line.append(contentsOf: ",\"status\":\(status)".utf8)
+        if let token { field("token", token) }
+        line.append(contentsOf: "}\n".utf8)
         let full = buffer.withLock { b -> Bool in
-            b.append(contentsOf: line.utf8)
+            b.append(contentsOf: line)
             return b.count >= Self.maxBuffered
         }
         if full { flush() }

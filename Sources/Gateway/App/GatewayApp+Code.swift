@@ -100,16 +100,31 @@ extension GatewayApp {
         metrics.codesIssued.labels(label).inc()
         audit.record(time: now, token: tokenName, label: label, outcome: "issued", status: 200, remote: request.remoteAddress,
             forwardedFor: forwardedFor, requestID: requestID, code: code.code)
-        var body = "{\"label\":"
+        var body: [UInt8] = []
+        body.reserveCapacity(224)
+        body.append(contentsOf: #"{"label":"#.utf8)
         JSONText.appendString(label, to: &body)
-        body += ",\"code\":\"\(code.code)\",\"period\":\(entry.parameters.period),\"digits\":\(entry.parameters.digits),"
-        body += "\"algorithm\":\"\(entry.parameters.algorithm.name)\",\"remaining\":\(code.remaining),\"expires_at\":\(code.expiresAt),"
-        body += "\"instance\":"
-        JSONText.appendString(configuration.instance, to: &body)
+        body.append(contentsOf: #","code":""#.utf8)
+        body.append(contentsOf: code.code.utf8)
+        body.append(contentsOf: #"","period":"#.utf8)
+        body.append(contentsOf: String(entry.parameters.period).utf8)
+        body.append(contentsOf: #","digits":"#.utf8)
+        body.append(contentsOf: String(entry.parameters.digits).utf8)
+        body.append(contentsOf: #","algorithm":""#.utf8)
+        body.append(contentsOf: entry.parameters.algorithm.name.utf8)
+        body.append(contentsOf: #"","remaining":"#.utf8)
+        body.append(contentsOf: String(code.remaining).utf8)
+        body.append(contentsOf: #","expires_at":"#.utf8)
+        body.append(contentsOf: String(code.expiresAt).utf8)
+        body.append(contentsOf: #","instance":"#.utf8)
+        body.append(contentsOf: instanceJSON)
         if let nextCode = code.nextCode, let nextExpires = code.nextExpiresAt {
-            body += ",\"next_code\":\"\(nextCode)\",\"next_expires_at\":\(nextExpires)"
+            body.append(contentsOf: #","next_code":""#.utf8)
+            body.append(contentsOf: nextCode.utf8)
+            body.append(contentsOf: #"","next_expires_at":"#.utf8)
+            body.append(contentsOf: String(nextExpires).utf8)
         }
-        body += "}"
-        return HTTPResponse(status: 200, headers: Self.jsonHeaders + idHeader, body: Array(body.utf8))
+        body.append(UInt8(ascii: "}"))
+        return HTTPResponse(status: 200, headers: Self.jsonHeaders + idHeader, body: body)
     }
 }

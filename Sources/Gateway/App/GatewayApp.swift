@@ -24,6 +24,8 @@ final class GatewayApp: Sendable {
     let wallClock: @Sendable () -> (seconds: Int64, nanoseconds: Int64)
     let monotonic: @Sendable () -> Double
     let clockStatus: @Sendable () -> ClockStatus
+    /// The instance name as a JSON string, rendered once.
+    let instanceJSON: [UInt8]
     private let state: Mutex<GatewaySnapshot>
     private let drainingFlag = Atomic<Bool>(false)
 
@@ -42,6 +44,9 @@ final class GatewayApp: Sendable {
         self.monotonic = monotonic
         self.clockStatus = clockStatus
         self.state = Mutex(snapshot)
+        var instance: [UInt8] = []
+        JSONText.appendString(configuration.instance, to: &instance)
+        self.instanceJSON = instance
         metrics.activate(snapshot, previous: nil)
     }
 

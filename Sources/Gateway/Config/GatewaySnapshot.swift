@@ -6,12 +6,21 @@ import Shared
 /// ```swift
 /// let snap = try GatewaySnapshot.load(environment: env, generation: 1, loadedAt: now)
 /// ```
-struct GatewaySnapshot: Sendable {
+final class GatewaySnapshot: Sendable {
     let seeds: SeedStore
     let tokens: TokenSet
     let warnings: [ConfigProblem]
     let generation: Int
     let loadedAt: Int64
+
+    // A class, so handing the active snapshot to a request is one reference count, not five.
+    init(seeds: SeedStore, tokens: TokenSet, warnings: [ConfigProblem], generation: Int, loadedAt: Int64) {
+        self.seeds = seeds
+        self.tokens = tokens
+        self.warnings = warnings
+        self.generation = generation
+        self.loadedAt = loadedAt
+    }
 
     static func load(environment: Environment, generation: Int, loadedAt: Int64) throws(ConfigError) -> GatewaySnapshot {
         var problems: [ConfigProblem] = []

@@ -24,16 +24,13 @@ public enum Crypto {
         return Array(out.prefix(Int(length)))
     }
 
-    /// SHA-256 digest.
+    /// SHA-256 digest. The one-shot `SHA256()` skips the provider fetch that `EVP_Digest`
+    /// performs on every call in OpenSSL 3 (a lock and string compares on the request path).
     public static func sha256(_ data: [UInt8]) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: 32)
-        var length: UInt32 = 0
-        let ok = data.withUnsafeBufferPointer { d in
-            out.withUnsafeMutableBufferPointer { o in
-                EVP_Digest(d.baseAddress, d.count, o.baseAddress, &length, EVP_sha256(), nil)
-            }
+        data.withUnsafeBufferPointer { d in
+            out.withUnsafeMutableBufferPointer { o in _ = SHA256(d.baseAddress, d.count, o.baseAddress) }
         }
-        precondition(ok == 1 && length == 32, "SHA-256 failed in libcrypto")
         return out
     }
 

@@ -6,8 +6,25 @@
 /// JSONText.appendString("a\"b", to: &out)   // out == "\"a\\\"b\""
 /// ```
 public enum JSONText {
+    /// True when `value` can be copied between quotes as is (the common case: labels, names).
+    @inline(__always)
+    static func needsNoEscaping(_ value: String) -> Bool {
+        var value = value
+        return value.withUTF8 { bytes in
+            for b in bytes where b < 0x20 || b == 0x22 || b == 0x5C || b == 0x7F || b == 0xE2 { return false }
+            return true
+        }
+    }
+
     /// Appends `value` as a quoted, escaped JSON string.
     public static func appendString(_ value: String, to out: inout String) {
+        // Fast path: nothing to escape (0xE2 is the lead byte of U+2028/U+2029, checked slowly).
+        if needsNoEscaping(value) {
+            out.append("\"")
+            out.append(value)
+            out.append("\"")
+            return
+        }
         out.append("\"")
         for scalar in value.unicodeScalars {
             switch scalar {
@@ -26,6 +43,19 @@ public enum JSONText {
             }
         }
         out.append("\"")
+    }
+
+    /// Appends `value` as a quoted, escaped JSON string to a byte buffer.
+    public static func appendString(_ value: String, to out: inout [UInt8]) {
+        if needsNoEscaping(value) {
+            out.append(0x22)
+            out.append(contentsOf: value.utf8)
+            out.append(0x22)
+            return
+        }
+        var s = ""
+        appendString(value, to: &s)
+        out.append(contentsOf: s.utf8)
     }
 
     /// Returns `value` as a quoted, escaped JSON string.
