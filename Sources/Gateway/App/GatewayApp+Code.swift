@@ -5,7 +5,7 @@ extension GatewayApp {
     /// Order: authenticate (401), rate limit (429), label syntax (400), permission (403, also for
     /// labels that do not exist, so a restricted token learns nothing), existence (404 for `*`).
     func handleCode(_ request: HTTPRequest) -> HTTPResponse {
-        let snap = snapshot
+        let (snap, issuedCounters) = active
         let now = wallClock()
         let requestID = requestIDs.resolve(incoming: request.headers["X-Request-ID"])
         let forwardedFor = configuration.trustedProxies.contains(request.remoteAddress) ? request.headers["X-Forwarded-For"] : nil
@@ -62,25 +62,12 @@ extension GatewayApp {
         }
 
         // Label.
-        var labelText: String? = nil
-        var next = false
-        for (name, value) in request.queryItems() {
-            switch name {
-            case "label":
-                if labelText != nil {
-                    return refuse(400, "refused_bad_request", "bad_request", "give label= once", token: tokenName, label: nil)
-                }
-                labelText = value
-            case "next":
-                switch value.lowercased() {
-                case "1", "true", "yes": next = true
-                case "0", "false", "no", "": next = false
-                default:
-                    return refuse(400, "refused_bad_request", "bad_request", "next= must be 1 or 0", token: tokenName, label: nil)
-                }
-            default: break
-            }
+        let query = CodeQuery(parsing: request)
+        if let problem = query.problem {
+            return refuse(400, "refused_bad_request", "bad_request", problem, token: tokenName, label: nil)
         }
+        let labelText = query.label
+        let next = query.next
         guard let labelText, !labelText.isEmpty else {
             return refuse(400, "refused_bad_request", "bad_request", "missing label parameter: /code?label=LABEL", token: tokenName, label: nil)
         }
@@ -97,7 +84,7 @@ extension GatewayApp {
         }
 
         let code = entry.code(at: now.seconds, includeNext: next)
-        metrics.codesIssued.labels(label).inc()
+        (issuedCounters[label] ?? metrics.codesIssued.labels(label)).inc()
         audit.record(time: now, token: tokenName, label: label, outcome: "issued", status: 200, remote: request.remoteAddress,
             forwardedFor: forwardedFor, requestID: requestID, code: code.code)
         var body: [UInt8] = []

@@ -26,7 +26,8 @@ final class GatewayApp: Sendable {
     let clockStatus: @Sendable () -> ClockStatus
     /// The instance name as a JSON string, rendered once.
     let instanceJSON: [UInt8]
-    private let state: Mutex<GatewaySnapshot>
+    /// The active snapshot with its pre-resolved codes-issued counters, swapped together.
+    private let state: Mutex<(GatewaySnapshot, [String: Counter])>
     private let drainingFlag = Atomic<Bool>(false)
 
     init(configuration: GatewayConfiguration, snapshot: GatewaySnapshot, logger: Logger, audit: AuditLog,
@@ -43,14 +44,17 @@ final class GatewayApp: Sendable {
         self.wallClock = wallClock
         self.monotonic = monotonic
         self.clockStatus = clockStatus
-        self.state = Mutex(snapshot)
+        self.state = Mutex((snapshot, [:]))
         var instance: [UInt8] = []
         JSONText.appendString(configuration.instance, to: &instance)
         self.instanceJSON = instance
-        metrics.activate(snapshot, previous: nil)
+        let counters = metrics.activate(snapshot, previous: nil)
+        state.withLock { $0.1 = counters }
     }
 
-    var snapshot: GatewaySnapshot { state.withLock { $0 } }
+    var snapshot: GatewaySnapshot { state.withLock { $0.0 } }
+
+    var active: (GatewaySnapshot, [String: Counter]) { state.withLock { $0 } }
 
     var isDraining: Bool { drainingFlag.load(ordering: .relaxed) }
 
@@ -61,12 +65,9 @@ final class GatewayApp: Sendable {
 
     /// Swaps in a fully loaded snapshot.
     func activate(_ next: GatewaySnapshot) {
-        let previous = state.withLock { s -> GatewaySnapshot in
-            let old = s
-            s = next
-            return old
-        }
-        metrics.activate(next, previous: previous)
+        let previous = snapshot
+        let counters = metrics.activate(next, previous: previous)
+        state.withLock { $0 = (next, counters) }
     }
 
     static let monotonicSeconds: @Sendable () -> Double = {

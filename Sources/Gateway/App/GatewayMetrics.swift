@@ -71,7 +71,9 @@ final class GatewayMetrics: Sendable {
     }
 
     /// Publishes a newly active snapshot; codes-issued series of removed labels are dropped.
-    func activate(_ snapshot: GatewaySnapshot, previous: GatewaySnapshot?) {
+    /// Returns the codes-issued counter of every label, for lock-free use on the request path.
+    @discardableResult
+    func activate(_ snapshot: GatewaySnapshot, previous: GatewaySnapshot?) -> [String: Counter] {
         seedsLoaded.set(Double(snapshot.seeds.count))
         seedsWeak.set(Double(snapshot.seeds.weakLabels.count))
         generation.set(Double(snapshot.generation))
@@ -83,6 +85,8 @@ final class GatewayMetrics: Sendable {
             }
         }
         configInfo.labels(snapshot.seeds.fingerprint).set(1)
-        for label in snapshot.seeds.labels { _ = codesIssued.labels(label) }
+        var counters: [String: Counter] = [:]
+        for label in snapshot.seeds.labels { counters[label] = codesIssued.labels(label) }
+        return counters
     }
 }

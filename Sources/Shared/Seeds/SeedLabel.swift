@@ -12,8 +12,8 @@ public struct SeedLabel: Sendable, Hashable, Comparable, CustomStringConvertible
     }
 
     public init(_ text: String) throws(Invalid) {
-        let lower = text.lowercased()
-        let bytes = Array(lower.utf8)
+        // Labels are ASCII; lower-case bytewise (anything non-ASCII is refused below anyway).
+        let bytes = text.utf8.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }
         guard !bytes.isEmpty else { throw Invalid(description: "the label is empty") }
         guard bytes.count <= 63 else {
             throw Invalid(description: "label '\(Self.printable(text))' is longer than 63 characters")
@@ -25,7 +25,7 @@ public struct SeedLabel: Sendable, Hashable, Comparable, CustomStringConvertible
         for (i, c) in bytes.enumerated() where !(isAlnum(c) || c == 0x2E || c == 0x5F || c == 0x2D) {
             throw Invalid(description: "label '\(Self.printable(text))' has an invalid character at position \(i + 1) (allowed: a-z, 0-9, '.', '_', '-')")
         }
-        self.value = lower
+        self.value = bytes.elementsEqual(text.utf8) ? text : String(decoding: bytes, as: UTF8.self)
     }
 
     public var description: String { value }
