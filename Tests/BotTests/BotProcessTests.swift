@@ -1,6 +1,7 @@
 import Foundation
 import Shared
 import XCTest
+@testable import Bot
 
 /// Real processes on loopback: the test Zulip, a real gateway, real `totp-bot`s. Every test
 /// ends by checking every request the bot sent and every answer it got against Zulip's
@@ -11,7 +12,8 @@ final class BotProcessTests: XCTestCase {
     override func tearDown() {
         if let stack {
             let (violations, output) = stack.zulip.specCheck()
-            print("spec-check (\(name)): \(violations) violations [\(ZulipEmulator.python)]")
+            let summary = output.split(separator: "\n").last { $0.hasPrefix("spec-check:") } ?? "no summary"
+            print("\(name) \(summary) [\(ZulipEmulator.python)]")
             XCTAssertEqual(violations, 0, "spec_check found violations:\n\(output)")
         }
         stack = nil
@@ -299,6 +301,27 @@ final class BotProcessTests: XCTestCase {
         _ = m3
         let n = z.dm(from: BotStack.alice, "code certus")
         XCTAssertNotNil(BotStack.code(in: try XCTUnwrap(reply(BotStack.alice, after: n))))
+    }
+
+    func testStandbyIsReadyAndFeedsTheWatchdogWhileWaitingForTheLock() throws {
+        stack = try BotStack()
+        // This test process holds the lock, so the bot must wait as a standby.
+        let holder = try LeaderLock(path: stack.dir + "/leader.lock")
+        XCTAssertNotNil(try holder.tryAcquire())
+        let notify = try NotifySocket(path: stack.dir + "/notify.sock")
+        let bot = try stack.startBot(["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "400000"], expectLeader: false)
+        let standbyMessages = notify.collect(for: 1.2)
+        XCTAssertEqual(standbyMessages.first, "READY=1", "\(standbyMessages)")
+        XCTAssertGreaterThanOrEqual(standbyMessages.filter { $0 == "WATCHDOG=1" }.count, 3, "\(standbyMessages)")
+        XCTAssertFalse(BotStack.events(bot).contains("leader"))
+        // Released: the bot leads (epoch 2 after ours) and its Zulip loop keeps pinging.
+        holder.release()
+        XCTAssertTrue(ChildProcess.waitUntil(timeout: 5) { BotStack.events(bot).contains("watermark_initialised") })
+        let leaderMessages = notify.collect(for: 2.5)
+        XCTAssertTrue(leaderMessages.contains { $0.hasPrefix("STATUS=leader (epoch 2)") }, "\(leaderMessages)")
+        XCTAssertGreaterThanOrEqual(leaderMessages.filter { $0 == "WATCHDOG=1" }.count, 2, "\(leaderMessages)")
+        let m = stack.zulip.dm(from: BotStack.alice, "code certus")
+        XCTAssertNotNil(BotStack.code(in: reply(BotStack.alice, after: m) ?? ""))
     }
 
     func testWrongCredentialsExitThreeAndBadConfigExitTwo() throws {
