@@ -104,6 +104,11 @@ final class BotProcessTests: XCTestCase {
         }
         XCTAssertTrue(metrics.contains("bot_zulip_last_success_timestamp_seconds 1"))
         XCTAssertTrue(metrics.contains("process_resident_memory_bytes"))
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/promtool") {
+            try metrics.write(toFile: stack.dir + "/metrics.txt", atomically: true, encoding: .utf8)
+            let lint = ChildProcess.run("/bin/sh", ["-c", "/usr/bin/promtool check metrics < '\(stack.dir)/metrics.txt'"])
+            XCTAssertEqual(lint.status, 0, lint.stdout + lint.stderr)
+        }
         let health = try XCTUnwrap(fetch("http://127.0.0.1:\(port)/healthz"))
         XCTAssertTrue(health.contains("\"role\":\"leader\""), health)
         XCTAssertEqual(ChildProcess.run(BotStack.productsDirectory + "/totp-bot", ["--healthcheck", "http://127.0.0.1:\(port)/healthz"]).status, 0)
