@@ -1,0 +1,51 @@
+import Shared
+
+/// The bot's Prometheus metrics. Names are relied upon by the alert rules
+/// (infra/prometheus/alerts.yml): `bot_leader`, `bot_leader_epoch`,
+/// `bot_zulip_last_success_timestamp_seconds`, `bot_zulip_errors_total{kind}`,
+/// `bot_gateway_requests_total{instance,outcome}`, `bot_gateway_failovers_total`,
+/// `bot_dms_total{outcome}`, plus `process_*`.
+///
+/// ```swift
+/// let metrics = BotMetrics()
+/// metrics.leader.set(1)
+/// metrics.dms.labels("code").inc()
+/// ```
+final class BotMetrics: Sendable {
+    let registry = MetricsRegistry()
+    let leader: Gauge
+    let epoch: Gauge
+    let zulipLastSuccess: Gauge
+    let zulipErrors: CounterFamily
+    let dms: CounterFamily
+    let expiryEdits: CounterFamily
+
+    init() {
+        leader = registry.gauge("bot_leader", help: "1 while this bot holds the leader lock and answers DMs, 0 on standby.").labels()
+        epoch = registry.gauge("bot_leader_epoch", help: "Election epoch recorded in the lock file when this bot last became leader (0: never).").labels()
+        zulipLastSuccess = registry.gauge(
+            "bot_zulip_last_success_timestamp_seconds", help: "Unix time of the last Zulip API call that succeeded.").labels()
+        zulipErrors = registry.counter("bot_zulip_errors_total", help: "Failed Zulip API calls by kind.", labelNames: ["kind"])
+        for kind in ["auth", "bad_queue", "rate_limit", "server", "network", "bad_request", "decoding"] {
+            _ = zulipErrors.labels(kind)
+        }
+        dms = registry.counter("bot_dms_total", help: "Messages handled, by outcome.", labelNames: ["outcome"])
+        expiryEdits = registry.counter("bot_expiry_edits_total", help: "Edits of replies whose code expired, by result.", labelNames: ["result"])
+        ProcessMetrics.register(in: registry)
+    }
+
+    /// Exports the gateway client's own counters at scrape time.
+    func attach(gateway: GatewayClient) {
+        registry.counterFunction(
+            "bot_gateway_requests_total", help: "Requests to each gateway URL, by outcome (success: answered; failure: transport error, 5xx or bad answer).",
+            labelNames: ["instance", "outcome"]
+        ) {
+            gateway.instanceStats().flatMap { s in
+                [([s.url, "success"], Double(s.successes)), ([s.url, "failure"], Double(s.failures))]
+            }
+        }
+        registry.counterFunction("bot_gateway_failovers_total", help: "Requests moved from a failed gateway URL to the next one.") {
+            [([], Double(gateway.failoverCount))]
+        }
+    }
+}

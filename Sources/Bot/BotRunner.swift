@@ -1,0 +1,207 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Dispatch
+import Shared
+import Synchronization
+
+/// Runs the bot: configure, serve /healthz and /metrics, tell systemd READY=1, wait for the
+/// leader lock (pinging the watchdog), then lead (`LeaderSession`). SIGTERM/SIGINT: a standby
+/// just exits; a leader stops taking events, finishes the reply in progress, deletes its
+/// queue, and releases the lock last. A second signal exits at once (1).
+enum BotRunner {
+    enum Role: Sendable, Equatable {
+        case standby
+        case leader
+        case stopping
+    }
+
+    static let credentialsMessage = "Zulip rejected the bot's credentials (check ZULIP_EMAIL / ZULIP_API_KEY)"
+
+    /// Exit 3 after a 401: retrying cannot help, and a supervisor should not hide it.
+    static func fatalCredentials(logger: Logger) -> Never {
+        logger.error("zulip_unauthorized", ["message": .string(credentialsMessage)])
+        BotMain.printError("totp-bot: " + credentialsMessage)
+        exit(3)
+    }
+
+    static func run(config: BotConfiguration) -> Never {
+        let logger = Logger(component: "bot", minimumLevel: config.logLevel)
+        let metrics = BotMetrics()
+        let role = Mutex<Role>(.standby)
+        logger.info("starting", [
+            "version": .string(HelpText.version), "zulip_site": .string(config.zulipSite), "gateways": .int(config.gatewayURLs.count),
+            "acl_entries": .int(config.acl.count), "lock_file": .string(config.lockFile), "state_dir": .string(config.stateDir),
+        ])
+        if config.acl.isEmpty {
+            logger.warning("acl_empty", ["message": "the access list is empty: nobody will get a code; set BOT_ACL or BOT_ACL_FILE"])
+        }
+
+        let watermark = WatermarkStore(directory: config.stateDir)
+        do { _ = try watermark.load() } catch {
+            BotMain.printError("totp-bot: \(error.description)")
+            exit(2)
+        }
+        let lock: LeaderLock
+        do { lock = try LeaderLock(path: config.lockFile) } catch {
+            BotMain.printError("totp-bot: \(error.description)")
+            exit(2)
+        }
+
+        CurlRuntime.initializeOnce()
+        let zulipHTTP = HTTPClient(options: HTTPClientOptions(userAgent: "totp-bot/\(HelpText.version)", caFile: config.zulipCAFile))
+        let zulip = ZulipClient(
+            apiBase: config.zulipAPIBase, email: config.zulipEmail, apiKey: config.zulipAPIKey, http: zulipHTTP,
+            onSuccess: { metrics.zulipLastSuccess.set(Double(Logger.wallClock().seconds)) },
+            onError: { metrics.zulipErrors.labels($0.kind).inc() })
+        let gateway = GatewayClient(
+            configuration: GatewayClientConfiguration(
+                baseURLs: config.gatewayURLs, token: config.gatewayToken, caFile: config.gatewayCAFile,
+                perAttemptTimeout: config.gatewayAttemptTimeout, overallDeadline: config.gatewayDeadline,
+                userAgent: "totp-bot/\(HelpText.version)"),
+            http: HTTPClient(options: HTTPClientOptions(userAgent: "totp-bot/\(HelpText.version)", caFile: config.gatewayCAFile)),
+            logger: logger.with(component: "gateway-client"))
+        metrics.attach(gateway: gateway)
+
+        var startedServer: HTTPServer? = nil
+        if let listen = config.listen {
+            var httpConfig = HTTPServerConfiguration()
+            httpConfig.host = listen.host
+            httpConfig.port = listen.port
+            httpConfig.eventLoops = 1
+            let s = HTTPServer(configuration: httpConfig, logger: logger.with(component: "http")) { request in
+                health(request, role: role.withLock { $0 }, metrics: metrics)
+            }
+            do {
+                let port = try s.start()
+                logger.info("listening", ["address": .string("\(listen.host):\(port)"), "port": .int(port)])
+            } catch {
+                BotMain.printError("totp-bot: cannot listen on BOT_LISTEN \(listen.host):\(listen.port): \(error)")
+                exit(2)
+            }
+            startedServer = s
+        }
+        let server = startedServer
+
+        let notifier = SystemdNotifier()
+        let ping: @Sendable () -> Void = { _ = try? notifier.watchdog() }
+        let editor: ExpiryEditor? = config.expiryEdit
+            ? ExpiryEditor(logger: logger, metrics: metrics) { (id, text) throws(ZulipError) in try zulip.editMessage(id, content: text) }
+            : nil
+        let handler = DMHandler(
+            zulip: zulip, gateway: gateway, acl: config.acl,
+            limiter: UserRateLimiter(burst: config.userRateBurst, perMinute: config.userRatePerMinute),
+            editor: editor, editDelay: config.expiryEditDelay, metrics: metrics, logger: logger)
+        let session = LeaderSession(config: config, zulip: zulip, handler: handler, watermark: watermark, logger: logger, ping: ping)
+
+        // READY before blocking on the lock: a standby is a healthy, started service.
+        _ = try? notifier.ready()
+        _ = try? notifier.status("standby: waiting for the leader lock")
+        let control = DispatchQueue(label: "bot-control")
+        var sources: [any DispatchSourceProtocol] = []
+        if let interval = notifier.watchdogPingInterval {
+            // Only the standby pings from a timer; the leader pings from its Zulip loop, so a
+            // stuck loop is caught by the watchdog.
+            let timer = DispatchSource.makeTimerSource(queue: control)
+            let ms = Int(interval.components.seconds * 1000 + interval.components.attoseconds / 1_000_000_000_000_000)
+            timer.schedule(deadline: .now(), repeating: .milliseconds(max(ms, 100)))
+            timer.setEventHandler { if role.withLock({ $0 }) == .standby { ping() } }
+            timer.resume()
+            sources.append(timer)
+        }
+        logger.info("standby", ["lock_file": .string(config.lockFile), "message": "waiting for the leader lock"])
+
+        lock.acquireInBackground(onAcquired: { record in
+            let lead = role.withLock { r -> Bool in
+                guard r == .standby else { return false }
+                r = .leader
+                return true
+            }
+            guard lead else { return }
+            metrics.leader.set(1)
+            metrics.epoch.set(Double(record.epoch))
+            _ = try? notifier.status("leader (epoch \(record.epoch))")
+            ping()
+            logger.info("leader", ["epoch": .int(record.epoch), "pid": .int(record.pid), "host": .string(record.host)])
+            // This dedicated thread becomes the Zulip loop.
+            session.run()
+        }, onError: { failure in
+            logger.error("lock_failed", ["error": .string(failure.description)])
+            BotMain.printError("totp-bot: \(failure.description)")
+            exit(1)
+        })
+
+        let stop = { (signalName: String) in
+            let previous = role.withLock { r -> Role in
+                let p = r
+                r = .stopping
+                return p
+            }
+            switch previous {
+            case .stopping:
+                logger.warning("stopping_now", ["signal": .string(signalName)])
+                exit(1)
+            case .standby:
+                _ = try? notifier.stopping()
+                lock.release()
+                logger.info("stopped", ["signal": .string(signalName), "role": "standby"])
+                exit(0)
+            case .leader:
+                _ = try? notifier.stopping()
+                // Off the control queue, so a second signal is still handled.
+                DispatchQueue(label: "bot-shutdown").async {
+                    shutdownLeader(session: session, editor: editor, lock: lock, metrics: metrics, server: server, logger: logger, signalName: signalName)
+                }
+            }
+        }
+        for (sig, name) in [(SIGTERM, "SIGTERM"), (SIGINT, "SIGINT")] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: control)
+            source.setEventHandler { stop(name) }
+            source.resume()
+            sources.append(source)
+        }
+        signal(SIGPIPE, SIG_IGN)
+        withExtendedLifetime(sources) { dispatchMain() }
+    }
+
+    /// The documented order: stop taking events, finish in-flight replies, delete the queue,
+    /// release the lock last.
+    static func shutdownLeader(session: LeaderSession, editor: ExpiryEditor?, lock: LeaderLock, metrics: BotMetrics,
+                               server: HTTPServer?, logger: Logger, signalName: String) -> Never {
+        let queueID: String? = if case .registered(let id) = session.current { id } else { nil }
+        session.beginStopping()
+        logger.info("shutdown_events_stopped", ["signal": .string(signalName)])
+        let finished = session.waitForInFlight(timeout: .seconds(15))
+        logger.info("shutdown_inflight_finished", ["complete": .bool(finished)])
+        if let editor {
+            let dropped = editor.stop()
+            if dropped > 0 {
+                logger.warning("expiry_edits_dropped", ["count": .int(dropped), "message": "pending expiry edits are not carried over to the next leader"])
+            }
+        }
+        if let queueID {
+            let deleted = session.deleteQueue(queueID)
+            logger.info("shutdown_queue_deleted", ["queue_id": .string(queueID), "deleted": .bool(deleted)])
+        }
+        metrics.leader.set(0)
+        lock.release()
+        logger.info("shutdown_lock_released", [:])
+        server?.stopNow()
+        logger.info("stopped", ["signal": .string(signalName), "role": "leader"])
+        exit(0)
+    }
+
+    static func health(_ request: HTTPRequest, role: Role, metrics: BotMetrics) -> HTTPResponse {
+        switch request.path {
+        case "/healthz":
+            let name = role == .leader ? "leader" : role == .standby ? "standby" : "stopping"
+            let body = "{\"status\":\"\(role == .stopping ? "stopping" : "ok")\",\"role\":\"\(name)\"}"
+            return HTTPResponse(status: role == .stopping ? 503 : 200, headers: [("Content-Type", "application/json")], body: Array(body.utf8))
+        case "/metrics":
+            return HTTPResponse(status: 200, headers: [("Content-Type", MetricsRegistry.contentType)], body: Array(metrics.registry.render().utf8))
+        default:
+            return HTTPResponse.jsonError(status: 404, error: "not_found", message: "try /healthz or /metrics")
+        }
+    }
+}

@@ -1,0 +1,132 @@
+import Shared
+
+/// Who may request which label. Entries are `who:labels`, `who` being an email address
+/// (compared case-insensitively) or a numeric Zulip user id, `labels` being `*` or a comma list.
+/// An empty list grants nothing.
+///
+/// ```swift
+/// let acl = try AccessList.parse("alice@example.com:*;42:certus,github", source: "BOT_ACL")
+/// acl.allows(userID: 42, email: "bob@example.com", label: "certus")   // true
+/// ```
+struct AccessList: Sendable, Equatable {
+    /// What one sender may read.
+    enum Grant: Sendable, Equatable {
+        case all
+        case labels(Set<String>)
+    }
+
+    private(set) var byEmail: [String: Grant] = [:]
+    private(set) var byID: [Int: Grant] = [:]
+
+    init() {}
+
+    var isEmpty: Bool { byEmail.isEmpty && byID.isEmpty }
+    var count: Int { byEmail.count + byID.count }
+
+    /// Parses entries separated by `;` or newlines. `#` starts a comment line. Besides
+    /// `who:labels`, `who = labels` is accepted (the form of the compose secret example).
+    static func parse(_ text: String, source: String) throws(ConfigError) -> AccessList {
+        var acl = AccessList()
+        var problems: [ConfigProblem] = []
+        var lineNumber = 0
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            lineNumber += 1
+            let trimmedLine = line.trimmingCharacters(in: " \t\r")
+            if trimmedLine.isEmpty || trimmedLine.hasPrefix("#") { continue }
+            for rawEntry in trimmedLine.split(separator: ";") {
+                let entry = rawEntry.trimmingCharacters(in: " \t\r")
+                if entry.isEmpty { continue }
+                let where_ = text.contains("\n") ? "\(source):\(lineNumber)" : source
+                do { try acl.add(entry: entry) } catch { problems.append(ConfigProblem(source: where_, message: error.message)) }
+            }
+        }
+        if !problems.isEmpty { throw ConfigError(problems) }
+        return acl
+    }
+
+    /// The original project's `ALLOWED_SENDERS`: comma-separated senders, each granted `*`.
+    mutating func addAllowedSenders(_ text: String, source: String) throws(ConfigError) {
+        var problems: [ConfigProblem] = []
+        for raw in text.split(whereSeparator: { $0 == "," || $0 == ";" || $0 == "\n" }) {
+            let who = raw.trimmingCharacters(in: " \t\r")
+            if who.isEmpty { continue }
+            do { try add(who: who, grant: .all) } catch { problems.append(ConfigProblem(source: source, message: error.message)) }
+        }
+        if !problems.isEmpty { throw ConfigError(problems) }
+    }
+
+    private struct EntryError: Error { let message: String }
+
+    private mutating func add(entry: String) throws(EntryError) {
+        // `=` first: an email never contains one, while `:` separates in the main form.
+        let separator: Character = entry.contains("=") ? "=" : ":"
+        guard let index = entry.firstIndex(of: separator) else {
+            throw EntryError(message: "entry '\(Self.printable(entry))' has no ':'; write who:labels, e.g. alice@example.com:certus,github or 42:*")
+        }
+        let who = entry[..<index].trimmingCharacters(in: " \t")
+        let list = entry[entry.index(after: index)...].trimmingCharacters(in: " \t")
+        let grant: Grant
+        if list == "*" {
+            grant = .all
+        } else {
+            var labels = Set<String>()
+            for piece in list.split(separator: ",") {
+                let name = piece.trimmingCharacters(in: " \t")
+                if name.isEmpty { continue }
+                if name == "*" { throw EntryError(message: "entry for '\(Self.printable(who))': '*' must stand alone") }
+                do { labels.insert(try SeedLabel(name).value) } catch {
+                    throw EntryError(message: "entry for '\(Self.printable(who))': \(error.description)")
+                }
+            }
+            if labels.isEmpty {
+                throw EntryError(message: "entry for '\(Self.printable(who))' lists no labels; use * or a comma list")
+            }
+            grant = .labels(labels)
+        }
+        try add(who: who, grant: grant)
+    }
+
+    private mutating func add(who: String, grant: Grant) throws(EntryError) {
+        if !who.isEmpty, who.allSatisfy(\.isNumber), let id = Int(who) {
+            byID[id] = Self.merge(byID[id], grant)
+        } else if who.contains("@"), !who.contains(where: { $0 == " " || $0 == "\t" }) {
+            let key = who.lowercased()
+            byEmail[key] = Self.merge(byEmail[key], grant)
+        } else {
+            throw EntryError(message: "sender '\(Self.printable(who))' is neither an email address nor a numeric Zulip user id")
+        }
+    }
+
+    private static func merge(_ old: Grant?, _ new: Grant) -> Grant {
+        switch (old, new) {
+        case (nil, _): new
+        case (.all?, _), (_, .all): .all
+        case (.labels(let a)?, .labels(let b)): .labels(a.union(b))
+        }
+    }
+
+    /// What this sender may read: the union of the id entry and the email entry.
+    func grant(userID: Int, email: String) -> Grant? {
+        let a = byID[userID]
+        let b = byEmail[email.lowercased()]
+        switch (a, b) {
+        case (nil, nil): return nil
+        case (let x?, nil): return x
+        case (nil, let y?): return y
+        case (let x?, let y?): return Self.merge(x, y)
+        }
+    }
+
+    /// Whether the sender may read `label` (already lower-cased by `SeedLabel`).
+    func allows(userID: Int, email: String, label: String) -> Bool {
+        switch grant(userID: userID, email: email) {
+        case nil: false
+        case .all?: true
+        case .labels(let set)?: set.contains(label)
+        }
+    }
+
+    static func printable(_ s: String) -> String {
+        String(s.unicodeScalars.prefix(80).map { $0.value >= 0x20 && $0.value < 0x7F ? Character($0) : "?" })
+    }
+}

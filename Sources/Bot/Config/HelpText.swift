@@ -1,0 +1,72 @@
+/// `totp-bot --help`.
+enum HelpText {
+    static let version = "1.0.0"
+
+    static let bot = """
+        totp-bot \(version): a Zulip bot that answers DMs like `code certus` with the current TOTP code.
+
+        USAGE
+          totp-bot [--zuliprc PATH]          run (a standby until it holds BOT_LOCK_FILE, then the leader)
+          totp-bot --check-config            validate the configuration and exit (0 ok, 2 errors)
+          totp-bot --healthcheck URL         GET URL, exit 0 on 200 (container probe)
+          totp-bot --version | --help
+
+        COMMANDS (DM the bot; case-insensitive)
+          code <label>     the current code, the seconds it stays valid, and the next code when
+                           fewer than 5 s remain; the reply is edited once the code has expired
+          labels           the labels you may request
+          help             the commands
+          Only 1:1 DMs get codes. Group DMs get a hint when the bot is mentioned; stream messages
+          are ignored. A label you may not read and one that does not exist get the same answer.
+
+        ZULIP
+          --zuliprc PATH / ZULIP_CONFIG   zuliprc file ([api] email, key, site, cert_bundle);
+                                          environment variables below take precedence over it
+          ZULIP_SITE       server URL, e.g. https://chat.example.com  (alias ZULIP_ORG_URL)
+          ZULIP_EMAIL      the bot's email                              (alias ZULIP_BOT_EMAIL)
+          ZULIP_API_KEY    the bot's API key                            (alias ZULIP_BOT_TOKEN)
+          ZULIP_CERT_BUNDLE  CA bundle for the Zulip server's certificate
+
+        GATEWAYS
+          GATEWAY_URLS     comma-separated base URLs tried with failover (HAProxy and/or instances)
+          GATEWAY_TOKEN    bearer token the gateways know for the bot
+          GATEWAY_CA_FILE  CA bundle for https gateways
+          BOT_GATEWAY_ATTEMPT_TIMEOUT_MS  limit per gateway attempt (default 1500)
+          BOT_GATEWAY_DEADLINE_MS         limit per code request, failovers included (default 4000);
+                                          when no gateway answers the user is told to try again
+
+        ACCESS
+          BOT_ACL          "alice@example.com:*;bob@example.com:certus,github;42:demo": sender (email,
+                           case-insensitive, or Zulip user id) : * or a comma list of labels
+          BOT_ACL_FILE     same entries, one per line (# comments; "who = labels" also accepted)
+          ALLOWED_SENDERS  original project's comma-separated senders, each granted *
+                           An empty ACL gives nobody a code (the bot says so at start).
+          BOT_USER_RATE_BURST       requests a user may make at once (default 5)
+          BOT_USER_RATE_PER_MINUTE  sustained requests per user per minute (default 10)
+
+        LEADER ELECTION AND STATE
+          BOT_LOCK_FILE    flock()ed by every bot; the holder leads, the others wait and take over
+                           at once when it dies (default $BOT_STATE_DIR/leader.lock). A lock file
+                           elects one leader per host, or per shared file system whose flock works
+                           across clients; across hosts use one shared lock service instead (see README)
+          BOT_STATE_DIR    watermark.json: the last handled message id (default /var/lib/totp-bot)
+          BOT_CATCHUP_MAX_AGE  after a takeover or a lost queue, DMs after the watermark younger than
+                           this many seconds are answered, each once (default 120)
+
+        REPLIES
+          BOT_EXPIRY_EDIT        1/0: edit replies once the code expired (default 1)
+          BOT_EXPIRY_EDIT_DELAY  extra seconds after expiry before the edit (default 0)
+
+        OPERATIONS
+          BOT_LISTEN       HOST:PORT for /healthz and /metrics (optional, e.g. 127.0.0.1:9101)
+          BOT_LOG_LEVEL    debug | info | warning | error (default info)
+          BOT_BACKOFF_INITIAL_MS, BOT_BACKOFF_MAX_MS  Zulip retry back-off (default 1000, 60000)
+          systemd: Type=notify (READY=1 before waiting for the lock), WATCHDOG=1 while waiting
+          and from the Zulip loop. SIGTERM: stop taking events, finish the reply in progress,
+          delete the Zulip queue, release the lock last, exit 0.
+
+        Every secret NAME may instead be given as NAME_FILE=/path (ZULIP_API_KEY_FILE,
+        GATEWAY_TOKEN_FILE, BOT_ACL_FILE...). Exit codes: 0 ok, 1 runtime failure,
+        2 configuration or usage error, 3 Zulip rejected the bot's credentials.
+        """
+}

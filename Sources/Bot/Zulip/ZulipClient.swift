@@ -1,0 +1,182 @@
+import FoundationEssentials
+import Shared
+
+/// The Zulip REST calls the bot makes, over the shared libcurl `HTTPClient`: HTTP Basic auth,
+/// form-encoded parameters (JSON text for lists and booleans), typed `ZulipError`s matched on
+/// the `code` field, never on the translated `msg`. Blocking and thread-safe (each thread uses
+/// its own curl handle).
+///
+/// ```swift
+/// let zulip = ZulipClient(apiBase: "https://chat.example.com/api/v1", email: email, apiKey: key,
+///                         http: HTTPClient(options: HTTPClientOptions(userAgent: "totp-bot/1.0")))
+/// let me = try zulip.ownUser()
+/// let queue = try zulip.register(featureLevel: 247)
+/// ```
+final class ZulipClient: Sendable {
+    let apiBase: String
+    private let email: String
+    private let apiKey: String
+    private let http: HTTPClient
+    /// Called after every call that got a JSON answer from Zulip (for the last-success metric).
+    private let onSuccess: @Sendable () -> Void
+    /// Called with every failure (for `bot_zulip_errors_total{kind}`).
+    private let onError: @Sendable (ZulipError) -> Void
+
+    /// Limit for ordinary calls; the long poll uses the server's timeout plus a margin.
+    let callTimeout: Duration = .seconds(15)
+
+    init(apiBase: String, email: String, apiKey: String, http: HTTPClient,
+         onSuccess: @escaping @Sendable () -> Void = {}, onError: @escaping @Sendable (ZulipError) -> Void = { _ in }) {
+        self.apiBase = apiBase
+        self.email = email
+        self.apiKey = apiKey
+        self.http = http
+        self.onSuccess = onSuccess
+        self.onError = onError
+    }
+
+    // MARK: - Endpoints
+
+    func serverSettings() throws(ZulipError) -> ZulipServerSettings {
+        try call("GET", "/server_settings", authenticated: false)
+    }
+
+    func ownUser() throws(ZulipError) -> ZulipOwnUser {
+        try call("GET", "/users/me")
+    }
+
+    /// The DM narrow operand for this server: `dm` from FL 177, `private` before (older
+    /// servers ignore an unknown operand and would deliver every message).
+    static func dmOperand(featureLevel: Int) -> String { featureLevel >= 177 ? "dm" : "private" }
+
+    /// `POST /register` for DM message events only, raw Markdown content.
+    func register(featureLevel: Int) throws(ZulipError) -> ZulipQueue {
+        try call("POST", "/register", [
+            ("event_types", #"["message"]"#),
+            ("narrow", #"[["is",""# + Self.dmOperand(featureLevel: featureLevel) + #""]]"#),
+            ("apply_markdown", "false"),
+        ])
+    }
+
+    /// Long-polls `GET /events`; a client-side timeout above the server's guarantees this
+    /// returns (with a heartbeat at least) or fails, never hangs.
+    func events(queueID: String, lastEventID: Int, timeout: Duration) throws(ZulipError) -> [ZulipEvent] {
+        let batch: ZulipEventBatch = try call("GET", "/events", [
+            ("queue_id", queueID), ("last_event_id", String(lastEventID)),
+        ], timeout: timeout)
+        return batch.events
+    }
+
+    func deleteQueue(_ queueID: String) throws(ZulipError) {
+        let _: ZulipEmpty = try call("DELETE", "/events", [("queue_id", queueID)])
+    }
+
+    /// DMs after `anchor` (exclusive), oldest first, raw Markdown.
+    func directMessages(after anchor: Int, count: Int, featureLevel: Int) throws(ZulipError) -> ZulipMessagePage {
+        var params: [(String, String)] = [
+            ("num_before", "0"), ("num_after", String(count)),
+            ("narrow", #"[{"operator":"is","operand":""# + Self.dmOperand(featureLevel: featureLevel) + #""}]"#),
+            ("apply_markdown", "false"),
+        ]
+        if featureLevel >= 155 {
+            params.insert(("anchor", String(anchor)), at: 0)
+            params.append(("include_anchor", "false"))
+        } else {
+            params.insert(("anchor", String(anchor + 1)), at: 0)
+        }
+        return try call("GET", "/messages", params)
+    }
+
+    /// The newest DM id (0 when there is none).
+    func newestDirectMessageID(featureLevel: Int) throws(ZulipError) -> Int {
+        let page: ZulipMessagePage = try call("GET", "/messages", [
+            ("anchor", "newest"), ("num_before", "1"), ("num_after", "0"),
+            ("narrow", #"[{"operator":"is","operand":""# + Self.dmOperand(featureLevel: featureLevel) + #""}]"#),
+            ("apply_markdown", "false"),
+        ])
+        return page.messages.map(\.id).max() ?? 0
+    }
+
+    /// Sends a 1:1 DM; returns the new message id.
+    func sendDirect(to userIDs: [Int], content: String, featureLevel: Int) throws(ZulipError) -> Int {
+        let sent: ZulipSentMessage = try call("POST", "/messages", [
+            ("type", featureLevel >= 174 ? "direct" : "private"),
+            ("to", "[" + userIDs.map(String.init).joined(separator: ",") + "]"),
+            ("content", content),
+        ])
+        return sent.id
+    }
+
+    func editMessage(_ id: Int, content: String) throws(ZulipError) {
+        let _: ZulipEmpty = try call("PATCH", "/messages/\(id)", [("content", content)])
+    }
+
+    // MARK: - Transport
+
+    private func call<T: Decodable>(
+        _ method: String, _ path: String, _ params: [(String, String)] = [], authenticated: Bool = true,
+        timeout: Duration? = nil
+    ) throws(ZulipError) -> T {
+        var url = apiBase + path
+        var request = HTTPClientRequest(method: method, url: url, timeout: timeout ?? callTimeout, connectTimeout: .seconds(5))
+        if method == "GET" {
+            if !params.isEmpty { url += "?" + String(decoding: FormEncoding.encode(params), as: UTF8.self) }
+            request.url = url
+        } else {
+            request.body = FormEncoding.encode(params)
+            request.headers = [("Content-Type", "application/x-www-form-urlencoded")]
+        }
+        if authenticated { request.basicAuth = (user: email, password: apiKey) }
+
+        let response: HTTPClientResponse
+        do { response = try http.perform(request) } catch {
+            let failure = ZulipError(code: .network, message: "\(method) \(path): \(error.description)")
+            onError(failure)
+            throw failure
+        }
+        let failure = Self.failure(for: response, method: method, path: path)
+        if let failure {
+            onError(failure)
+            throw failure
+        }
+        do {
+            let value = try JSONDecoder().decode(T.self, from: Data(response.body))
+            onSuccess()
+            return value
+        } catch {
+            let failure = ZulipError(code: .decoding, status: response.status,
+                                     message: "\(method) \(path): unexpected JSON: \(error)")
+            onError(failure)
+            throw failure
+        }
+    }
+
+    /// nil for a 2xx answer; otherwise the typed error.
+    static func failure(for response: HTTPClientResponse, method: String, path: String) -> ZulipError? {
+        if (200..<300).contains(response.status) { return nil }
+        let body = try? JSONDecoder().decode(ZulipErrorBody.self, from: Data(response.body))
+        let where_ = "\(method) \(path)"
+        let msg = "\(where_): " + (body?.msg ?? "HTTP \(response.status) without a Zulip error body")
+        switch response.status {
+        case 401:
+            return ZulipError(code: .unauthorized, status: 401, zulipCode: body?.code, message: msg)
+        case 429:
+            // Both the header and the body may be fractional.
+            let header = response.header("Retry-After").flatMap { Double($0.trimmingCharacters(in: " ")) }
+            return ZulipError(code: .rateLimited, status: 429, zulipCode: body?.code, retryAfter: header ?? body?.retryAfter ?? 1, message: msg)
+        case 500...599:
+            return ZulipError(code: .server, status: response.status, zulipCode: body?.code, message: msg)
+        default:
+            guard let body else {
+                return ZulipError(code: .server, status: response.status, message: msg)
+            }
+            if body.code == "BAD_EVENT_QUEUE_ID" {
+                return ZulipError(code: .badEventQueue, status: response.status, zulipCode: body.code, message: msg)
+            }
+            if body.code == "USER_DEACTIVATED" || body.code == "REALM_DEACTIVATED" || body.code == "INVALID_API_KEY" {
+                return ZulipError(code: .unauthorized, status: response.status, zulipCode: body.code, message: msg)
+            }
+            return ZulipError(code: .badRequest, status: response.status, zulipCode: body.code, message: msg)
+        }
+    }
+}

@@ -1,0 +1,68 @@
+/// One event from `GET /events`: a `message`, a `heartbeat`, or another type the bot ignores.
+///
+/// ```swift
+/// for event in batch.events { lastEventID = max(lastEventID, event.id) }
+/// ```
+struct ZulipEvent: Decodable, Sendable {
+    var id: Int
+    var type: String
+    var message: ZulipMessage?
+    var flags: [String]?
+}
+
+/// The body of a successful `GET /events`.
+struct ZulipEventBatch: Decodable, Sendable {
+    var events: [ZulipEvent]
+}
+
+/// An event queue: what `POST /register` returned, plus the last event id seen.
+///
+/// ```swift
+/// var queue = try client.register(featureLevel: 247)
+/// let batch = try client.events(queue)
+/// ```
+struct ZulipQueue: Decodable, Sendable, Equatable {
+    var queue_id: String
+    var last_event_id: Int
+    var zulip_feature_level: Int?
+    var event_queue_longpoll_timeout_seconds: Int?
+}
+
+/// `GET /users/me`: the bot's own identity.
+struct ZulipOwnUser: Decodable, Sendable {
+    var user_id: Int
+    var email: String
+    var full_name: String?
+}
+
+/// `GET /server_settings` (no authentication).
+struct ZulipServerSettings: Decodable, Sendable {
+    var zulip_feature_level: Int?
+    var zulip_version: String?
+}
+
+/// `GET /messages`.
+struct ZulipMessagePage: Decodable, Sendable {
+    var messages: [ZulipMessage]
+    var found_newest: Bool?
+}
+
+/// `POST /messages`.
+struct ZulipSentMessage: Decodable, Sendable {
+    var id: Int
+}
+
+/// An error body: `{"result":"error","msg":...,"code":...}` (the `retry-after` of a 429 too).
+struct ZulipErrorBody: Decodable, Sendable {
+    var msg: String?
+    var code: String?
+    var retryAfter: Double?
+
+    private enum CodingKeys: String, CodingKey {
+        case msg, code
+        case retryAfter = "retry-after"
+    }
+}
+
+/// `{"result":"success"}` with nothing else needed.
+struct ZulipEmpty: Decodable, Sendable {}

@@ -1,1 +1,0 @@
-print("totp-bot: not yet")

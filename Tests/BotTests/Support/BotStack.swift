@@ -1,0 +1,140 @@
+import Foundation
+import XCTest
+
+/// One test's world: a temp directory, the test Zulip, optionally a real gateway, and any
+/// number of real `totp-bot` processes sharing the lock file and state directory.
+final class BotStack {
+    static let seed = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+    static let gatewayToken = "bot-gateway-token-0123456789"
+    static let alice = "alice@example.com"
+    static let bob = "bob@example.com"
+    static let carol = "carol@example.com"
+
+    let dir: String
+    let zulip: ZulipEmulator
+    private(set) var gateway: ChildProcess?
+    private(set) var gatewayPort = 0
+    private(set) var bots: [ChildProcess] = []
+    var ids: [String: Int] = [:]
+
+    static var productsDirectory: String { ChildProcess.productsDirectory }
+
+    init(gateway withGateway: Bool = true, zulipArgs: [String] = []) throws {
+        dir = NSTemporaryDirectory() + "bot-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        zulip = try ZulipEmulator(dir: dir, extraArgs: zulipArgs)
+        for (email, name) in [(Self.alice, "Alice"), (Self.bob, "Bob"), (Self.carol, "Carol")] {
+            ids[email] = zulip.addUser(email, name: name)
+        }
+        if withGateway { try startGateway() }
+    }
+
+    deinit {
+        for bot in bots where bot.process.isRunning {
+            bot.signal(SIGKILL)
+            bot.waitForExit(timeout: 5)
+        }
+        if let gateway, gateway.process.isRunning {
+            gateway.signal(SIGKILL)
+            gateway.waitForExit(timeout: 5)
+        }
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    func startGateway() throws {
+        let env = [
+            "TOTP_SEED_CERTUS": Self.seed,
+            "TOTP_SEED_GITHUB": Self.seed,
+            // A 4-second period: the expiry edit happens within the test's time.
+            "TOTP_SEED_FAST": "otpauth://totp/T:fast?secret=\(Self.seed)&period=4",
+            "GATEWAY_TOKENS": "bot:\(Self.gatewayToken):*",
+            "GATEWAY_INSTANCE": "gw-test",
+            "GATEWAY_EVENT_LOOPS": "1",
+            "GATEWAY_DRAIN_SECONDS": "0",
+        ]
+        let p = try ChildProcess(executable: Self.productsDirectory + "/totp-gateway", arguments: ["--listen", "127.0.0.1:0"], environment: env, directory: dir)
+        var port: Int? = nil
+        _ = ChildProcess.waitUntil(timeout: 10) {
+            port = p.logLines.first { $0["event"] as? String == "listening" }?["port"] as? Int
+            return port != nil || !p.process.isRunning
+        }
+        guard let port else { throw NSError(domain: "BotStack", code: 1, userInfo: [NSLocalizedDescriptionKey: "gateway did not start: \(p.stderr)"]) }
+        gateway = p
+        gatewayPort = port
+    }
+
+    var gatewayURL: String { "http://127.0.0.1:\(gatewayPort)" }
+
+    /// A loopback port nothing listens on (bound, then closed).
+    static func deadPort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+
+    func botEnvironment(_ extra: [String: String] = [:]) -> [String: String] {
+        var env = [
+            "ZULIP_SITE": zulip.site,
+            "ZULIP_EMAIL": ZulipEmulator.botEmail,
+            "ZULIP_API_KEY": ZulipEmulator.botKey,
+            "GATEWAY_URLS": gatewayURL,
+            "GATEWAY_TOKEN": Self.gatewayToken,
+            "BOT_ACL": "\(Self.alice):*;\(Self.bob):github,fast",
+            "BOT_STATE_DIR": dir,
+            "BOT_LOCK_FILE": dir + "/leader.lock",
+            "BOT_LISTEN": "127.0.0.1:0",
+            "BOT_BACKOFF_INITIAL_MS": "100",
+            "BOT_BACKOFF_MAX_MS": "1000",
+            "BOT_GATEWAY_ATTEMPT_TIMEOUT_MS": "1000",
+            "BOT_GATEWAY_DEADLINE_MS": "4000",
+            "BOT_USER_RATE_BURST": "50",
+        ]
+        for (k, v) in extra { env[k] = v }
+        return env
+    }
+
+    /// Starts a bot; waits until it is leader (or standby, when `expectLeader` is false).
+    @discardableResult
+    func startBot(_ extra: [String: String] = [:], expectLeader: Bool = true, arguments: [String] = []) throws -> ChildProcess {
+        let bot = try ChildProcess(executable: Self.productsDirectory + "/totp-bot", arguments: arguments, environment: botEnvironment(extra), directory: dir)
+        bots.append(bot)
+        let ok = ChildProcess.waitUntil(timeout: 10) {
+            let events = bot.logLines.compactMap { $0["event"] as? String }
+            return expectLeader ? events.contains("watermark_initialised") || events.contains("catch_up") : events.contains("standby")
+        }
+        XCTAssertTrue(ok, "bot did not become \(expectLeader ? "leader" : "standby"): \(bot.stderr)")
+        return bot
+    }
+
+    static func events(_ bot: ChildProcess) -> [String] { bot.logLines.compactMap { $0["event"] as? String } }
+
+    /// The bot's /metrics port (from its "listening" line).
+    static func metricsPort(_ bot: ChildProcess) -> Int? {
+        bot.logLines.first { $0["event"] as? String == "listening" && $0["component"] as? String == "bot" }?["port"] as? Int
+    }
+
+    /// The 6-digit code of a reply like "`123456` for certus — valid for 17 s more.".
+    static func code(in reply: String) -> String? {
+        guard let open = reply.firstIndex(of: "`") else { return nil }
+        let rest = reply[reply.index(after: open)...]
+        guard let close = rest.firstIndex(of: "`") else { return nil }
+        let code = String(rest[..<close])
+        return code.count == 6 && code.allSatisfy(\.isNumber) ? code : nil
+    }
+
+    /// oathtool's codes for `seed` now and one period earlier (the reply may straddle a boundary).
+    static func oathtoolCodes(period: Int = 30) -> [String] {
+        let now = Int(Date().timeIntervalSince1970)
+        return [now, now - period].map { t in
+            ChildProcess.run("/usr/bin/oathtool", ["--totp", "-b", "-s", "\(period)s", "-N", "@\(t)", seed]).stdout
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+    }
+}

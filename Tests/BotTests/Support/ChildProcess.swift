@@ -1,0 +1,107 @@
+import Foundation
+import XCTest
+
+/// A real child process for bot integration tests (emulator, gateway, bot; copied from GatewayTests): stderr is captured
+/// to a file, every wait is bounded, and `deinit` kills what is still running.
+final class ChildProcess: @unchecked Sendable {
+    // @unchecked: `process` is only touched from the test's thread; the file is append-only.
+    let process = Process()
+    let stderrPath: String
+    let stdoutPath: String
+
+    /// Directory holding the built products (`.build/debug`): the test bundle runs from there.
+    static var productsDirectory: String {
+        if let dir = ProcessInfo.processInfo.environment["TOTP_PRODUCTS_DIR"] { return dir }
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var url = URL(fileURLWithPath: exe).deletingLastPathComponent()
+        // Linux xctest bundles are plain executables in the products directory.
+        while !FileManager.default.fileExists(atPath: url.appendingPathComponent("totp-gateway").path), url.path != "/" {
+            url = url.deletingLastPathComponent()
+        }
+        return url.path
+    }
+
+    init(executable: String, arguments: [String] = [], environment: [String: String], directory: String) throws {
+        stderrPath = directory + "/stderr-\(UUID().uuidString.prefix(8)).log"
+        stdoutPath = directory + "/stdout-\(UUID().uuidString.prefix(8)).log"
+        _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: stdoutPath, contents: nil)
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        var env = ["PATH": "/usr/bin:/bin"]
+        for (k, v) in environment { env[k] = v }
+        process.environment = env
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: stdoutPath))
+        try process.run()
+    }
+
+    deinit {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
+    var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
+    var stdout: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
+
+    /// Parsed JSON log lines from stderr.
+    var logLines: [[String: Any]] {
+        stderr.split(separator: "\n").compactMap { line in
+            (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
+        }
+    }
+
+    func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
+
+    /// Waits for exit up to `timeout`; returns the exit status, or nil if still running.
+    @discardableResult
+    func waitForExit(timeout: TimeInterval) -> Int32? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        if process.isRunning { return nil }
+        return process.terminationStatus
+    }
+
+    /// Polls `condition` every 10 ms until it holds or `timeout` passes.
+    static func waitUntil(timeout: TimeInterval, _ condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if condition() { return true }
+            usleep(10_000)
+        }
+        return condition()
+    }
+
+    /// Runs a command to completion (bounded) and returns status and output.
+    static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:], timeout: TimeInterval = 30)
+        -> (status: Int32, stdout: String, stderr: String)
+    {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: executable)
+        p.arguments = arguments
+        var env = ["PATH": "/usr/bin:/bin"]
+        for (k, v) in environment { env[k] = v }
+        p.environment = env
+        let out = Pipe()
+        let err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        do { try p.run() } catch { return (-1, "", "\(error)") }
+        // Read concurrently so a full pipe cannot block the child.
+        nonisolated(unsafe) var outData = Data()
+        nonisolated(unsafe) var errData = Data()
+        let group = DispatchGroup()
+        group.enter()
+        DispatchQueue.global().async { outData = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        group.enter()
+        DispatchQueue.global().async { errData = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        if group.wait(timeout: .now() + timeout) == .timedOut {
+            p.terminate()
+            group.wait()
+        }
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+    }
+}

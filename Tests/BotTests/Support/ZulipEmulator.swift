@@ -1,0 +1,152 @@
+import Foundation
+import Shared
+import XCTest
+
+/// The test Zulip (tools/test-zulip/test_zulip.py) as a real process on an ephemeral port,
+/// with its request log, driven through its /control API.
+final class ZulipEmulator {
+    static let botEmail = "bot@example.com"
+    static let botKey = "zulip-test-key-0123456789"
+
+    static var repoRoot: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().path
+    }
+
+    /// `.venv/bin/python` at the repository root (CI's scripts/bootstrap makes it), else the
+    /// first `python3` on PATH that has spec_check's modules, else /usr/bin/python3.
+    static let python: String = {
+        let venv = repoRoot + "/.venv/bin/python"
+        if FileManager.default.isExecutableFile(atPath: venv) { return venv }
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
+        for dir in path.split(separator: ":").map(String.init) + ["/usr/bin"] {
+            let candidate = "\(dir)/python3"
+            guard FileManager.default.isExecutableFile(atPath: candidate) else { continue }
+            // Print the real interpreter: a pyenv shim needs the caller's environment to work.
+            let probe = ChildProcess.run(candidate, ["-c", "import sys, jsonschema, yaml, referencing; print(sys.executable)"],
+                                         environment: ProcessInfo.processInfo.environment, timeout: 20)
+            let real = probe.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            if probe.status == 0, FileManager.default.isExecutableFile(atPath: real) { return real }
+        }
+        return "/usr/bin/python3"
+    }()
+
+    let process: ChildProcess
+    let port: Int
+    let requestLog: String
+    private let http = HTTPClient(options: HTTPClientOptions(userAgent: "bot-tests"))
+
+    var site: String { "http://127.0.0.1:\(port)" }
+
+    init(dir: String, extraArgs: [String] = []) throws {
+        let portFile = dir + "/zulip.port"
+        requestLog = dir + "/zulip-requests.jsonl"
+        let process = try ChildProcess(
+            executable: Self.python,
+            arguments: [Self.repoRoot + "/tools/test-zulip/test_zulip.py", "--host", "127.0.0.1", "--port", "0", "--port-file", portFile,
+                        "--bot-email", Self.botEmail, "--bot-key", Self.botKey, "--heartbeat", "1", "--request-log", requestLog] + extraArgs,
+            environment: [:], directory: dir)
+        self.process = process
+        var found: Int? = nil
+        _ = ChildProcess.waitUntil(timeout: 15) {
+            found = (try? String(contentsOfFile: portFile, encoding: .utf8)).flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            return found != nil || !process.process.isRunning
+        }
+        guard let found else { throw NSError(domain: "ZulipEmulator", code: 1, userInfo: [NSLocalizedDescriptionKey: "emulator did not start: \(process.stderr)"]) }
+        port = found
+    }
+
+    deinit {
+        process.signal(SIGTERM)
+        if process.waitForExit(timeout: 5) == nil { process.signal(SIGKILL); process.waitForExit(timeout: 5) }
+    }
+
+    // MARK: control API
+
+    @discardableResult
+    func control(_ method: String, _ path: String, _ body: [String: Any]? = nil) -> [String: Any] {
+        var request = HTTPClientRequest(method: method, url: site + "/control" + path, timeout: .seconds(10))
+        if let body {
+            request.body = Array(try! JSONSerialization.data(withJSONObject: body))
+            request.headers = [("Content-Type", "application/json")]
+        }
+        guard let response = try? http.perform(request),
+            let json = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]
+        else {
+            XCTFail("control \(method) \(path) failed")
+            return [:]
+        }
+        return json
+    }
+
+    @discardableResult
+    func addUser(_ email: String, name: String) -> Int {
+        control("POST", "/users", ["email": email, "full_name": name])["id"] as? Int ?? -1
+    }
+
+    /// A DM from `from` to the bot (plus `others` for a group DM); returns the message id.
+    @discardableResult
+    func dm(from: String, _ content: String, others: [String] = []) -> Int {
+        var body: [String: Any] = ["from": from, "content": content]
+        if !others.isEmpty { body["to"] = [Self.botEmail] + others }
+        return control("POST", "/send", body)["id"] as? Int ?? -1
+    }
+
+    @discardableResult
+    func streamMessage(from: String, stream: String, _ content: String) -> Int {
+        control("POST", "/send", ["from": from, "stream": stream, "topic": "t", "content": content])["id"] as? Int ?? -1
+    }
+
+    struct Message {
+        var id: Int
+        var senderEmail: String
+        var content: String
+        var participants: [String]
+        var edited: Bool
+        var type: String
+    }
+
+    func messages(after: Int = 0) -> [Message] {
+        let list = control("GET", "/messages?after=\(after)")["messages"] as? [[String: Any]] ?? []
+        return list.map { m in
+            let participants = (m["participants"] as? [Any] ?? []).map { p -> String in
+                if let d = p as? [String: Any] { return d["email"] as? String ?? "\(d["id"] ?? "")" }
+                return "\(p)"
+            }
+            return Message(
+                id: m["id"] as? Int ?? 0, senderEmail: m["sender_email"] as? String ?? "", content: m["content"] as? String ?? "",
+                participants: participants, edited: m["edited"] as? Bool ?? false, type: m["type"] as? String ?? "")
+        }
+    }
+
+    /// Bot messages in the 1:1 conversation with `user`, after message `after`.
+    func botReplies(to user: String, after: Int = 0) -> [Message] {
+        messages(after: after).filter { $0.senderEmail == Self.botEmail && Set($0.participants) == Set([user, Self.botEmail]) }
+    }
+
+    /// Waits until the bot has sent at least `count` messages to `user` after `after`.
+    @discardableResult
+    func waitForReplies(to user: String, after: Int, count: Int = 1, timeout: TimeInterval = 10) -> [Message] {
+        var replies: [Message] = []
+        _ = ChildProcess.waitUntil(timeout: timeout) {
+            replies = botReplies(to: user, after: after)
+            return replies.count >= count
+        }
+        return replies
+    }
+
+    func requests() -> [[String: Any]] {
+        control("GET", "/requests?after=0")["requests"] as? [[String: Any]] ?? []
+    }
+
+    /// Runs spec_check over the whole request log; returns (violations, output).
+    func specCheck() -> (violations: Int, output: String) {
+        let result = ChildProcess.run(Self.python, [Self.repoRoot + "/tools/test-zulip/spec_check.py", "--spec",
+            Self.repoRoot + "/tools/test-zulip/spec/zulip.yaml", "--log", requestLog, "--quiet"], timeout: 60)
+        let text = result.stdout + result.stderr
+        let line = text.split(separator: "\n").last { $0.hasPrefix("spec-check:") } ?? ""
+        let parts = line.split(separator: " ")
+        let v = parts.firstIndex(of: "violations").flatMap { i in i > 0 ? Int(parts[i - 1]) : nil } ?? -1
+        return (v, text)
+    }
+}
