@@ -245,6 +245,30 @@ final class BotProcessTests: XCTestCase {
         XCTAssertTrue(try XCTUnwrap(fetch("http://127.0.0.1:\(port)/metrics")).contains("bot_leader_epoch 2"))
     }
 
+    /// The standby starts before the leader has written any watermark (Zulip still failing), so
+    /// its start-up read finds none; on takeover it must re-read the file the leader wrote and
+    /// answer the DM sent in the gap, not skip it by starting from the newest message.
+    func testStandbyStartedBeforeAnyWatermarkStillAnswersTheGap() throws {
+        stack = try BotStack()
+        let z = stack.zulip
+        _ = z.control("POST", "/fail", ["count": 100_000, "status": 502])
+        let leader = try stack.startBot(expectLeader: false)
+        XCTAssertTrue(ChildProcess.waitUntil(timeout: 5) { BotStack.events(leader).contains("leader") })
+        let standby = try stack.startBot(expectLeader: false)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: stack.dir + "/watermark.json"), "no watermark yet")
+        _ = z.control("POST", "/fail", ["count": 0, "status": 502])
+        XCTAssertTrue(ChildProcess.waitUntil(timeout: 10) { BotStack.events(leader).contains("watermark_initialised") })
+        let first = z.dm(from: BotStack.alice, "code certus")
+        XCTAssertEqual(z.waitForReplies(to: BotStack.alice, after: first).count, 1)
+        leader.signal(SIGKILL)
+        let gap = z.dm(from: BotStack.alice, "code github")
+        let replies = z.waitForReplies(to: BotStack.alice, after: gap, timeout: 5)
+        XCTAssertEqual(replies.count, 1, "the DM sent in the gap is answered: \(standby.stderr)")
+        XCTAssertNotNil(BotStack.code(in: replies.first?.content ?? ""))
+        Thread.sleep(forTimeInterval: 1)
+        XCTAssertEqual(z.botReplies(to: BotStack.alice, after: first).count, 2, "first DM and gap DM answered once each")
+    }
+
     func testSIGTERMStopsEventsFinishesReplyDeletesQueueThenReleasesLock() throws {
         stack = try BotStack()
         // A gateway URL that accepts and never answers makes the reply slow (1 s attempt),

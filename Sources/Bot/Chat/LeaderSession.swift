@@ -111,6 +111,10 @@ final class LeaderSession: Sendable {
     /// DMs after the watermark, answered once each if young enough; a message the bot has
     /// already answered (a later bot message in that conversation) is skipped.
     private func catchUp(_ ctx: DMHandler.Session, _ backoff: inout Backoff) -> Bool {
+        // Re-read the file: the previous leader moved it while this process waited as a standby.
+        do { _ = try watermark.load() } catch {
+            logger.error("watermark_read_failed", ["message": .string(error.description)])
+        }
         guard let start = watermark.current else {
             // First start: nothing to catch up; begin at the newest DM.
             guard let newest = retrying("watermark_init", &backoff, { () throws(ZulipError) in try zulip.newestDirectMessageID(featureLevel: ctx.featureLevel) }) else { return false }
