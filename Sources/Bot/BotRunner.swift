@@ -10,6 +10,7 @@ import Synchronization
 /// just exits; a leader stops taking events, finishes the reply in progress, deletes its
 /// queue, and releases the lock last. A second signal exits at once (1).
 enum BotRunner {
+    /// What this process is doing in the election: waiting for the lock, or leading.
     enum Role: Sendable, Equatable {
         case standby
         case leader

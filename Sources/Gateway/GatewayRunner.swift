@@ -12,6 +12,7 @@ import Synchronization
 /// A second signal stops at once (exit 1).
 enum GatewayRunner {
 
+    /// Serving, or draining after the first SIGTERM/SIGINT (a second one stops at once).
     enum Phase: Sendable {
         case serving
         case draining

@@ -11,6 +11,7 @@ import Synchronization
 /// let dropped = editor.stop()
 /// ```
 final class ExpiryEditor: Sendable {
+    /// Pending edits (message id and due time) and whether the realm forbids edits.
     private struct State {
         var pending: Set<Int> = []
         var stopped = false

@@ -14,6 +14,7 @@ import Synchronization
 /// session.beginStopping(); session.waitForInFlight(timeout: .seconds(15)); session.deleteQueue()
 /// ```
 final class LeaderSession: Sendable {
+    /// Lifecycle of the leader's session: serving Zulip, or stopping after SIGTERM.
     enum State: Sendable, Equatable {
         case starting
         case registered(queueID: String)

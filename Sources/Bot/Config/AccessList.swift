@@ -55,6 +55,7 @@ struct AccessList: Sendable, Equatable {
         if !problems.isEmpty { throw ConfigError(problems) }
     }
 
+    /// A malformed ACL entry, reported with its source.
     private struct EntryError: Error { let message: String }
 
     private mutating func add(entry: String) throws(EntryError) {

@@ -20,6 +20,7 @@ import Synchronization
 /// lock.release()
 /// ```
 final class LeaderLock: Sendable {
+    /// The lock's state machine: waiting in flock, held (with its epoch), or released.
     enum State: Sendable, Equatable {
         /// Opened, not yet asked for the lock.
         case idle

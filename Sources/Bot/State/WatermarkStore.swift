@@ -15,6 +15,7 @@ final class WatermarkStore: Sendable {
     let path: String
     private let value = Mutex<Int?>(nil)
 
+    /// The JSON stored in watermark.json.
     private struct Record: Codable {
         var last_message_id: Int
         var updated_at: Int64

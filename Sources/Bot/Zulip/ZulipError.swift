@@ -6,6 +6,7 @@ import Shared
 /// do { try client.poll(queue) } catch where error.code == .badEventQueue { /* register again */ }
 /// ```
 struct ZulipError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// Error classes the bot reacts to differently, derived from Zulip's `code` field and the HTTP status.
     enum Code: Sendable, Equatable {
         /// 401 (`INVALID_API_KEY`, `UNAUTHORIZED`, deactivated user/realm): fatal.
         case unauthorized

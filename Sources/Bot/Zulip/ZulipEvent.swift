@@ -58,6 +58,7 @@ struct ZulipErrorBody: Decodable, Sendable {
     var code: String?
     var retryAfter: Double?
 
+    /// Zulip's JSON field names.
     private enum CodingKeys: String, CodingKey {
         case msg, code
         case retryAfter = "retry-after"

@@ -6,6 +6,7 @@
 /// if m.isDirect && m.participants.count == 2 { /* 1:1 DM */ }
 /// ```
 struct ZulipMessage: Decodable, Sendable, Equatable {
+    /// One entry of a DM's `display_recipient` list.
     struct Participant: Decodable, Sendable, Equatable {
         var id: Int
         var email: String
@@ -21,6 +22,7 @@ struct ZulipMessage: Decodable, Sendable, Equatable {
     var participants: [Participant]
     var flags: [String]
 
+    /// Zulip's JSON field names.
     private enum CodingKeys: String, CodingKey {
         case id, type, sender_id, sender_email, content, timestamp, display_recipient, flags
     }

@@ -8,6 +8,7 @@ import Shared
 /// m.requests(route: .code, status: 200).inc()
 /// ```
 final class GatewayMetrics: Sendable {
+    /// The fixed set of route labels (never the raw path, so series stay bounded).
     enum Route: String, CaseIterable, Sendable {
         case code = "/code"
         case healthz = "/healthz"

@@ -8,11 +8,13 @@ import Synchronization
 /// switch limiter.take("bot", now: 12.5) { case .allowed: ...; case .limited(let retryAfter): ... }
 /// ```
 final class RateLimiter: Sendable {
+    /// Whether a request may proceed, or how long the client should wait.
     enum Decision: Equatable {
         case allowed
         case limited(retryAfterSeconds: Int)
     }
 
+    /// One token bucket: tokens left and when it was last refilled.
     private struct Bucket {
         var tokens: Double
         var updated: Double

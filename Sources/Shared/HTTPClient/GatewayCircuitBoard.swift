@@ -16,6 +16,7 @@ struct GatewayCircuitBoard {
         case halfOpen(since: ContinuousClock.Instant)
     }
 
+    /// One gateway instance's circuit state and counters.
     struct Instance {
         let url: String
         var state: State = .closed

@@ -123,6 +123,7 @@ public final class GatewayClient: Sendable {
         return .unavailable(reason: reason)
     }
 
+    /// How one attempt ended: an answer to return, or a reason to try the next instance.
     private enum Verdict {
         /// The instance gave an answer (a code or a 4xx): stop here.
         case answered(GatewayOutcome)

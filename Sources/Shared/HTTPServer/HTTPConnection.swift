@@ -7,6 +7,7 @@
 /// connection.state   // .awaitingRequest
 /// ```
 final class HTTPConnection {
+    /// Where the connection is in its request/response cycle.
     enum State {
         /// No request bytes yet: idle keep-alive (or a fresh connection before its first byte).
         case awaitingRequest

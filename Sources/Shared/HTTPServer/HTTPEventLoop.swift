@@ -18,6 +18,7 @@ final class HTTPEventLoop: @unchecked Sendable {
     // @unchecked: everything below `// Loop thread only` is touched only by the thread running
     // `run()`; other threads use just the immutable descriptors and the atomics.
 
+    /// Messages from other threads to the loop, delivered through its eventfd.
     enum Command: Int {
         case run = 0, drain = 1, stop = 2
     }

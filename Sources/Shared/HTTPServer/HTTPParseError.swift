@@ -9,6 +9,7 @@
 /// }
 /// ```
 public struct HTTPParseError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// What was wrong with the request, which decides the status code.
     enum Code: Sendable, Equatable {
         case requestLineTooLong, headersTooLarge, tooManyHeaders, bodyNotAllowed
         case transferEncoding, invalidContentLength, multipleContentLength

@@ -272,6 +272,7 @@ public struct HTTPRequestParser: Sendable {
         }
     }
 
+    /// Header names the parser checks, as bytes.
     private enum Names {
         static let host: [UInt8] = Array("host".utf8)
         static let contentLength: [UInt8] = Array("content-length".utf8)

@@ -25,6 +25,7 @@ public typealias HTTPHandler = @Sendable (HTTPRequest) -> HTTPResponse
 /// server.shutdown(gracePeriod: .seconds(5))
 /// ```
 public final class HTTPServer: Sendable {
+    /// The server's lifecycle: created, running, draining, stopped.
     private enum State: Sendable {
         case idle
         case running(Running)
@@ -32,6 +33,7 @@ public final class HTTPServer: Sendable {
         case stopped
     }
 
+    /// What a running server owns: its listener, loops and threads.
     private struct Running: Sendable {
         let context: HTTPServerContext
         let loops: [HTTPEventLoop]

@@ -12,6 +12,7 @@ import Synchronization
 /// sink.captured   // ["{\"time\":...,\"event\":\"started\"}"]
 /// ```
 public final class LogSink: Sendable {
+    /// A file descriptor, or memory for tests.
     private enum Target: Sendable {
         case fd(Int32)
         case memory

@@ -9,6 +9,7 @@ import Synchronization
 /// }
 /// ```
 final class FunctionFamily: MetricFamily, Sendable {
+    /// Counter or gauge: only the TYPE line differs.
     enum Kind: String, Sendable {
         case counter
         case gauge

@@ -10,6 +10,7 @@ import Synchronization
 /// latency.observe(.milliseconds(20))
 /// ```
 public final class Histogram: Sendable {
+    /// Bucket counts, sum and count, updated together under one lock.
     private struct State {
         // Per-bucket (not cumulative) counts; the last slot is the +Inf bucket.
         var counts: [UInt64]

@@ -36,6 +36,7 @@ public final class MetricsRegistry: Sendable {
         return bounds
     }
 
+    /// A registered family of any kind.
     private enum Entry: Sendable {
         case counter(CounterFamily)
         case gauge(GaugeFamily)
@@ -52,6 +53,7 @@ public final class MetricsRegistry: Sendable {
         }
     }
 
+    /// Families by name, guarded by the registry's lock.
     private struct State {
         var families: [String: Entry] = [:]
         // Every sample name in use, mapped to the family writing it: a counter called

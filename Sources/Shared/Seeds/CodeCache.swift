@@ -7,6 +7,7 @@ import Synchronization
 /// let pair = cache.codes(for: step) { (compute(step), compute(step + 1)) }
 /// ```
 final class CodeCache: Sendable {
+    /// The step and its two codes.
     private struct Entry {
         var step: UInt64
         var current: String

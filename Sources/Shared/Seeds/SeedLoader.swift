@@ -26,6 +26,7 @@ public struct SeedLoader: Sendable {
         public let warnings: [ConfigProblem]
     }
 
+    /// A seed found in some source, not yet parsed or checked for duplicates.
     private struct Candidate {
         let label: String
         let text: String

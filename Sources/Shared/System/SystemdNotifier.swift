@@ -8,6 +8,7 @@ import Glibc
 /// do { try notifier.ready() } catch { log.warning("sd_notify_failed", ["error": "\(error)"]) }
 /// ```
 public struct SystemdNotifierError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The kind of failure, compared by equality.
     private enum Code: Equatable, Sendable {
         case invalidSocket
         case sendFailed
