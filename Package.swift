@@ -29,10 +29,12 @@ let package = Package(
             path: "Sources/Shared"),
         .executableTarget(name: "Gateway", dependencies: ["Shared"], path: "Sources/Gateway"),
         .executableTarget(name: "Bot", dependencies: ["Shared"], path: "Sources/Bot"),
+        // Helpers shared by the integration tests (real child processes with bounded waits).
+        .target(name: "TestSupport", path: "Tests/Support"),
         .testTarget(name: "SharedTests", dependencies: ["Shared"], path: "Tests/SharedTests"),
         .testTarget(
-            name: "GatewayTests", dependencies: ["Shared", "Gateway"], path: "Tests/GatewayTests"),
-        .testTarget(name: "BotTests", dependencies: ["Shared", "Bot"], path: "Tests/BotTests"),
+            name: "GatewayTests", dependencies: ["Shared", "Gateway", "TestSupport"], path: "Tests/GatewayTests"),
+        .testTarget(name: "BotTests", dependencies: ["Shared", "Bot", "TestSupport"], path: "Tests/BotTests"),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,6 +1,7 @@
 import Foundation
 import Shared
 import XCTest
+import TestSupport
 @testable import Bot
 
 /// Real processes on loopback: the test Zulip, a real gateway, real `totp-bot`s. Every test
@@ -106,12 +107,12 @@ final class BotProcessTests: XCTestCase {
         XCTAssertTrue(metrics.contains("process_resident_memory_bytes"))
         if FileManager.default.isExecutableFile(atPath: "/usr/bin/promtool") {
             try metrics.write(toFile: stack.dir + "/metrics.txt", atomically: true, encoding: .utf8)
-            let lint = ChildProcess.run("/bin/sh", ["-c", "/usr/bin/promtool check metrics < '\(stack.dir)/metrics.txt'"])
+            let lint = TestProcess.run("/bin/sh", ["-c", "/usr/bin/promtool check metrics < '\(stack.dir)/metrics.txt'"])
             XCTAssertEqual(lint.status, 0, lint.stdout + lint.stderr)
         }
         let health = try XCTUnwrap(fetch("http://127.0.0.1:\(port)/healthz"))
         XCTAssertTrue(health.contains("\"role\":\"leader\""), health)
-        XCTAssertEqual(ChildProcess.run(BotStack.productsDirectory + "/totp-bot", ["--healthcheck", "http://127.0.0.1:\(port)/healthz"]).status, 0)
+        XCTAssertEqual(TestProcess.run(BotStack.productsDirectory + "/totp-bot", ["--healthcheck", "http://127.0.0.1:\(port)/healthz"]).status, 0)
     }
 
     func testQueueExpiryRateLimitAndServerErrorsAreSurvived() throws {
@@ -253,11 +254,11 @@ final class BotProcessTests: XCTestCase {
         let z = stack.zulip
         _ = z.control("POST", "/fail", ["count": 100_000, "status": 502])
         let leader = try stack.startBot(expectLeader: false)
-        XCTAssertTrue(ChildProcess.waitUntil(timeout: 5) { BotStack.events(leader).contains("leader") })
+        XCTAssertTrue(TestProcess.waitUntil(timeout: 5) { BotStack.events(leader).contains("leader") })
         let standby = try stack.startBot(expectLeader: false)
         XCTAssertFalse(FileManager.default.fileExists(atPath: stack.dir + "/watermark.json"), "no watermark yet")
         _ = z.control("POST", "/fail", ["count": 0, "status": 502])
-        XCTAssertTrue(ChildProcess.waitUntil(timeout: 10) { BotStack.events(leader).contains("watermark_initialised") })
+        XCTAssertTrue(TestProcess.waitUntil(timeout: 10) { BotStack.events(leader).contains("watermark_initialised") })
         let first = z.dm(from: BotStack.alice, "code certus")
         XCTAssertEqual(z.waitForReplies(to: BotStack.alice, after: first).count, 1)
         leader.signal(SIGKILL)
@@ -278,7 +279,7 @@ final class BotProcessTests: XCTestCase {
         let standby = try stack.startBot(expectLeader: false)
         let z = stack.zulip
         let m = z.dm(from: BotStack.alice, "code certus")
-        XCTAssertTrue(ChildProcess.waitUntil(timeout: 5) { BotStack.events(leader).contains("dm_received") })
+        XCTAssertTrue(TestProcess.waitUntil(timeout: 5) { BotStack.events(leader).contains("dm_received") })
         leader.signal(SIGTERM)
         XCTAssertEqual(leader.waitForExit(timeout: 10), 0)
         let events = BotStack.events(leader)
@@ -296,7 +297,7 @@ final class BotProcessTests: XCTestCase {
         XCTAssertLessThan(send, delete)
         XCTAssertEqual(requests[delete]["status"] as? Int, 200)
         // The standby takes over once the lock is released and answers without duplicating.
-        XCTAssertTrue(ChildProcess.waitUntil(timeout: 5) { BotStack.events(standby).contains("leader") })
+        XCTAssertTrue(TestProcess.waitUntil(timeout: 5) { BotStack.events(standby).contains("leader") })
         let m2 = z.dm(from: BotStack.alice, "code github")
         XCTAssertEqual(z.waitForReplies(to: BotStack.alice, after: m2, timeout: 8).count, 1)
         Thread.sleep(forTimeInterval: 0.5)
@@ -311,7 +312,7 @@ final class BotProcessTests: XCTestCase {
         let first = try XCTUnwrap(z.waitForReplies(to: BotStack.alice, after: m).first)
         XCTAssertNotNil(BotStack.code(in: first.content))
         // Period 4 s: at most 4 s + the next window (when < 5 s remained, always here) = 8 s.
-        XCTAssertTrue(ChildProcess.waitUntil(timeout: 12) { z.botReplies(to: BotStack.alice, after: m).first?.edited == true })
+        XCTAssertTrue(TestProcess.waitUntil(timeout: 12) { z.botReplies(to: BotStack.alice, after: m).first?.edited == true })
         let edited = try XCTUnwrap(z.botReplies(to: BotStack.alice, after: m).first)
         XCTAssertTrue(edited.content.contains("expired"), edited.content)
         XCTAssertNil(BotStack.code(in: edited.content), "the edited reply still shows a code")
@@ -323,7 +324,7 @@ final class BotProcessTests: XCTestCase {
         let m3 = z.dm(from: BotStack.alice, "code fast")
         XCTAssertEqual(z.waitForReplies(to: BotStack.alice, after: m2, count: 2).count, 2)
         let bot = stack.bots[0]
-        XCTAssertTrue(ChildProcess.waitUntil(timeout: 12) {
+        XCTAssertTrue(TestProcess.waitUntil(timeout: 12) {
             z.requests().filter { $0["method"] as? String == "PATCH" && $0["status"] as? Int == 400 }.count >= 2
         })
         XCTAssertEqual(BotStack.events(bot).filter { $0 == "expiry_edit_refused" }.count, 1)
@@ -345,7 +346,7 @@ final class BotProcessTests: XCTestCase {
         XCTAssertFalse(BotStack.events(bot).contains("leader"))
         // Released: the bot leads (epoch 2 after ours) and its Zulip loop keeps pinging.
         holder.release()
-        XCTAssertTrue(ChildProcess.waitUntil(timeout: 5) { BotStack.events(bot).contains("watermark_initialised") })
+        XCTAssertTrue(TestProcess.waitUntil(timeout: 5) { BotStack.events(bot).contains("watermark_initialised") })
         let leaderMessages = notify.collect(for: 2.5)
         XCTAssertTrue(leaderMessages.contains { $0.hasPrefix("STATUS=leader (epoch 2)") }, "\(leaderMessages)")
         XCTAssertGreaterThanOrEqual(leaderMessages.filter { $0 == "WATCHDOG=1" }.count, 2, "\(leaderMessages)")
@@ -355,7 +356,7 @@ final class BotProcessTests: XCTestCase {
 
     func testWrongCredentialsExitThreeAndBadConfigExitTwo() throws {
         stack = try BotStack(gateway: false)
-        let bot = try ChildProcess(
+        let bot = try TestProcess(
             executable: BotStack.productsDirectory + "/totp-bot",
             environment: stack.botEnvironment(["ZULIP_API_KEY": "wrong-key-0000", "GATEWAY_URLS": "http://127.0.0.1:9"]),
             directory: stack.dir)
@@ -363,22 +364,22 @@ final class BotProcessTests: XCTestCase {
         XCTAssertTrue(bot.stderr.contains("Zulip rejected the bot's credentials (check ZULIP_EMAIL / ZULIP_API_KEY)"), bot.stderr)
         XCTAssertFalse(bot.stderr.contains("wrong-key-0000"))
 
-        let bad = ChildProcess.run(BotStack.productsDirectory + "/totp-bot", ["--check-config"],
+        let bad = TestProcess.run(BotStack.productsDirectory + "/totp-bot", ["--check-config"],
             environment: ["ZULIP_SITE": "x", "BOT_ACL": "nobody", "GATEWAY_URLS": "ftp://x", "GATEWAY_TOKEN": "secret-token-value"])
         XCTAssertEqual(bad.status, 2)
         for word in ["ZULIP_EMAIL", "ZULIP_API_KEY", "GATEWAY_URLS", "BOT_ACL"] { XCTAssertTrue(bad.stderr.contains(word), bad.stderr) }
         XCTAssertFalse(bad.stderr.contains("secret-token-value"))
-        XCTAssertEqual(ChildProcess.run(BotStack.productsDirectory + "/totp-bot", ["--bogus"]).status, 2)
+        XCTAssertEqual(TestProcess.run(BotStack.productsDirectory + "/totp-bot", ["--bogus"]).status, 2)
 
         // An empty ACL starts, and says nobody gets codes.
         let rc = stack.dir + "/zuliprc"
         try "[api]\nemail=\(ZulipEmulator.botEmail)\nkey=\(ZulipEmulator.botKey)\nsite=\(stack.zulip.site)\n".write(toFile: rc, atomically: true, encoding: .utf8)
-        let ok = ChildProcess.run(BotStack.productsDirectory + "/totp-bot", ["--check-config", "--zuliprc", rc],
+        let ok = TestProcess.run(BotStack.productsDirectory + "/totp-bot", ["--check-config", "--zuliprc", rc],
             environment: ["GATEWAY_URLS": "http://127.0.0.1:9", "GATEWAY_TOKEN": "t", "BOT_STATE_DIR": stack.dir])
         XCTAssertEqual(ok.status, 0, ok.stderr)
         XCTAssertTrue(ok.stderr.contains("nobody will get a code"))
 
-        let help = ChildProcess.run(BotStack.productsDirectory + "/totp-bot", ["--help"])
+        let help = TestProcess.run(BotStack.productsDirectory + "/totp-bot", ["--help"])
         XCTAssertEqual(help.status, 0)
         for name in ["--zuliprc", "ZULIP_CONFIG", "ZULIP_SITE", "ZULIP_EMAIL", "ZULIP_API_KEY", "ZULIP_ORG_URL", "ZULIP_BOT_EMAIL", "ZULIP_BOT_TOKEN",
                      "GATEWAY_URLS", "GATEWAY_TOKEN", "GATEWAY_CA_FILE", "BOT_ACL", "BOT_ACL_FILE", "ALLOWED_SENDERS", "BOT_LOCK_FILE",

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// Starts a real `totp-gateway` on 127.0.0.1 with an ephemeral port and the given environment;

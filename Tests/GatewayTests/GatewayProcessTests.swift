@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// The real `totp-gateway` binary on 127.0.0.1 with an ephemeral port, talked to over real

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import TestSupport
 
 /// One test's world: a temp directory, the test Zulip, optionally a real gateway, and any
 /// number of real `totp-bot` processes sharing the lock file and state directory.
@@ -12,12 +13,12 @@ final class BotStack {
 
     let dir: String
     let zulip: ZulipEmulator
-    private(set) var gateway: ChildProcess?
+    private(set) var gateway: TestProcess?
     private(set) var gatewayPort = 0
-    private(set) var bots: [ChildProcess] = []
+    private(set) var bots: [TestProcess] = []
     var ids: [String: Int] = [:]
 
-    static var productsDirectory: String { ChildProcess.productsDirectory }
+    static var productsDirectory: String { TestProcess.productsDirectory }
 
     init(gateway withGateway: Bool = true, zulipArgs: [String] = []) throws {
         dir = NSTemporaryDirectory() + "bot-\(UUID().uuidString.prefix(8))"
@@ -52,9 +53,9 @@ final class BotStack {
             "GATEWAY_EVENT_LOOPS": "1",
             "GATEWAY_DRAIN_SECONDS": "0",
         ]
-        let p = try ChildProcess(executable: Self.productsDirectory + "/totp-gateway", arguments: ["--listen", "127.0.0.1:0"], environment: env, directory: dir)
+        let p = try TestProcess(executable: Self.productsDirectory + "/totp-gateway", arguments: ["--listen", "127.0.0.1:0"], environment: env, directory: dir)
         var port: Int? = nil
-        _ = ChildProcess.waitUntil(timeout: 10) {
+        _ = TestProcess.waitUntil(timeout: 10) {
             port = p.logLines.first { $0["event"] as? String == "listening" }?["port"] as? Int
             return port != nil || !p.process.isRunning
         }
@@ -102,10 +103,10 @@ final class BotStack {
 
     /// Starts a bot; waits until it is leader (or standby, when `expectLeader` is false).
     @discardableResult
-    func startBot(_ extra: [String: String] = [:], expectLeader: Bool = true, arguments: [String] = []) throws -> ChildProcess {
-        let bot = try ChildProcess(executable: Self.productsDirectory + "/totp-bot", arguments: arguments, environment: botEnvironment(extra), directory: dir)
+    func startBot(_ extra: [String: String] = [:], expectLeader: Bool = true, arguments: [String] = []) throws -> TestProcess {
+        let bot = try TestProcess(executable: Self.productsDirectory + "/totp-bot", arguments: arguments, environment: botEnvironment(extra), directory: dir)
         bots.append(bot)
-        let ok = ChildProcess.waitUntil(timeout: 10) {
+        let ok = TestProcess.waitUntil(timeout: 10) {
             let events = bot.logLines.compactMap { $0["event"] as? String }
             return expectLeader ? events.contains("watermark_initialised") || events.contains("catch_up") : events.contains("standby")
         }
@@ -113,10 +114,10 @@ final class BotStack {
         return bot
     }
 
-    static func events(_ bot: ChildProcess) -> [String] { bot.logLines.compactMap { $0["event"] as? String } }
+    static func events(_ bot: TestProcess) -> [String] { bot.logLines.compactMap { $0["event"] as? String } }
 
     /// The bot's /metrics port (from its "listening" line).
-    static func metricsPort(_ bot: ChildProcess) -> Int? {
+    static func metricsPort(_ bot: TestProcess) -> Int? {
         bot.logLines.first { $0["event"] as? String == "listening" && $0["component"] as? String == "bot" }?["port"] as? Int
     }
 
@@ -133,7 +134,7 @@ final class BotStack {
     static func oathtoolCodes(period: Int = 30) -> [String] {
         let now = Int(Date().timeIntervalSince1970)
         return [now, now - period].map { t in
-            ChildProcess.run("/usr/bin/oathtool", ["--totp", "-b", "-s", "\(period)s", "-N", "@\(t)", seed]).stdout
+            TestProcess.run("/usr/bin/oathtool", ["--totp", "-b", "-s", "\(period)s", "-N", "@\(t)", seed]).stdout
                 .trimmingCharacters(in: .whitespacesAndNewlines)
         }
     }

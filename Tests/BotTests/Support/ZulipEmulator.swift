@@ -1,6 +1,7 @@
 import Foundation
 import Shared
 import XCTest
+import TestSupport
 
 /// The test Zulip (tools/test-zulip/test_zulip.py) as a real process on an ephemeral port,
 /// with its request log, driven through its /control API.
@@ -23,7 +24,7 @@ final class ZulipEmulator {
             let candidate = "\(dir)/python3"
             guard FileManager.default.isExecutableFile(atPath: candidate) else { continue }
             // Print the real interpreter: a pyenv shim needs the caller's environment to work.
-            let probe = ChildProcess.run(candidate, ["-c", "import sys, jsonschema, yaml, referencing; print(sys.executable)"],
+            let probe = TestProcess.run(candidate, ["-c", "import sys, jsonschema, yaml, referencing; print(sys.executable)"],
                                          environment: ProcessInfo.processInfo.environment, timeout: 20)
             let real = probe.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
             if probe.status == 0, FileManager.default.isExecutableFile(atPath: real) { return real }
@@ -31,7 +32,7 @@ final class ZulipEmulator {
         return "/usr/bin/python3"
     }()
 
-    let process: ChildProcess
+    let process: TestProcess
     let port: Int
     let requestLog: String
     private let http = HTTPClient(options: HTTPClientOptions(userAgent: "bot-tests"))
@@ -41,14 +42,14 @@ final class ZulipEmulator {
     init(dir: String, extraArgs: [String] = []) throws {
         let portFile = dir + "/zulip.port"
         requestLog = dir + "/zulip-requests.jsonl"
-        let process = try ChildProcess(
+        let process = try TestProcess(
             executable: Self.python,
             arguments: [Self.repoRoot + "/tools/test-zulip/test_zulip.py", "--host", "127.0.0.1", "--port", "0", "--port-file", portFile,
                         "--bot-email", Self.botEmail, "--bot-key", Self.botKey, "--heartbeat", "1", "--request-log", requestLog] + extraArgs,
             environment: [:], directory: dir)
         self.process = process
         var found: Int? = nil
-        _ = ChildProcess.waitUntil(timeout: 15) {
+        _ = TestProcess.waitUntil(timeout: 15) {
             found = (try? String(contentsOfFile: portFile, encoding: .utf8)).flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
             return found != nil || !process.process.isRunning
         }
@@ -128,7 +129,7 @@ final class ZulipEmulator {
     @discardableResult
     func waitForReplies(to user: String, after: Int, count: Int = 1, timeout: TimeInterval = 10) -> [Message] {
         var replies: [Message] = []
-        _ = ChildProcess.waitUntil(timeout: timeout) {
+        _ = TestProcess.waitUntil(timeout: timeout) {
             replies = botReplies(to: user, after: after)
             return replies.count >= count
         }
@@ -141,7 +142,7 @@ final class ZulipEmulator {
 
     /// Runs spec_check over the whole request log; returns (violations, output).
     func specCheck() -> (violations: Int, output: String) {
-        let result = ChildProcess.run(Self.python, [Self.repoRoot + "/tools/test-zulip/spec_check.py", "--spec",
+        let result = TestProcess.run(Self.python, [Self.repoRoot + "/tools/test-zulip/spec_check.py", "--spec",
             Self.repoRoot + "/tools/test-zulip/spec/zulip.yaml", "--log", requestLog, "--quiet"], timeout: 60)
         let text = result.stdout + result.stderr
         let line = text.split(separator: "\n").last { $0.hasPrefix("spec-check:") } ?? ""

@@ -1,16 +1,15 @@
 import Foundation
-import XCTest
 
-/// A real child process for integration tests (the gateway, the bot, curl): stderr is captured
+/// A real child process for integration tests (the gateway, the bot, the test Zulip, curl): stderr is captured
 /// to a file, every wait is bounded, and `deinit` kills what is still running.
-final class TestProcess: @unchecked Sendable {
+public final class TestProcess: @unchecked Sendable {
     // @unchecked: `process` is only touched from the test's thread; the file is append-only.
-    let process = Process()
-    let stderrPath: String
-    let stdoutPath: String
+    public let process = Process()
+    public let stderrPath: String
+    public let stdoutPath: String
 
     /// Directory holding the built products (`.build/debug`): the test bundle runs from there.
-    static var productsDirectory: String {
+    public static var productsDirectory: String {
         if let dir = ProcessInfo.processInfo.environment["TOTP_PRODUCTS_DIR"] { return dir }
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         var url = URL(fileURLWithPath: exe).deletingLastPathComponent()
@@ -21,7 +20,7 @@ final class TestProcess: @unchecked Sendable {
         return url.path
     }
 
-    init(executable: String, arguments: [String] = [], environment: [String: String], directory: String) throws {
+    public init(executable: String, arguments: [String] = [], environment: [String: String], directory: String) throws {
         stderrPath = directory + "/stderr-\(UUID().uuidString.prefix(8)).log"
         stdoutPath = directory + "/stdout-\(UUID().uuidString.prefix(8)).log"
         FileManager.default.createFile(atPath: stderrPath, contents: nil)
@@ -43,21 +42,21 @@ final class TestProcess: @unchecked Sendable {
         }
     }
 
-    var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
-    var stdout: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
+    public var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
+    public var stdout: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
 
     /// Parsed JSON log lines from stderr.
-    var logLines: [[String: Any]] {
+    public var logLines: [[String: Any]] {
         stderr.split(separator: "\n").compactMap { line in
             (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
         }
     }
 
-    func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
+    public func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
 
     /// Waits for exit up to `timeout`; returns the exit status, or nil if still running.
     @discardableResult
-    func waitForExit(timeout: TimeInterval) -> Int32? {
+    public func waitForExit(timeout: TimeInterval) -> Int32? {
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning && Date() < deadline { usleep(10_000) }
         if process.isRunning { return nil }
@@ -65,7 +64,7 @@ final class TestProcess: @unchecked Sendable {
     }
 
     /// Polls `condition` every 10 ms until it holds or `timeout` passes.
-    static func waitUntil(timeout: TimeInterval, _ condition: () -> Bool) -> Bool {
+    public static func waitUntil(timeout: TimeInterval, _ condition: () -> Bool) -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if condition() { return true }
@@ -75,7 +74,7 @@ final class TestProcess: @unchecked Sendable {
     }
 
     /// Runs a command to completion (bounded) and returns status and output.
-    static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:], timeout: TimeInterval = 30)
+    public static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:], timeout: TimeInterval = 30)
         -> (status: Int32, stdout: String, stderr: String)
     {
         let p = Process()
