@@ -134,6 +134,29 @@ final class HTTPServerTests: XCTestCase {
         }
     }
 
+    func testLargePipelinedBatchWithSlowReaderStaysInOrder() throws {
+        // 40 responses of 10 KiB exceed one batch's output cap and the socket buffer, which
+        // exercises the blocked-write path and the resumption of left-over requests.
+        let (server, port) = try makeTestServer { _ in } handler: { request in
+            var body = [UInt8](repeating: 0x2E, count: 10 * 1024)
+            body.replaceSubrange(0..<request.path.utf8.count, with: request.path.utf8)
+            return HTTPResponse(status: 200, body: body)
+        }
+        defer { server.stopNow() }
+        let client = try HTTPTestClient(port: port)
+        var small: Int32 = 8192
+        setsockopt(client.fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+        try client.send((0..<40).map { "GET /n\($0)/ HTTP/1.1\r\nHost: t\r\n\r\n" }.joined())
+        usleep(100_000)  // let the server fill the socket buffers and block
+        for i in 0..<40 {
+            let response = try client.readResponse()
+            XCTAssertEqual(response.body.count, 10 * 1024)
+            XCTAssertTrue(response.bodyText.hasPrefix("/n\(i)/"), String(response.bodyText.prefix(10)))
+        }
+        try client.send(get)
+        XCTAssertEqual(try client.readResponse().status, 200)
+    }
+
     func testPipelinedRequestsAfterCloseAreNotAnswered() throws {
         let (server, port) = try makeTestServer()
         defer { server.stopNow() }
@@ -273,6 +296,63 @@ final class HTTPServerTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("IPv4 or IPv6 literal"), "\(error)")
         }
         server.stopNow()
+    }
+
+    func testAcceptBacksOffWhenOutOfDescriptorsAndRecovers() throws {
+        let sink = LogSink.memory()
+        var config = HTTPServerConfiguration()
+        config.port = 0
+        config.eventLoops = 1
+        let server = HTTPServer(configuration: config, logger: Logger(component: "t", sink: sink)) { _ in
+            HTTPResponse(status: 200)
+        }
+        let port = try server.start()
+        defer { server.stopNow() }
+        let address = try SocketAddress(ipLiteral: "127.0.0.1", port: port)
+
+        // Client sockets are created first; then every descriptor number below the limit is
+        // taken, so the server's accept4 fails with EMFILE while the clients connect.
+        let clients = (0..<3).map { _ in socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
+        defer { clients.forEach { _ = Glibc.close($0) } }
+        XCTAssertTrue(clients.allSatisfy { $0 >= 0 })
+        var original = rlimit()
+        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &original)
+        let limit = rlim_t(clients.max()! + 1)
+        var fillers: [Int32] = []
+        while fillers.count < 10_000 {
+            let fd = open("/dev/null", O_RDONLY | O_CLOEXEC)
+            if fd < 0 { break }
+            if rlim_t(fd) >= limit { _ = Glibc.close(fd); break }
+            fillers.append(fd)
+        }
+        defer { fillers.forEach { _ = Glibc.close($0) } }
+        var lowered = original
+        lowered.rlim_cur = limit
+        XCTAssertEqual(setrlimit(Int32(RLIMIT_NOFILE.rawValue), &lowered), 0)
+        for fd in clients {
+            var storage = address.storage
+            let rc = withUnsafePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, address.length) }
+            }
+            XCTAssertEqual(rc, 0, "connect errno \(errno)")
+        }
+        usleep(350_000)
+        let backoffs = sink.captured.filter { $0.contains("http_accept_backoff") }.count
+        XCTAssertEqual(setrlimit(Int32(RLIMIT_NOFILE.rawValue), &original), 0)
+        XCTAssertGreaterThanOrEqual(backoffs, 1, "EMFILE should trigger a back-off")
+        XCTAssertLessThanOrEqual(backoffs, 10, "one attempt per ~100 ms, not a spin")
+
+        // With descriptors available again, the queued connections are served.
+        let request = Array("GET / HTTP/1.1\r\nHost: t\r\n\r\n".utf8)
+        for fd in clients {
+            var tv = timeval(tv_sec: 3, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+            XCTAssertEqual(request.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }, request.count)
+            var buffer = [UInt8](repeating: 0, count: 512)
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            XCTAssertGreaterThan(n, 12)
+            XCTAssertTrue(String(decoding: buffer.prefix(max(n, 0)), as: UTF8.self).hasPrefix("HTTP/1.1 200 OK\r\n"))
+        }
     }
 
     // MARK: - Real curl
