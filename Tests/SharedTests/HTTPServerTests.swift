@@ -144,7 +144,7 @@ final class HTTPServerTests: XCTestCase {
         }
         defer { server.stopNow() }
         let client = try HTTPTestClient(port: port)
-        var small: Int32 = 8192
+        var small: Int32 = 16384
         setsockopt(client.fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
         try client.send((0..<40).map { "GET /n\($0)/ HTTP/1.1\r\nHost: t\r\n\r\n" }.joined())
         usleep(100_000)  // let the server fill the socket buffers and block
