@@ -293,6 +293,15 @@ final class HTTPRequestParserTests: XCTestCase {
         }
     }
 
+    func testHeaderBlockAtLimitSplitBeforeFinalLFIsAccepted() {
+        // Found by the fuzzer's split-read invariant: 24 header bytes with the final CR alone.
+        let head = "GET / HTTP/1.0\r\nContent-Length: 000000\r\n"
+        XCTAssertEqual(head.utf8.count - "GET / HTTP/1.0\r\n".utf8.count, 24)
+        var parser = HTTPRequestParser(maxHeaderBytes: 24)
+        guard case .needMoreData = parser.parse(Array((head + "\r").utf8)) else { return XCTFail("refused early") }
+        guard case .request = parser.parse(Array((head + "\r\n").utf8)) else { return XCTFail("refused") }
+    }
+
     // MARK: - Response encoding
 
     func testEncoderAddsLengthDateAndDropsReservedOrInvalidHeaders() {

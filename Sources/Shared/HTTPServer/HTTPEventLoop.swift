@@ -268,11 +268,10 @@ final class HTTPEventLoop: @unchecked Sendable {
                 connection.headDeadline = 0
                 connection.state = .awaitingRequest
                 request.remoteAddress = connection.remoteAddress
-                let closing = !keepAlive || draining
-                respond(to: request, closing: closing)
                 connection.inFlight += 1
                 connection.requestsServed += 1
                 inFlight.add(1, ordering: .relaxed)
+                let closing = respond(to: request, keepAlive: keepAlive)
                 if closing {
                     connection.closeAfterWrite = true
                     return bytes.count  // nothing after this request will be read
@@ -288,14 +287,19 @@ final class HTTPEventLoop: @unchecked Sendable {
         return offset
     }
 
-    private func respond(to request: HTTPRequest, closing: Bool) {
+    /// Appends the response to `request`; returns whether the connection closes after it.
+    private func respond(to request: HTTPRequest, keepAlive: Bool) -> Bool {
         if case .other = request.method {
+            let closing = !keepAlive || isDraining
             appendError(
                 status: 405, name: "method_not_allowed", message: "only GET and HEAD are supported",
                 closing: closing, extraHeaders: [("Allow", "GET, HEAD")])
-            return
+            return closing
         }
         let response = context.handler(request)
+        // Checked after the handler: a drain requested while it ran already gets
+        // `Connection: close`, before the loop gets round to `beginDrain`.
+        let closing = !keepAlive || isDraining
         let connectionHeader: HTTPResponseEncoder.ConnectionHeader =
             closing ? .close : (request.version == .http1_0 ? .keepAlive : .none)
         let dropped = HTTPResponseEncoder.encode(
@@ -306,6 +310,11 @@ final class HTTPEventLoop: @unchecked Sendable {
                 "http_response_header_dropped",
                 ["headers": .string(dropped.joined(separator: ",")), "status": .int(response.status)])
         }
+        return closing
+    }
+
+    private var isDraining: Bool {
+        draining || command.load(ordering: .relaxed) != Command.run.rawValue
     }
 
     private func appendError(
@@ -436,11 +445,14 @@ final class HTTPEventLoop: @unchecked Sendable {
             guard let connection = connections[slot] else { continue }
             switch connection.state {
             case .awaitingRequest:
+                // A request may already sit in the socket (or, for a just-accepted connection, be
+                // about to arrive): serve what is there rather than reset it.
+                handleReadable(connection)
+                if connection.isClosed || connection.state != .awaitingRequest { continue }
                 if connection.requestsServed > 0 {
                     close(connection)  // idle keep-alive
                 } else {
                     connection.deadline = min(connection.deadline, now + HTTPEventLoop.drainFreshConnectionWait)
-                    handleReadable(connection)  // a just-accepted connection may already hold its request
                 }
             case .writing:
                 connection.closeAfterWrite = true

@@ -102,7 +102,9 @@ public struct HTTPRequestParser: Sendable {
         scanned = i
         if headersStart < 0 {
             if n - lineStart > maxRequestLineBytes + 1 { return fail(.requestLineTooLong) }
-        } else if n - headersStart > maxHeaderBytes {
+        } else if n - headersStart > maxHeaderBytes + 1 {
+            // +1: the CR of the final empty line may be here without its LF; a split read must
+            // not refuse a head that arriving whole would be accepted.
             return fail(.headersTooLarge)
         }
         return .needMoreData

@@ -80,7 +80,7 @@ public final class HTTPServer: Sendable {
             do {
                 for index in 0..<max(1, configuration.eventLoops) {
                     let loop = try HTTPEventLoop(index: index, context: context)
-                    threads.append(try HTTPServer.spawn(name: "http-loop-\(index)") { loop.run() })
+                    threads.append(try HTTPServer.spawn { loop.run() })
                     loops.append(loop)
                 }
             } catch {
@@ -161,20 +161,15 @@ public final class HTTPServer: Sendable {
     }
 
     /// Runs `body` on a new joinable pthread (Foundation's `Thread` would pull Foundation in).
-    private static func spawn(name: String, _ body: @escaping @Sendable () -> Void) throws(SystemError) -> pthread_t {
+    private static func spawn(_ body: @escaping @Sendable () -> Void) throws(SystemError) -> pthread_t {
         final class Box: Sendable {
-            let name: String
             let body: @Sendable () -> Void
-            init(name: String, body: @escaping @Sendable () -> Void) {
-                self.name = name
-                self.body = body
-            }
+            init(_ body: @escaping @Sendable () -> Void) { self.body = body }
         }
-        let box = Unmanaged.passRetained(Box(name: name, body: body)).toOpaque()
+        let box = Unmanaged.passRetained(Box(body)).toOpaque()
         var thread = pthread_t()
         let rc = pthread_create(&thread, nil, { arg in
-            let box = Unmanaged<Box>.fromOpaque(arg!).takeRetainedValue()
-            box.body()
+            Unmanaged<Box>.fromOpaque(arg!).takeRetainedValue().body()
             return nil
         }, box)
         if rc != 0 {
