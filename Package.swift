@@ -9,7 +9,7 @@ let package = Package(
     products: [
         .executable(name: "totp-gateway", targets: ["Gateway"]),
         .executable(name: "totp-bot", targets: ["Bot"]),
-        .library(name: "Shared", targets: ["Shared"]),
+        .library(name: "Shared", targets: ["Shared", "CurlHTTP"]),
     ],
     targets: [
         // libcurl headers and link flags (the curl client is the only Swift code that uses it).
@@ -24,17 +24,24 @@ let package = Package(
         .systemLibrary(name: "CSystem", path: "Sources/CSystem"),
         // Typed one-line wrappers over curl's variadic functions.
         .target(name: "CShims", dependencies: ["CCurl"], path: "Sources/CShims"),
+        // Everything both binaries share except the curl client: TOTP, crypto, seeds, config,
+        // logging, metrics and the HTTP server.
         .target(
-            name: "Shared", dependencies: ["CShims", "CCurl", "CCrypto", "CSystem"],
-            path: "Sources/Shared"),
+            name: "Shared", dependencies: ["CCrypto", "CSystem"], path: "Sources/Shared",
+            exclude: ["HTTPClient"]),
+        // The only code that uses libcurl (HTTPClient, GatewayClient). A module of its own so the
+        // gateway, which never makes HTTP requests, does not load libcurl and its dependencies
+        // (gnutls, krb5, ldap...) or FoundationEssentials: about 3 MiB of resident memory.
+        .target(
+            name: "CurlHTTP", dependencies: ["Shared", "CShims", "CCurl"], path: "Sources/Shared/HTTPClient"),
         .executableTarget(name: "Gateway", dependencies: ["Shared"], path: "Sources/Gateway"),
-        .executableTarget(name: "Bot", dependencies: ["Shared"], path: "Sources/Bot"),
+        .executableTarget(name: "Bot", dependencies: ["Shared", "CurlHTTP"], path: "Sources/Bot"),
         // Helpers shared by the integration tests (real child processes with bounded waits).
         .target(name: "TestSupport", path: "Tests/Support"),
-        .testTarget(name: "SharedTests", dependencies: ["Shared"], path: "Tests/SharedTests"),
+        .testTarget(name: "SharedTests", dependencies: ["Shared", "CurlHTTP"], path: "Tests/SharedTests"),
         .testTarget(
             name: "GatewayTests", dependencies: ["Shared", "Gateway", "TestSupport"], path: "Tests/GatewayTests"),
-        .testTarget(name: "BotTests", dependencies: ["Shared", "Bot", "TestSupport"], path: "Tests/BotTests"),
+        .testTarget(name: "BotTests", dependencies: ["Shared", "CurlHTTP", "Bot", "TestSupport"], path: "Tests/BotTests"),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Shared
+import CurlHTTP
 
 /// Entry point of `totp-bot`: parses the command line and runs the chosen command.
 /// Exit codes: 0 ok, 1 runtime failure, 2 configuration or usage error, 3 Zulip credentials rejected.

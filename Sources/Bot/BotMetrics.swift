@@ -1,4 +1,5 @@
 import Shared
+import CurlHTTP
 
 /// The bot's Prometheus metrics. Names are relied upon by the alert rules
 /// (infra/prometheus/alerts.yml): `bot_leader`, `bot_leader_epoch`,

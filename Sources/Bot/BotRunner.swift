@@ -4,6 +4,7 @@ import Glibc
 import Dispatch
 import Shared
 import Synchronization
+import CurlHTTP
 
 /// Runs the bot: configure, serve /healthz and /metrics, tell systemd READY=1, wait for the
 /// leader lock (pinging the watchdog), then lead (`LeaderSession`). SIGTERM/SIGINT: a standby

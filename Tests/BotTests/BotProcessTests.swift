@@ -3,6 +3,7 @@ import Shared
 import XCTest
 import TestSupport
 @testable import Bot
+@testable import CurlHTTP
 
 /// Real processes on loopback: the test Zulip, a real gateway, real `totp-bot`s. Every test
 /// ends by checking every request the bot sent and every answer it got against Zulip's

@@ -3,6 +3,7 @@ import Shared
 import Synchronization
 import XCTest
 @testable import Bot
+@testable import CurlHTTP
 
 /// In-process tests of the bot's pure parts: ACL, commands, replies, catch-up plan, zuliprc,
 /// configuration, error mapping, back-off, rate limit, lock and watermark.

@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import XCTest
 @testable import Shared
+@testable import CurlHTTP
 
 final class GatewayClientTests: XCTestCase {
     private let token = "tok-SECRET-1234"

@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import XCTest
 @testable import Shared
+@testable import CurlHTTP
 
 final class HTTPClientTests: XCTestCase {
     private func makeClient(verboseTo sink: LogSink? = nil) -> HTTPClient {

@@ -1,4 +1,5 @@
 import CCurl
+import Shared
 
 /// Collects one response while curl runs. The C callbacks capture nothing: curl hands this
 /// object back as `userdata`, and they recover it with `Unmanaged` (the caller keeps it alive

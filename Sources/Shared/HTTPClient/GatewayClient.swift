@@ -1,5 +1,6 @@
 import FoundationEssentials
 import Synchronization
+import Shared
 
 /// Asks the TOTP gateways for a code, failing over between instances. Each attempt has its
 /// own timeout and the whole call an overall deadline. Connect errors, timeouts, empty replies,

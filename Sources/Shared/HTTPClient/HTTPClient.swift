@@ -1,5 +1,6 @@
 import CCurl
 import CShims
+import Shared
 
 /// Blocking HTTP/1.1 client over libcurl. Thread-safe: each calling thread gets its own curl
 /// handle (kept for connection reuse), so `perform` may run on many threads at once. Redirects

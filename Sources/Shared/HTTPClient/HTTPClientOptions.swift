@@ -1,3 +1,4 @@
+import Shared
 /// Settings shared by every request of one `HTTPClient`.
 ///
 /// ```swift

@@ -2,6 +2,7 @@ import Foundation
 import Shared
 import XCTest
 import TestSupport
+@testable import CurlHTTP
 
 /// The test Zulip (tools/test-zulip/test_zulip.py) as a real process on an ephemeral port,
 /// with its request log, driven through its /control API.

@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 #if canImport(Glibc)
 import Glibc
+@testable import CurlHTTP
 #endif
 
 /// One request as the scripted server received it.
