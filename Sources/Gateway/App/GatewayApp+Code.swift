@@ -9,7 +9,7 @@ extension GatewayApp {
         let now = wallClock()
         let requestID = requestIDs.resolve(incoming: request.headers["X-Request-ID"])
         let forwardedFor = configuration.trustedProxies.contains(request.remoteAddress) ? request.headers["X-Forwarded-For"] : nil
-        let idHeader = [("X-Request-ID", requestID)]
+        let idHeader = [("X-Request-ID", requestID)]  // error paths only
 
         func refuse(_ status: Int, _ outcome: String, _ error: String, _ message: String, token: String?, label: String?,
             reason: String? = nil, headers: [(String, String)] = []) -> HTTPResponse
@@ -71,15 +71,21 @@ extension GatewayApp {
         guard let labelText, !labelText.isEmpty else {
             return refuse(400, "refused_bad_request", "bad_request", "missing label parameter: /code?label=LABEL", token: tokenName, label: nil)
         }
+        // A configured label is valid by construction: validate only what the store does not know.
         let label: String
-        do { label = try SeedLabel(labelText).value } catch {
-            return refuse(400, "refused_bad_request", "bad_request", "malformed label: \(error.description)", token: tokenName, label: nil)
+        let found = snap.seeds.entries[labelText]
+        if let found {
+            label = found.label
+        } else {
+            do { label = try SeedLabel(labelText).value } catch {
+                return refuse(400, "refused_bad_request", "bad_request", "malformed label: \(error.description)", token: tokenName, label: nil)
+            }
         }
         if let allowed, !allowed.allows(label) {
             return refuse(403, "refused_forbidden", "forbidden", "this token may not request this label", token: tokenName, label: label,
                 reason: "forbidden_label")
         }
-        guard let entry = snap.seeds.entry(for: label) else {
+        guard let entry = found ?? snap.seeds.entry(for: label) else {
             return refuse(404, "refused_unknown_label", "not_found", "no such label", token: tokenName, label: label)
         }
 
@@ -112,6 +118,6 @@ extension GatewayApp {
             body.append(contentsOf: String(nextExpires).utf8)
         }
         body.append(UInt8(ascii: "}"))
-        return HTTPResponse(status: 200, headers: Self.jsonHeaders + idHeader, body: body)
+        return HTTPResponse(status: 200, headers: [Self.jsonHeaders[0], Self.jsonHeaders[1], ("X-Request-ID", requestID)], body: body)
     }
 }

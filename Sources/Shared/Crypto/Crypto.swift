@@ -24,13 +24,23 @@ public enum Crypto {
         return Array(out.prefix(Int(length)))
     }
 
-    /// SHA-256 digest. The one-shot `SHA256()` skips the provider fetch that `EVP_Digest`
-    /// performs on every call in OpenSSL 3 (a lock and string compares on the request path).
+    /// SHA-256 fetched once: OpenSSL 3 otherwise looks the algorithm up on every digest
+    /// (`SHA256()` and `EVP_sha256()` both do), taking a lock and comparing names per request.
+    // nonisolated(unsafe): an immutable pointer to a reference-counted, thread-safe EVP_MD,
+    // initialised once and never freed.
+    nonisolated(unsafe) private static let fetchedSHA256: OpaquePointer = {
+        guard let md = EVP_MD_fetch(nil, "SHA256", nil) else { preconditionFailure("libcrypto has no SHA256") }
+        return md
+    }()
+
+    /// SHA-256 digest.
     public static func sha256(_ data: [UInt8]) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: 32)
-        data.withUnsafeBufferPointer { d in
-            out.withUnsafeMutableBufferPointer { o in _ = SHA256(d.baseAddress, d.count, o.baseAddress) }
+        var length: UInt32 = 0
+        let ok = data.withUnsafeBufferPointer { d in
+            out.withUnsafeMutableBufferPointer { o in EVP_Digest(d.baseAddress, d.count, o.baseAddress, &length, fetchedSHA256, nil) }
         }
+        precondition(ok == 1 && length == 32, "SHA-256 failed in libcrypto")
         return out
     }
 
