@@ -48,12 +48,12 @@ final class DMHandler: Sendable {
 
     @discardableResult
     func handle(_ message: ZulipMessage, session: Session) -> Outcome {
-        let outcome = decideAndReply(message, session: session)
+        let outcome = decideAndReply(message, session: session, received: ContinuousClock.now)
         metrics.dms.labels(outcome.rawValue).inc()
         return outcome
     }
 
-    private func decideAndReply(_ m: ZulipMessage, session: Session) -> Outcome {
+    private func decideAndReply(_ m: ZulipMessage, session: Session, received: ContinuousClock.Instant) -> Outcome {
         if m.sender_id == session.botID { return .ignoredOwn }
         guard m.isDirect else {
             logger.debug("ignored_stream_message", ["message_id": .int(m.id)])
@@ -64,36 +64,36 @@ final class DMHandler: Sendable {
             guard m.flags.contains("mentioned") else { return .ignoredGroup }
             let ids = m.others(botID: session.botID).map(\.id)
             _ = send(to: ids, ReplyFormatter.groupHint, session: session, inReplyTo: m.id)
-            auditLine(m, label: "", outcome: .groupHint)
+            auditLine(m, received, label: "", outcome: .groupHint)
             return .groupHint
         }
 
         let command = BotCommand.parse(m.content)
         if let wait = limiter.check(userID: m.sender_id) {
             let outcome: Outcome = reply(m, ReplyFormatter.rateLimited(retryIn: Int(wait.rounded(.up))), session: session) ? .rateLimited : .replyFailed
-            auditLine(m, label: command.label, outcome: .rateLimited)
+            auditLine(m, received, label: command.label, outcome: .rateLimited)
             return outcome
         }
         switch command {
         case .help, .unknown:
             let ok = reply(m, ReplyFormatter.help, session: session)
-            auditLine(m, label: "", outcome: .help)
+            auditLine(m, received, label: "", outcome: .help)
             return ok ? .help : .replyFailed
         case .labels:
             let ok = reply(m, ReplyFormatter.labels(acl.grant(userID: m.sender_id, email: m.sender_email)), session: session)
-            auditLine(m, label: "", outcome: .labels)
+            auditLine(m, received, label: "", outcome: .labels)
             return ok ? .labels : .replyFailed
         case .code(let rawLabel):
-            return answerCode(m, rawLabel: rawLabel, session: session)
+            return answerCode(m, rawLabel: rawLabel, session: session, received: received)
         }
     }
 
-    private func answerCode(_ m: ZulipMessage, rawLabel: String, session: Session) -> Outcome {
+    private func answerCode(_ m: ZulipMessage, rawLabel: String, session: Session, received: ContinuousClock.Instant) -> Outcome {
         guard let label = try? SeedLabel(rawLabel).value,
             acl.allows(userID: m.sender_id, email: m.sender_email, label: label)
         else {
             let ok = reply(m, ReplyFormatter.notAvailable(label: rawLabel), session: session)
-            auditLine(m, label: AccessList.printable(rawLabel), outcome: .notAvailable)
+            auditLine(m, received, label: AccessList.printable(rawLabel), outcome: .notAvailable)
             return ok ? .notAvailable : .replyFailed
         }
         let started = ContinuousClock.now
@@ -110,10 +110,10 @@ final class DMHandler: Sendable {
             }
             let text = ReplyFormatter.code(code: c.code, label: label, remaining: remaining, next: next)
             guard let replyID = send(to: [m.sender_id], text, session: session, inReplyTo: m.id) else {
-                auditLine(m, label: label, outcome: .replyFailed)
+                auditLine(m, received, label: label, outcome: .replyFailed)
                 return .replyFailed
             }
-            auditLine(m, label: label, outcome: .code, extra: ["gateway": .string(c.instance)])
+            auditLine(m, received, label: label, outcome: .code, extra: ["gateway": .string(c.instance)])
             if let editor {
                 let validFor = remaining + (next == nil ? 0 : c.period)
                 editor.schedule(messageID: replyID, label: label, after: .milliseconds(Int64((Double(validFor) + editDelay) * 1000)))
@@ -122,18 +122,18 @@ final class DMHandler: Sendable {
         case .refused(let status, let error):
             if status == 403 || status == 404 {
                 let ok = reply(m, ReplyFormatter.notAvailable(label: label), session: session)
-                auditLine(m, label: label, outcome: .notAvailable)
+                auditLine(m, received, label: label, outcome: .notAvailable)
                 return ok ? .notAvailable : .replyFailed
             }
             logger.error("gateway_refused", ["status": .int(status), "error": .string(error), "label": .string(label),
                 "message": "the gateway refused the bot's request; check GATEWAY_TOKEN and the gateway's token list"])
             let ok = reply(m, ReplyFormatter.unavailable, session: session)
-            auditLine(m, label: label, outcome: .unavailable)
+            auditLine(m, received, label: label, outcome: .unavailable)
             return ok ? .unavailable : .replyFailed
         case .unavailable(let reason):
             logger.error("gateway_unavailable", ["label": .string(label), "reason": .string(reason)])
             let ok = reply(m, ReplyFormatter.unavailable, session: session)
-            auditLine(m, label: label, outcome: .unavailable)
+            auditLine(m, received, label: label, outcome: .unavailable)
             return ok ? .unavailable : .replyFailed
         }
     }
@@ -160,10 +160,14 @@ final class DMHandler: Sendable {
         return nil
     }
 
-    private func auditLine(_ m: ZulipMessage, label: String, outcome: Outcome, extra: [String: LogValue] = [:]) {
+    /// One audit line per request; `handling_ms` is the bot's own time from taking the event
+    /// to having sent the reply (the gateway call and the Zulip POST included).
+    private func auditLine(_ m: ZulipMessage, _ received: ContinuousClock.Instant, label: String, outcome: Outcome, extra: [String: LogValue] = [:]) {
+        let took = ContinuousClock.now - received
+        let ms = Double(took.components.seconds) * 1000 + Double(took.components.attoseconds) / 1e15
         var fields: [String: LogValue] = [
             "message_id": .int(m.id), "sender_id": .int(m.sender_id), "sender_email": .string(m.sender_email),
-            "label": .string(label), "outcome": .string(outcome.rawValue),
+            "label": .string(label), "outcome": .string(outcome.rawValue), "handling_ms": .double((ms * 1000).rounded() / 1000),
         ]
         for (k, v) in extra { fields[k] = v }
         audit.info("request", fields)
