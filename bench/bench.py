@@ -112,6 +112,20 @@ def run_wrk(url, conns, seconds, auth=True):
             "errors": (int(non2xx.group(1)) if non2xx else 0), "socket_errors": sockerr.group(1) if sockerr else ""}
 
 
+def alternate(results, targets, conns, seconds, rounds):
+    """Measures each (name, url, auth) target `rounds` times, interleaved; keeps the median run."""
+    runs = {name: [] for name, _, _ in targets}
+    for _ in range(rounds):
+        for name, url, auth in targets:
+            runs[name].append(run_wrk(url, conns, seconds, auth=auth))
+    for name, rs in runs.items():
+        rs.sort(key=lambda r: r["rps"])
+        median = dict(rs[len(rs) // 2])
+        median["errors"] = sum(r["errors"] for r in rs)
+        median["rounds"] = [round(r["rps"]) for r in rs]
+        results[(name, conns)] = median
+
+
 def nginx_conf(tmp, name, ports, body, workers):
     servers = "\n".join(
         f"  server {{ listen 127.0.0.1:{p}; location /code {{ default_type application/json; "
@@ -202,7 +216,8 @@ def bot_dm_times(tmp, procs, count=40):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--seconds", type=int, default=8, help="wrk duration per run")
+    ap.add_argument("--seconds", type=int, default=5, help="wrk duration per run")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds per comparison (median kept)")
     ap.add_argument("--conns", default="1,32,256")
     ap.add_argument("--skip-fastapi", action="store_true")
     ap.add_argument("--skip-haproxy", action="store_true")
@@ -215,7 +230,9 @@ def main():
     results = {}
     notes = []
     try:
-        # 1. one gateway
+        # 1 + 2. one gateway and nginx (constant body of the same size), both up, measured in
+        # alternation (gateway, nginx, gateway, ...) so background noise hits both alike; the
+        # median of the rounds is reported.
         gw_port = free_port()
         gw = procs.start([os.path.join(REL, "totp-gateway"), "--listen", f"127.0.0.1:{gw_port}"],
                          env=gateway_env("gw", tmp=tmp), log=os.path.join(tmp, "gw.log"))
@@ -227,20 +244,16 @@ def main():
         socks = hold_keepalive(gw_port, 256)
         time.sleep(0.3)
         ka_rss = rss_kib(gw.pid)
-        for s in socks:
-            s.close()
-        for c in conns:
-            results[("gateway", c)] = run_wrk(f"http://127.0.0.1:{gw_port}/code?label=demo", c, args.seconds)
-        after_rss = rss_kib(gw.pid)
-        procs.stop_all()
-
-        # 2. nginx with a constant body of the same size
+        for s_ in socks:
+            s_.close()
         ng_port = free_port()
         conf = nginx_conf(tmp, "nginx1", [ng_port], body.replace("'", ""), workers=os.cpu_count())
         procs.start(["nginx", "-c", conf], log=os.path.join(tmp, "nginx.log"))
         wait_port(ng_port)
         for c in conns:
-            results[("nginx", c)] = run_wrk(f"http://127.0.0.1:{ng_port}/code?label=demo", c, args.seconds, auth=False)
+            alternate(results, [("gateway", f"http://127.0.0.1:{gw_port}/code?label=demo", True),
+                                ("nginx", f"http://127.0.0.1:{ng_port}/code?label=demo", False)], c, args.seconds, args.rounds)
+        after_rss = rss_kib(gw.pid)
         procs.stop_all()
 
         # 3. the original FastAPI gateway, one uvicorn worker
@@ -255,20 +268,22 @@ def main():
                 results[("fastapi", c)] = run_wrk(f"http://127.0.0.1:{fa_port}/code?label=demo", c, args.seconds)
             procs.stop_all()
 
-        # 4. HAProxy -> 3 gateways vs HAProxy -> 3 nginx (one thread each, as 3 single-core instances)
+        # 4. HAProxy -> 3 gateways vs HAProxy -> 3 nginx (one thread each, as 3 single-core
+        # instances), both stacks up, measured in alternation.
         if not args.skip_haproxy:
+            fronts = []
             for kind in ("gateway", "nginx"):
                 ports = [free_port() for _ in range(3)]
                 if kind == "gateway":
-                    for i, p in enumerate(ports):
-                        procs.start([os.path.join(REL, "totp-gateway"), "--listen", f"127.0.0.1:{p}"],
+                    for i, p_ in enumerate(ports):
+                        procs.start([os.path.join(REL, "totp-gateway"), "--listen", f"127.0.0.1:{p_}"],
                                     env=gateway_env(f"gw{i + 1}", loops=1, tmp=tmp), log=os.path.join(tmp, f"hgw{i}.log"))
                 else:
-                    for i, p in enumerate(ports):
-                        conf = nginx_conf(tmp, f"nginx-h{i}", [p], body.replace("'", ""), workers=1)
+                    for i, p_ in enumerate(ports):
+                        conf = nginx_conf(tmp, f"nginx-h{i}", [p_], body.replace("'", ""), workers=1)
                         procs.start(["nginx", "-c", conf], log=os.path.join(tmp, f"hng{i}.log"))
-                for p in ports:
-                    wait_port(p)
+                for p_ in ports:
+                    wait_port(p_)
                 hp, sp = free_port(), free_port()
                 env = {"HAPROXY_BIND": f"127.0.0.1:{hp}", "HAPROXY_STATS_BIND": f"127.0.0.1:{sp}",
                        "GW1_ADDR": f"127.0.0.1:{ports[0]}", "GW2_ADDR": f"127.0.0.1:{ports[1]}", "GW3_ADDR": f"127.0.0.1:{ports[2]}",
@@ -276,10 +291,11 @@ def main():
                 procs.start(["haproxy", "-W", "-db", "-f", os.path.join(ROOT, "infra", "haproxy", "haproxy.cfg")],
                             env=env, log=os.path.join(tmp, f"haproxy-{kind}.log"))
                 wait_port(hp, path="/code?label=demo" if kind == "nginx" else "/healthz")
-                time.sleep(2.5)  # all three servers UP (rise 2 x inter 1 s)
-                for c in conns:
-                    results[(f"haproxy-{kind}", c)] = run_wrk(f"http://127.0.0.1:{hp}/code?label=demo", c, args.seconds)
-                procs.stop_all()
+                fronts.append((f"haproxy-{kind}", f"http://127.0.0.1:{hp}/code?label=demo", True))
+            time.sleep(2.5)  # all servers UP (rise 2 x inter 1 s)
+            for c in conns:
+                alternate(results, fronts, c, args.seconds, args.rounds)
+            procs.stop_all()
 
         starts = startup_times(20, tmp)
         dm_times = [] if args.skip_bot else bot_dm_times(tmp, procs)
@@ -291,13 +307,15 @@ def main():
     lines = []
     lines.append(f"Machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}; "
                  f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC")
-    lines.append(f"wrk and every server share these {os.cpu_count()} cores (loopback); {args.seconds} s per run; "
-                 "ratios compare runs from this same invocation.")
+    lines.append(f"wrk and every server share these {os.cpu_count()} cores (loopback); {args.seconds} s per wrk run; "
+                 f"compared servers run side by side and are measured in {args.rounds} alternating rounds, "
+                 "median kept (all rounds in the last column); ratios compare runs from this same invocation.")
     lines.append("")
-    lines.append("| target | conns | req/s | p50 ms | p99 ms | non-2xx | socket errors |")
-    lines.append("|---|---:|---:|---:|---:|---:|---|")
-    for (name, c), r in results.items():
-        lines.append(f"| {name} | {c} | {r['rps']:.0f} | {r['p50_ms']:.3f} | {r['p99_ms']:.3f} | {r['errors']} | {r['socket_errors']} |")
+    lines.append("| target | conns | req/s | p50 ms | p99 ms | non-2xx | socket errors | rounds (req/s) |")
+    lines.append("|---|---:|---:|---:|---:|---:|---|---|")
+    for (name, c), r in sorted(results.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+        rounds = " / ".join(str(x) for x in r.get("rounds", []))
+        lines.append(f"| {name} | {c} | {r['rps']:.0f} | {r['p50_ms']:.3f} | {r['p99_ms']:.3f} | {r['errors']} | {r['socket_errors']} | {rounds} |")
     lines.append("")
 
     checks = []
