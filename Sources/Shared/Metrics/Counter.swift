@@ -9,13 +9,15 @@ import Synchronization
 /// served.inc(by: 2.5)
 /// served.value   // 3.5
 /// ```
-public final class Counter: Sendable {
+public final class Counter: ScalarMetric {
     // Whole increments (the common case) go to an integer so `inc()` never loops; fractional
     // amounts go to a Double kept as its bit pattern and updated by compare-and-swap.
     private let whole = Atomic<UInt64>(0)
     private let fractionBits = Atomic<UInt64>(Double(0).bitPattern)
 
-    init() {}
+    public init() {}
+
+    public static var typeName: String { "counter" }
 
     /// Adds one.
     @inline(__always)

@@ -7,11 +7,13 @@ import Synchronization
 /// inFlight.inc()
 /// defer { inFlight.dec() }
 /// ```
-public final class Gauge: Sendable {
+public final class Gauge: ScalarMetric {
     // The Double is stored as its bit pattern: Atomic has no floating-point representation.
     private let bits = Atomic<UInt64>(Double(0).bitPattern)
 
-    init() {}
+    public init() {}
+
+    public static var typeName: String { "gauge" }
 
     /// Replaces the value.
     public func set(_ value: Double) {

@@ -1,4 +1,16 @@
-/// All series of one counter metric. `labels(...)` returns the child for a value list,
+/// A metric series holding one number: a `Counter` or a `Gauge`.
+///
+/// ```swift
+/// let family: ScalarFamily<Counter> = registry.counter("x_total", help: "X.")
+/// ```
+public protocol ScalarMetric: AnyObject, Sendable {
+    init()
+    var value: Double { get }
+    /// The Prometheus `# TYPE` of the family.
+    static var typeName: String { get }
+}
+
+/// All series of one counter or gauge metric. `labels(...)` returns the child for a value list,
 /// creating it on first use and returning the same object afterwards: keep it on hot paths.
 ///
 /// ```swift
@@ -6,27 +18,28 @@
 ///                                 labelNames: ["route", "code"])
 /// let ok = requests.labels("/code", "200")   // cache this
 /// ok.inc()
+/// registry.gauge("bot_leader", help: "1 while this bot holds the lock.").labels().set(1)
 /// ```
-public final class CounterFamily: MetricFamily, Sendable {
+public final class ScalarFamily<Child: ScalarMetric>: MetricFamily, Sendable {
     public let name: String
     public let help: String
-    private let children: LabeledChildren<Counter>
+    private let children: LabeledChildren<Child>
 
     init(name: String, help: String, labelNames: [String]) {
         self.name = name
         self.help = help
-        self.children = LabeledChildren(metric: name, labelNames: labelNames) { Counter() }
+        self.children = LabeledChildren(metric: name, labelNames: labelNames) { Child() }
     }
 
     public var labelNames: [String] { children.labelNames }
 
     /// The series for these label values (one per label name, in order).
-    public func labels(_ values: String...) -> Counter { children.child(values) }
+    public func labels(_ values: String...) -> Child { children.child(values) }
 
     /// The series for these label values (one per label name, in order).
-    public func labels(_ values: [String]) -> Counter { children.child(values) }
+    public func labels(_ values: [String]) -> Child { children.child(values) }
 
-    /// Stops exporting a series. A cached child keeps counting but is no longer rendered;
+    /// Stops exporting a series. A cached child keeps its value but is no longer rendered;
     /// asking `labels` again afterwards starts a new series at zero.
     public func remove(_ values: String...) { children.remove(values) }
 
@@ -36,7 +49,7 @@ public final class CounterFamily: MetricFamily, Sendable {
     /// Stops exporting every series.
     public func removeAll() { children.removeAll() }
 
-    var typeName: String { "counter" }
+    var typeName: String { Child.typeName }
     var sampleNames: [String] { [name] }
 
     func renderSamples(into out: inout String) {
@@ -47,3 +60,9 @@ public final class CounterFamily: MetricFamily, Sendable {
         }
     }
 }
+
+/// All series of one counter metric.
+public typealias CounterFamily = ScalarFamily<Counter>
+
+/// All series of one gauge metric.
+public typealias GaugeFamily = ScalarFamily<Gauge>
