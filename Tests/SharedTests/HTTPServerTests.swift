@@ -252,6 +252,9 @@ final class HTTPServerTests: XCTestCase {
         let b = try HTTPTestClient(port: port)
         try b.send(get)
         _ = try b.readResponse()
+        // b's request leaves the in-flight count once write() returned, which may be just after
+        // the client read the response: wait for it before measuring a.
+        for _ in 0..<200 where server.inFlightRequests != 0 { usleep(5000) }
         try a.send(get)
         XCTAssertEqual(try a.readResponse().bodyText, "open=2 inflight=1")
         // The count drops once write() returned, which may be just after the client read.
