@@ -43,31 +43,50 @@ final class AuditLog: Sendable {
     func record(time: (seconds: Int64, nanoseconds: Int64), token: String?, label: String?, outcome: String, status: Int,
         remote: String, forwardedFor: String?, requestID: String, code: String?)
     {
-        var line: [UInt8] = []
-        line.reserveCapacity(320)
-        line.append(contentsOf: #"{"time":""#.utf8)
-        timestamps.append(seconds: time.seconds, nanoseconds: time.nanoseconds, to: &line)
-        line.append(contentsOf: #"","level":"info","event":"code_request","component":"audit""#.utf8)
-        if let code, let key, let label {
-            line.append(contentsOf: #","code_hmac":""#.utf8)
-            line.append(contentsOf: Self.codeHMAC(key: key, label: label, code: code).utf8)
-            line.append(0x22)
-        }
-        func field(_ name: String, _ value: String) {
-            line.append(contentsOf: ",\"\(name)\":".utf8)
-            JSONText.appendString(value, to: &line)
-        }
-        if let forwardedFor { field("forwarded_for", forwardedFor) }
-        if let label { field("label", label) }
-        field("outcome", outcome)
-        field("remote", remote)
-        field("request_id", requestID)
-        line.append(contentsOf: ",\"status\":\(status)".utf8)
-        if let token { field("token", token) }
-        line.append(contentsOf: "}\n".utf8)
-        let full = buffer.withLock { b -> Bool in
-            b.append(contentsOf: line)
-            return b.count >= Self.maxBuffered
+        let hmac = (code != nil && key != nil && label != nil) ? Self.codeHMAC(key: key!, label: label!, code: code!) : nil
+        // 256: the fixed keys and punctuation (about 190 bytes) and the status.
+        var bound = 256 + TimestampCache.maxLength + JSONText.maxQuotedCount(outcome) + JSONText.maxQuotedCount(remote)
+            + JSONText.maxQuotedCount(requestID) + (hmac?.utf8.count ?? 0)
+        if let forwardedFor { bound += JSONText.maxQuotedCount(forwardedFor) }
+        if let label { bound += JSONText.maxQuotedCount(label) }
+        if let token { bound += JSONText.maxQuotedCount(token) }
+        // Formatted on the stack; the shared buffer is locked only for the copy.
+        let full = ByteWriter.withBytes(writingAtMost: bound, { w in
+            w.write(static: #"{"time":""#)
+            timestamps.write(seconds: time.seconds, nanoseconds: time.nanoseconds, to: &w)
+            w.write(static: #"","level":"info","event":"code_request","component":"audit""#)
+            if let hmac {
+                w.write(static: #","code_hmac":""#)
+                w.write(utf8: hmac)
+                w.write(byte: 0x22)
+            }
+            // Keys in sorted order, like the logger's lines.
+            if let forwardedFor {
+                w.write(static: #","forwarded_for":"#)
+                w.write(jsonString: forwardedFor)
+            }
+            if let label {
+                w.write(static: #","label":"#)
+                w.write(jsonString: label)
+            }
+            w.write(static: #","outcome":"#)
+            w.write(jsonString: outcome)
+            w.write(static: #","remote":"#)
+            w.write(jsonString: remote)
+            w.write(static: #","request_id":"#)
+            w.write(jsonString: requestID)
+            w.write(static: #","status":"#)
+            w.write(decimal: status)
+            if let token {
+                w.write(static: #","token":"#)
+                w.write(jsonString: token)
+            }
+            w.write(static: "}\n")
+        }) { line in
+            buffer.withLock { b -> Bool in
+                b.append(contentsOf: line)
+                return b.count >= Self.maxBuffered
+            }
         }
         if full { flush() }
     }

@@ -5,11 +5,11 @@ extension GatewayApp {
     /// Order: authenticate (401), rate limit (429), label syntax (400), permission (403, also for
     /// labels that do not exist, so a restricted token learns nothing), existence (404 for `*`).
     func handleCode(_ request: HTTPRequest) -> HTTPResponse {
-        let (snap, issuedCounters) = active
+        let active = self.active
+        let snap = active.snapshot
         let now = wallClock()
         let requestID = requestIDs.resolve(incoming: request.headers["X-Request-ID"])
         let forwardedFor = configuration.trustedProxies.contains(request.remoteAddress) ? request.headers["X-Forwarded-For"] : nil
-        let idHeader = [("X-Request-ID", requestID)]  // error paths only
 
         func refuse(_ status: Int, _ outcome: String, _ error: String, _ message: String, token: String?, label: String?,
             reason: String? = nil, headers: [(String, String)] = []) -> HTTPResponse
@@ -17,7 +17,7 @@ extension GatewayApp {
             if let reason { metrics.authFailures.labels(reason).inc() }
             audit.record(time: now, token: token, label: label, outcome: outcome, status: status, remote: request.remoteAddress,
                 forwardedFor: forwardedFor, requestID: requestID, code: nil)
-            return Self.error(status, error, message, extraHeaders: idHeader + headers)
+            return Self.error(status, error, message, extraHeaders: [("X-Request-ID", requestID)] + headers)
         }
 
         // Authentication.
@@ -30,23 +30,28 @@ extension GatewayApp {
                     reason: "no_tokens_configured", headers: [("WWW-Authenticate", "Bearer realm=\"totp-gateway\"")])
             }
         } else {
-            guard let header = request.headers["Authorization"] else {
+            guard var header = request.headers["Authorization"] else {
                 return refuse(401, "refused_missing_token", "unauthorized", "send Authorization: Bearer <token>", token: nil, label: nil,
                     reason: "missing_token", headers: [("WWW-Authenticate", "Bearer realm=\"totp-gateway\"")])
             }
-            let utf8 = Array(header.utf8)
-            let prefix = Array("bearer ".utf8)
-            guard utf8.count > prefix.count,
-                zip(utf8.prefix(prefix.count), prefix).allSatisfy({ ($0 | 0x20) == $1 || $0 == $1 })
-            else {
+            // "Bearer" (any case), one or more spaces, the secret; surrounding spaces ignored.
+            let token: ClientToken?? = header.withUTF8 { bytes -> ClientToken?? in
+                let scheme: StaticString = "bearer "
+                let n = scheme.utf8CodeUnitCount
+                guard bytes.count > n else { return .none }
+                for i in 0..<n where bytes[i] | 0x20 != scheme.utf8Start[i] { return .none }
+                var start = n
+                var end = bytes.count
+                while start < end && bytes[start] == 0x20 { start += 1 }
+                while end > start && bytes[end - 1] == 0x20 { end -= 1 }
+                return .some(snap.tokens.authenticate(bearer: UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[start..<end]))))
+            }
+            guard case .some(let authenticated) = token else {
                 return refuse(401, "refused_bad_scheme", "unauthorized", "use the Bearer scheme: Authorization: Bearer <token>",
                     token: nil, label: nil, reason: "bad_scheme",
                     headers: [("WWW-Authenticate", "Bearer realm=\"totp-gateway\", error=\"invalid_request\"")])
             }
-            var secret = utf8[prefix.count...]
-            while secret.first == 0x20 { secret = secret.dropFirst() }
-            while secret.last == 0x20 { secret = secret.dropLast() }
-            guard let token = snap.tokens.authenticate(bearer: Array(secret)) else {
+            guard let token = authenticated else {
                 return refuse(401, "refused_invalid_token", "unauthorized", "the token is not valid", token: nil, label: nil,
                     reason: "invalid_token", headers: [("WWW-Authenticate", "Bearer realm=\"totp-gateway\", error=\"invalid_token\"")])
             }
@@ -73,51 +78,45 @@ extension GatewayApp {
         }
         // A configured label is valid by construction: validate only what the store does not know.
         let label: String
-        let found = snap.seeds.entries[labelText]
-        if let found {
-            label = found.label
+        var route = active.routes[labelText]
+        if let route {
+            label = route.entry.label
         } else {
             do { label = try SeedLabel(labelText).value } catch {
                 return refuse(400, "refused_bad_request", "bad_request", "malformed label: \(error.description)", token: tokenName, label: nil)
             }
+            route = active.routes[label]
         }
         if let allowed, !allowed.allows(label) {
             return refuse(403, "refused_forbidden", "forbidden", "this token may not request this label", token: tokenName, label: label,
                 reason: "forbidden_label")
         }
-        guard let entry = found ?? snap.seeds.entry(for: label) else {
+        guard let route else {
             return refuse(404, "refused_unknown_label", "not_found", "no such label", token: tokenName, label: label)
         }
 
-        let code = entry.code(at: now.seconds, includeNext: next)
-        (issuedCounters[label] ?? metrics.codesIssued.labels(label)).inc()
+        let code = route.entry.code(at: now.seconds, includeNext: next)
+        route.issued.inc()
         audit.record(time: now, token: tokenName, label: label, outcome: "issued", status: 200, remote: request.remoteAddress,
             forwardedFor: forwardedFor, requestID: requestID, code: code.code)
-        var body: [UInt8] = []
-        body.reserveCapacity(224)
-        body.append(contentsOf: #"{"label":"#.utf8)
-        JSONText.appendString(label, to: &body)
-        body.append(contentsOf: #","code":""#.utf8)
-        body.append(contentsOf: code.code.utf8)
-        body.append(contentsOf: #"","period":"#.utf8)
-        body.append(contentsOf: String(entry.parameters.period).utf8)
-        body.append(contentsOf: #","digits":"#.utf8)
-        body.append(contentsOf: String(entry.parameters.digits).utf8)
-        body.append(contentsOf: #","algorithm":""#.utf8)
-        body.append(contentsOf: entry.parameters.algorithm.name.utf8)
-        body.append(contentsOf: #"","remaining":"#.utf8)
-        body.append(contentsOf: String(code.remaining).utf8)
-        body.append(contentsOf: #","expires_at":"#.utf8)
-        body.append(contentsOf: String(code.expiresAt).utf8)
-        body.append(contentsOf: #","instance":"#.utf8)
-        body.append(contentsOf: instanceJSON)
-        if let nextCode = code.nextCode, let nextExpires = code.nextExpiresAt {
-            body.append(contentsOf: #","next_code":""#.utf8)
-            body.append(contentsOf: nextCode.utf8)
-            body.append(contentsOf: #"","next_expires_at":"#.utf8)
-            body.append(contentsOf: String(nextExpires).utf8)
+        let bound = route.bodyPrefix.count + route.bodyParameters.count + instanceJSON.count + 2 * code.code.utf8.count + 128  // 128: the fixed keys (about 65 bytes) and three numbers
+        let body = [UInt8](writingAtMost: bound) { w in
+            w.write(bytes: route.bodyPrefix)
+            w.write(utf8: code.code)
+            w.write(bytes: route.bodyParameters)
+            w.write(decimal: code.remaining)
+            w.write(static: #","expires_at":"#)
+            w.write(decimal: code.expiresAt)
+            w.write(static: #","instance":"#)
+            w.write(bytes: instanceJSON)
+            if let nextCode = code.nextCode, let nextExpires = code.nextExpiresAt {
+                w.write(static: #","next_code":""#)
+                w.write(utf8: nextCode)
+                w.write(static: #"","next_expires_at":"#)
+                w.write(decimal: nextExpires)
+            }
+            w.write(byte: UInt8(ascii: "}"))
         }
-        body.append(UInt8(ascii: "}"))
         return HTTPResponse(status: 200, headers: [Self.jsonHeaders[0], Self.jsonHeaders[1], ("X-Request-ID", requestID)], body: body)
     }
 }

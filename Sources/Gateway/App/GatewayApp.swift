@@ -26,8 +26,8 @@ final class GatewayApp: Sendable {
     let clockStatus: @Sendable () -> ClockStatus
     /// The instance name as a JSON string, rendered once.
     let instanceJSON: [UInt8]
-    /// The active snapshot with its pre-resolved codes-issued counters, swapped together.
-    private let state: Mutex<(GatewaySnapshot, [String: Counter])>
+    /// The active snapshot with what requests resolve from it, swapped together.
+    private let state: Mutex<ActiveConfiguration>
     private let drainingFlag = Atomic<Bool>(false)
 
     init(configuration: GatewayConfiguration, snapshot: GatewaySnapshot, logger: Logger, audit: AuditLog,
@@ -44,17 +44,15 @@ final class GatewayApp: Sendable {
         self.wallClock = wallClock
         self.monotonic = monotonic
         self.clockStatus = clockStatus
-        self.state = Mutex((snapshot, [:]))
         var instance: [UInt8] = []
         JSONText.appendString(configuration.instance, to: &instance)
         self.instanceJSON = instance
-        let counters = metrics.activate(snapshot, previous: nil)
-        state.withLock { $0.1 = counters }
+        self.state = Mutex(ActiveConfiguration(snapshot: snapshot, counters: metrics.activate(snapshot, previous: nil)))
     }
 
-    var snapshot: GatewaySnapshot { state.withLock { $0.0 } }
+    var snapshot: GatewaySnapshot { state.withLock { $0.snapshot } }
 
-    var active: (GatewaySnapshot, [String: Counter]) { state.withLock { $0 } }
+    var active: ActiveConfiguration { state.withLock { $0 } }
 
     var isDraining: Bool { drainingFlag.load(ordering: .relaxed) }
 
@@ -66,8 +64,8 @@ final class GatewayApp: Sendable {
     /// Swaps in a fully loaded snapshot.
     func activate(_ next: GatewaySnapshot) {
         let previous = snapshot
-        let counters = metrics.activate(next, previous: previous)
-        state.withLock { $0 = (next, counters) }
+        let active = ActiveConfiguration(snapshot: next, counters: metrics.activate(next, previous: previous))
+        state.withLock { $0 = active }
     }
 
     static let monotonicSeconds: @Sendable () -> Double = {
@@ -96,7 +94,7 @@ final class GatewayApp: Sendable {
             response = Self.error(404, "not_found", "no such endpoint; try /code?label=LABEL, /healthz or /metrics")
         }
         metrics.requests(route: route, status: response.status).inc()
-        metrics.durations[route]?.observe(monotonic() - start)
+        metrics.duration(route).observe(monotonic() - start)
         return response
     }
 

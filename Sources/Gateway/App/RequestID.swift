@@ -9,13 +9,16 @@ import Synchronization
 /// ids.resolve(incoming: nil)   // "3f9a1c0b7e2d-1"
 /// ```
 final class RequestIDs: Sendable {
-    private let prefix = Crypto.hex(Crypto.randomBytes(6))
+    /// The random part and its `-`, as bytes.
+    private let prefix: [UInt8] = Array((Crypto.hex(Crypto.randomBytes(6)) + "-").utf8)
     private let counter = Atomic<UInt64>(0)
 
     func resolve(incoming: String?) -> String {
         if let incoming, Self.isSafe(incoming) { return incoming }
         let n = counter.wrappingAdd(1, ordering: .relaxed).newValue
-        return prefix + "-" + String(n)
+        var id = prefix
+        id.append(decimal: Int(truncatingIfNeeded: n & 0x7FFF_FFFF_FFFF_FFFF))
+        return String(decoding: id, as: UTF8.self)
     }
 
     static func isSafe(_ s: String) -> Bool {

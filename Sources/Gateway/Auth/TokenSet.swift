@@ -16,12 +16,19 @@ struct TokenSet: Sendable {
     init(tokens: [ClientToken]) { self.tokens = tokens }
 
     func authenticate(bearer secret: [UInt8]) -> ClientToken? {
-        let hash = Crypto.sha256(secret)
-        var found: ClientToken? = nil
-        for t in tokens where Crypto.constantTimeEqual(t.secretHash, hash) {
-            if found == nil { found = t }
+        secret.withUnsafeBytes { authenticate(bearer: $0) }
+    }
+
+    /// The token whose secret is `secret`; the digest stays on the stack.
+    func authenticate(bearer secret: UnsafeRawBufferPointer) -> ClientToken? {
+        withUnsafeTemporaryAllocation(byteCount: 32, alignment: 8) { digest in
+            Crypto.sha256(secret, into: digest)
+            var found: ClientToken? = nil
+            for t in tokens where Crypto.constantTimeEqual(t.secretHash, UnsafeRawBufferPointer(digest)) {
+                if found == nil { found = t }
+            }
+            return found
         }
-        return found
     }
 
     /// `GATEWAY_TOKENS` (or `_FILE`, or the `tokens` credential): entries separated by `;` or

@@ -36,12 +36,21 @@ public enum Crypto {
     /// SHA-256 digest.
     public static func sha256(_ data: [UInt8]) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: 32)
+        data.withUnsafeBytes { d in out.withUnsafeMutableBytes { sha256(d, into: $0) } }
+        return out
+    }
+
+    /// SHA-256 of `data` into the first 32 bytes of `out`, without allocating (request paths).
+    public static func sha256(_ data: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer) {
+        precondition(out.count >= 32, "SHA-256 needs 32 bytes of output")
         var length: UInt32 = 0
-        let ok = data.withUnsafeBufferPointer { d in
-            out.withUnsafeMutableBufferPointer { o in EVP_Digest(d.baseAddress, d.count, o.baseAddress, &length, fetchedSHA256, nil) }
+        // EVP_Digest wants a non-null input pointer even for zero bytes.
+        var empty: UInt8 = 0
+        let ok = withUnsafeMutablePointer(to: &empty) { fallback in
+            EVP_Digest(data.baseAddress ?? UnsafeRawPointer(fallback), data.count,
+                out.baseAddress!.assumingMemoryBound(to: UInt8.self), &length, fetchedSHA256, nil)
         }
         precondition(ok == 1 && length == 32, "SHA-256 failed in libcrypto")
-        return out
     }
 
     /// Cryptographically secure random bytes.
@@ -54,9 +63,14 @@ public enum Crypto {
 
     /// Constant-time equality; lengths are compared first (their difference is not secret).
     public static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        b.withUnsafeBytes { constantTimeEqual(a, $0) }
+    }
+
+    /// Constant-time equality with raw bytes; lengths are compared first.
+    public static func constantTimeEqual(_ a: [UInt8], _ b: UnsafeRawBufferPointer) -> Bool {
         guard a.count == b.count else { return false }
         if a.isEmpty { return true }
-        return a.withUnsafeBytes { x in b.withUnsafeBytes { y in CRYPTO_memcmp(x.baseAddress, y.baseAddress, a.count) == 0 } }
+        return a.withUnsafeBytes { x in CRYPTO_memcmp(x.baseAddress, b.baseAddress, a.count) == 0 }
     }
 
     /// Lower-case hex.

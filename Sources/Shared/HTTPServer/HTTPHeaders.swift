@@ -47,16 +47,16 @@ public struct HTTPHeaders: Sendable, Sequence, Equatable {
             && zip(lhs.fields, rhs.fields).allSatisfy { $0.name == $1.name && $0.value == $1.value }
     }
 
-    /// ASCII case-insensitive comparison of two header names, without allocating.
+    /// ASCII case-insensitive comparison of two header names, without allocating. Lengths are
+    /// compared first (O(1) for both small and native strings), so most misses cost nothing.
     public static func sameName(_ a: String, _ b: String) -> Bool {
-        var ia = a.utf8.makeIterator()
-        var ib = b.utf8.makeIterator()
-        while true {
-            switch (ia.next(), ib.next()) {
-            case (nil, nil): return true
-            case (let x?, let y?):
-                if x != y && asciiLower(x) != asciiLower(y) { return false }
-            default: return false
+        guard a.utf8.count == b.utf8.count else { return false }
+        var a = a
+        var b = b
+        return a.withUTF8 { x in
+            b.withUTF8 { y in
+                for i in 0..<x.count where x[i] != y[i] && asciiLower(x[i]) != asciiLower(y[i]) { return false }
+                return true
             }
         }
     }

@@ -22,66 +22,49 @@ enum HTTPResponseEncoder {
     ) -> [String] {
         var dropped: [String] = []
         let status = (100...999).contains(response.status) ? response.status : 500
-        append("HTTP/1.1 ", to: &out)
-        out.append(UInt8(truncatingIfNeeded: 0x30 + status / 100))
-        out.append(UInt8(truncatingIfNeeded: 0x30 + status / 10 % 10))
-        out.append(UInt8(truncatingIfNeeded: 0x30 + status % 10))
-        out.append(0x20)
-        append(reasonPhrase(status), to: &out)
-        append("\r\n", to: &out)
-        for (name, value) in response.headers {
-            if !isValidName(name) || !isValidValue(value) || isReserved(name) {
-                dropped.append(name)
-                continue
-            }
-            out.append(contentsOf: name.utf8)
-            append(": ", to: &out)
-            out.append(contentsOf: value.utf8)
-            append("\r\n", to: &out)
-        }
         // 1xx, 204 and 304 carry neither Content-Length nor a body (RFC 9110 8.6, 15.3.5, 15.4.5).
         let bodyless = status < 200 || status == 204 || status == 304
-        if !bodyless {
-            append("Content-Length: ", to: &out)
-            appendDecimal(response.body.count, to: &out)
-            append("\r\n", to: &out)
+        var valid: UInt64 = 0  // bit i: handler header i is sent (a response has far fewer than 64)
+        var bound = 128 + date.count  // status line, Content-Length, Connection and the blank line
+        for (i, (name, value)) in response.headers.enumerated() {
+            if i < 64 && isValidName(name) && isValidValue(value) && !isReserved(name) {
+                valid |= 1 << UInt64(i)
+                bound += name.utf8.count + value.utf8.count + 4
+            } else {
+                dropped.append(name)
+            }
         }
-        out.append(contentsOf: date)
-        switch connection {
-        case .none: break
-        case .close: append("Connection: close\r\n", to: &out)
-        case .keepAlive: append("Connection: keep-alive\r\n", to: &out)
+        out.append(writingAtMost: bound) { w in
+            w.write(static: "HTTP/1.1 ")
+            w.write(byte: UInt8(truncatingIfNeeded: 0x30 + status / 100))
+            w.write(byte: UInt8(truncatingIfNeeded: 0x30 + status / 10 % 10))
+            w.write(byte: UInt8(truncatingIfNeeded: 0x30 + status % 10))
+            w.write(byte: 0x20)
+            w.write(static: reasonPhrase(status))
+            w.write(static: "\r\n")
+            for (i, (name, value)) in response.headers.enumerated() where i < 64 && valid & (1 << UInt64(i)) != 0 {
+                w.write(utf8: name)
+                w.write(static: ": ")
+                w.write(utf8: value)
+                w.write(static: "\r\n")
+            }
+            if !bodyless {
+                w.write(static: "Content-Length: ")
+                w.write(decimal: response.body.count)
+                w.write(static: "\r\n")
+            }
+            w.write(bytes: date)
+            switch connection {
+            case .none: break
+            case .close: w.write(static: "Connection: close\r\n")
+            case .keepAlive: w.write(static: "Connection: keep-alive\r\n")
+            }
+            w.write(static: "\r\n")
         }
-        append("\r\n", to: &out)
         if !omitBody && !bodyless {
             out.append(contentsOf: response.body)
         }
         return dropped
-    }
-
-    @inline(__always)
-    static func append(_ s: StaticString, to out: inout [UInt8]) {
-        out.append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
-    }
-
-    static func appendDecimal(_ value: Int, to out: inout [UInt8]) {
-        if value < 10 {
-            out.append(UInt8(truncatingIfNeeded: 0x30 + value))
-            return
-        }
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var v = value
-        var count = 0
-        withUnsafeMutableBytes(of: &digits) { buf in
-            while v > 0 {
-                buf[19 - count] = UInt8(truncatingIfNeeded: 0x30 + v % 10)
-                v /= 10
-                count += 1
-            }
-            out.append(contentsOf: buf[(20 - count)...])
-        }
     }
 
     // withUTF8 walks native strings' contiguous bytes: several times faster than the `utf8`

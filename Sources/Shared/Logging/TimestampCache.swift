@@ -12,7 +12,14 @@ public final class TimestampCache: Sendable {
 
     public init() {}
 
+    /// An upper bound on the bytes `write` produces.
+    public static let maxLength = 32  // 24 up to year 9999
+
     public func append(seconds: Int64, nanoseconds: Int64, to out: inout [UInt8]) {
+        out.append(writingAtMost: Self.maxLength) { write(seconds: seconds, nanoseconds: nanoseconds, to: &$0) }
+    }
+
+    public func write(seconds: Int64, nanoseconds: Int64, to out: inout ByteWriter) {
         let prefix = cached.withLock { c -> [UInt8] in
             if c.seconds != seconds {
                 // "YYYY-MM-DDTHH:MM:SS." from the full rendering, without the milliseconds and "Z".
@@ -20,11 +27,11 @@ public final class TimestampCache: Sendable {
             }
             return c.prefix
         }
-        out.append(contentsOf: prefix)
+        out.write(bytes: prefix)
         let ms = Int(nanoseconds / 1_000_000)
-        out.append(UInt8(48 + ms / 100))
-        out.append(UInt8(48 + ms / 10 % 10))
-        out.append(UInt8(48 + ms % 10))
-        out.append(UInt8(ascii: "Z"))
+        out.write(byte: UInt8(48 + ms / 100))
+        out.write(byte: UInt8(48 + ms / 10 % 10))
+        out.write(byte: UInt8(48 + ms % 10))
+        out.write(byte: UInt8(ascii: "Z"))
     }
 }

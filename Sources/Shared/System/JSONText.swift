@@ -10,11 +10,20 @@ public enum JSONText {
     @inline(__always)
     static func needsNoEscaping(_ value: String) -> Bool {
         var value = value
-        return value.withUTF8 { bytes in
-            for b in bytes where b < 0x20 || b == 0x22 || b == 0x5C || b == 0x7F || b == 0xE2 { return false }
-            return true
-        }
+        return value.withUTF8 { needsNoEscaping($0) }
     }
+
+    /// The same over UTF-8 bytes. 0xE2 is the lead byte of U+2028/U+2029, which the slow path
+    /// escapes (JavaScript consumers choke on them).
+    @inline(__always)
+    static func needsNoEscaping(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        for b in bytes where b < 0x20 || b == 0x22 || b == 0x5C || b == 0x7F || b == 0xE2 { return false }
+        return true
+    }
+
+    /// An upper bound on the bytes `appendString` writes for `value` (every byte escaped as
+    /// `\u00XX`, plus the quotes).
+    public static func maxQuotedCount(_ value: String) -> Int { 6 * value.utf8.count + 2 }
 
     /// Appends `value` as a quoted, escaped JSON string.
     public static func appendString(_ value: String, to out: inout String) {
@@ -45,17 +54,21 @@ public enum JSONText {
         out.append("\"")
     }
 
-    /// Appends `value` as a quoted, escaped JSON string to a byte buffer.
+    /// Appends `value` as a quoted, escaped JSON string to a byte buffer. One pass over the
+    /// bytes in the common case (nothing to escape).
     public static func appendString(_ value: String, to out: inout [UInt8]) {
-        if needsNoEscaping(value) {
+        var value = value
+        let copied = value.withUTF8 { bytes -> Bool in
+            guard needsNoEscaping(bytes) else { return false }
             out.append(0x22)
-            out.append(contentsOf: value.utf8)
+            out.append(contentsOf: bytes)
             out.append(0x22)
-            return
+            return true
         }
+        if copied { return }
         var s = ""
         appendString(value, to: &s)
-        out.append(contentsOf: s.utf8)
+        out.append(utf8: s)
     }
 
     /// Returns `value` as a quoted, escaped JSON string.
