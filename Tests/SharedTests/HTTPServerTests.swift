@@ -442,6 +442,62 @@ final class HTTPServerTests: XCTestCase {
         XCTAssertTrue(client.waitForClose(within: 3), "silent connection must be closed")
     }
 
+    func testFirstRequestHeaderTimeoutCountsFromAccept() throws {
+        // A client that waits most of the limit and then trickles bytes must not get a new one.
+        let (server, port) = try makeTestServer { $0.headerReadTimeout = .milliseconds(600) }
+        defer { server.stopNow() }
+        let client = try HTTPTestClient(port: port)
+        let started = monotonicMilliseconds()
+        usleep(400_000)
+        try client.send("GET / HTTP/1.1\r\n")
+        XCTAssertTrue(client.waitForClose(within: 3))
+        let elapsed = monotonicMilliseconds() - started
+        XCTAssertLessThan(elapsed, 950, "closed about 600 ms after accept, not 600 ms after the first byte")
+        XCTAssertEqual(server.statistics.timeouts["header"], 1)
+    }
+
+    func testStatisticsCountRefusalsRejectionsAndTimeouts() throws {
+        let (server, port) = try makeTestServer { $0.maxConnections = 1; $0.idleTimeout = .milliseconds(200) }
+        defer { server.stopNow() }
+        let a = try HTTPTestClient(port: port)
+        try a.send("DELETE / HTTP/1.1\r\nHost: t\r\n\r\n")
+        XCTAssertEqual(try a.readResponse().status, 405)
+        let b = try HTTPTestClient(port: port)  // over the cap of 1
+        XCTAssertTrue(b.waitForClose(within: 3))
+        XCTAssertTrue(a.waitForClose(within: 3), "idle keep-alive closed")
+        let c = try HTTPTestClient(port: port)
+        try c.send("GET / HTTP/1.1\r\n\r\n")  // no Host
+        XCTAssertEqual(try c.readResponse().status, 400)
+        let stats = server.statistics
+        XCTAssertEqual(stats.refusals[405], 1)
+        XCTAssertEqual(stats.refusals[400], 1)
+        XCTAssertEqual(stats.refusals[431], 0)
+        XCTAssertEqual(stats.connectionsRejected, 1)
+        XCTAssertEqual(stats.timeouts["idle"], 1)
+    }
+
+    func testStalledLoopIsReported() throws {
+        let release = Atomic<Bool>(false)
+        let (server, port) = try makeTestServer { $0.eventLoops = 1 } handler: { request in
+            if request.path == "/block" {
+                while !release.load(ordering: .relaxed) { usleep(10_000) }
+            }
+            return HTTPResponse(status: 200)
+        }
+        defer { server.stopNow() }
+        // Idle loops turn at least once a second.
+        usleep(1_500_000)
+        XCTAssertEqual(server.stalledLoops(olderThan: .milliseconds(1300)), 0)
+        let client = try HTTPTestClient(port: port)
+        try client.send("GET /block HTTP/1.1\r\nHost: t\r\n\r\n")
+        usleep(2_000_000)  // the handler has been blocking the only loop for 2 s
+        XCTAssertEqual(server.stalledLoops(olderThan: .milliseconds(1300)), 1, "a loop stuck in a handler is reported")
+        release.store(true, ordering: .relaxed)
+        XCTAssertEqual(try client.readResponse().status, 200)
+        usleep(200_000)  // its next turn comes within the 50 ms sweep interval
+        XCTAssertEqual(server.stalledLoops(olderThan: .milliseconds(1300)), 0)
+    }
+
     func testIdleTimeoutClosesKeepAlive() throws {
         let (server, port) = try makeTestServer { $0.idleTimeout = .milliseconds(300) }
         defer { server.stopNow() }

@@ -34,6 +34,11 @@ final class HTTPEventLoop: @unchecked Sendable {
     let listenerDetached = Atomic<Bool>(false)
     /// Set when `run()` returns.
     let finished = Atomic<Bool>(false)
+    /// Monotonic time (ns) of the loop's last turn; the loop turns at least every
+    /// `HTTPEventLoop.maxSleep`, so an old value means it is stuck (a watchdog reads it).
+    let lastTurn = Atomic<UInt64>(0)
+    /// The longest the loop sleeps in `epoll_wait` when nothing is due.
+    static let maxSleepMilliseconds: Int32 = 1000
 
     private static let readSize = 16 * 1024
     /// Output of one batch above which remaining pipelined requests wait for the next round.
@@ -86,6 +91,7 @@ final class HTTPEventLoop: @unchecked Sendable {
 
     func run() {
         now = HTTPEventLoop.monotonicNow()
+        lastTurn.store(now, ordering: .relaxed)
         date.refresh()
         registerListener()
         while true {
@@ -94,10 +100,12 @@ final class HTTPEventLoop: @unchecked Sendable {
             if current == Command.drain.rawValue && !draining { beginDrain() }
             if draining && liveCount == 0 { break }
 
-            // Sleep indefinitely when there is nothing to time out; the eventfd wakes us.
-            let timeout: Int32 = (liveCount == 0 && backoffUntil == 0) ? -1 : 50
+            // With nothing to time out, sleep long (the eventfd wakes us for commands), but not
+            // for ever: the watchdog needs to see the loop turn.
+            let timeout: Int32 = (liveCount == 0 && backoffUntil == 0) ? HTTPEventLoop.maxSleepMilliseconds : 50
             let ready = poller.wait(timeoutMilliseconds: timeout)
             now = HTTPEventLoop.monotonicNow()
+            lastTurn.store(now, ordering: .relaxed)
             date.refresh()
             for i in 0..<ready {
                 let (fd, events) = poller.event(at: i)
@@ -162,6 +170,7 @@ final class HTTPEventLoop: @unchecked Sendable {
             if context.openConnections.load(ordering: .relaxed) >= context.maxConnections {
                 // Over the cap: refuse quickly rather than let the backlog fill with stale connects.
                 Syscall.close(fd)
+                context.counters.rejectedConnection()
                 return true
             }
             context.openConnections.add(1, ordering: .relaxed)
@@ -255,9 +264,11 @@ final class HTTPEventLoop: @unchecked Sendable {
             switch connection.parser.parse(UnsafeRawBufferPointer(rebasing: bytes[offset...])) {
             case .needMoreData:
                 if connection.headDeadline == 0 {
-                    // The slowloris clock starts at the first byte of the head.
+                    // The slowloris clock starts at the first byte of a head, and for a
+                    // connection's first request at accept (its deadline was set then): a client
+                    // cannot wait out most of the limit and then trickle bytes for a new one.
                     connection.headDeadline = now + context.headerReadTimeout
-                    if draining && connection.requestsServed == 0 {
+                    if connection.requestsServed == 0 {
                         connection.headDeadline = min(connection.headDeadline, max(connection.deadline, now))
                     }
                 }
@@ -278,6 +289,7 @@ final class HTTPEventLoop: @unchecked Sendable {
                 }
             case .failure(let error):
                 connection.headDeadline = 0
+                context.counters.refused(status: error.status)
                 appendError(status: error.status, name: error.errorName, message: error.message, closing: true)
                 connection.closeAfterWrite = true
                 connection.lingerAfterWrite = true
@@ -290,6 +302,7 @@ final class HTTPEventLoop: @unchecked Sendable {
     /// Appends the response to `request`; returns whether the connection closes after it.
     private func respond(to request: HTTPRequest, keepAlive: Bool) -> Bool {
         if case .other = request.method {
+            context.counters.refused(status: 405)
             let closing = !keepAlive || isDraining
             appendError(
                 status: 405, name: "method_not_allowed", message: "only GET and HEAD are supported",
@@ -331,7 +344,8 @@ final class HTTPEventLoop: @unchecked Sendable {
     /// connection with EPOLLOUT armed.
     private func flush(_ connection: HTTPConnection) {
         guard !out.isEmpty else { return }
-        let n = out.withUnsafeBytes { write(connection.fd, $0.baseAddress, $0.count) }
+        // send(MSG_NOSIGNAL): a peer that went away must not raise SIGPIPE in the host process.
+        let n = out.withUnsafeBytes { Glibc.send(connection.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         if n == out.count {
             resetOut()
             finishWrite(connection)
@@ -366,7 +380,7 @@ final class HTTPEventLoop: @unchecked Sendable {
     private func handleWritable(_ connection: HTTPConnection) {
         let remaining = connection.output.count - connection.outputOffset
         let n = connection.output.withUnsafeBytes {
-            write(connection.fd, $0.baseAddress! + connection.outputOffset, remaining)
+            Glibc.send(connection.fd, $0.baseAddress! + connection.outputOffset, remaining, Int32(MSG_NOSIGNAL))
         }
         if n < 0 {
             if errno == EAGAIN || errno == EINTR { return }
@@ -422,6 +436,12 @@ final class HTTPEventLoop: @unchecked Sendable {
             guard let connection = connections[slot] else { continue }
             let deadline = connection.state == .readingHead ? connection.headDeadline : connection.deadline
             if deadline != 0 && now >= deadline {
+                switch connection.state {
+                case .readingHead: context.counters.timedOut("header")
+                case .writing: context.counters.timedOut("write")
+                case .awaitingRequest: context.counters.timedOut(connection.requestsServed == 0 ? "header" : "idle")
+                case .lingering: break
+                }
                 context.logger.debug(
                     "http_connection_timeout",
                     ["state": "\(connection.state)", "peer": .string(connection.remoteAddress)])

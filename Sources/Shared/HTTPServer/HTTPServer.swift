@@ -64,6 +64,22 @@ public final class HTTPServer: Sendable {
         loops.withLock { $0.reduce(0) { $0 + $1.inFlight.load(ordering: .relaxed) } }
     }
 
+    /// What the server refused or timed out on by itself (for `/metrics`).
+    public var statistics: HTTPServerStatistics {
+        openCount.withLock { $0?.counters.snapshot }
+            ?? HTTPServerStatistics(refusals: [:], timeouts: [:], connectionsRejected: 0)
+    }
+
+    /// Event loops whose last turn is older than `limit`: stuck in a handler or a system call.
+    /// Every loop turns at least once a second, so a limit of a few seconds has no false alarms.
+    public func stalledLoops(olderThan limit: Duration) -> Int {
+        let now = HTTPEventLoop.monotonicNow()
+        let limitNs = limit.nanosecondsClamped
+        return loops.withLock { loops in
+            loops.filter { now &- $0.lastTurn.load(ordering: .relaxed) > limitNs && !$0.finished.load(ordering: .relaxed) }.count
+        }
+    }
+
     /// Binds, starts the event-loop threads and returns the bound port.
     /// Throws `SocketAddressError` for a bad host or port, `SystemError` if binding fails,
     /// and `HTTPServerError` if the server was already started.

@@ -23,6 +23,8 @@ final class HTTPServerContext: Sendable {
     let lingerTimeout: UInt64 = 2_000_000_000
     /// Open connections across all loops.
     let openConnections = Atomic<Int>(0)
+    /// Refusals and timeouts, for metrics.
+    let counters = HTTPServerCounters()
 
     init(configuration: HTTPServerConfiguration, listener: SocketListener, logger: Logger, handler: @escaping HTTPHandler) {
         self.listener = listener

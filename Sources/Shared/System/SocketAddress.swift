@@ -66,6 +66,14 @@ public struct SocketAddress: Sendable {
             case AF_INET6:
                 return ptr.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { sin6 in
                     var addr = sin6.pointee.sin6_addr
+                    // An IPv4 peer of a dual-stack listener (::ffff:a.b.c.d) is shown as IPv4, so
+                    // it matches IPv4 allow-lists and reads the same in logs.
+                    let mapped = withUnsafeBytes(of: &addr) { b in b[0..<10].allSatisfy { $0 == 0 } && b[10] == 0xFF && b[11] == 0xFF }
+                    if mapped {
+                        var v4 = in_addr()
+                        withUnsafeMutableBytes(of: &v4) { dst in withUnsafeBytes(of: &addr) { src in dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: src[12..<16])) } }
+                        return inet_ntop(AF_INET, &v4, &text, socklen_t(text.count)) != nil
+                    }
                     return inet_ntop(AF_INET6, &addr, &text, socklen_t(text.count)) != nil
                 }
             default:
