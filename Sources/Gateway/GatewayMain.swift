@@ -8,6 +8,9 @@ import Shared
 @main
 enum GatewayMain {
     static func main() {
+        // A log reader that went away (stderr on a pipe) must not kill the server: writes then
+        // fail with EPIPE instead.
+        signal(SIGPIPE, SIG_IGN)
         let command: GatewayCommand
         do { command = try GatewayCommand.parse(Array(CommandLine.arguments.dropFirst())) } catch {
             printError("totp-gateway: \(error.description)")
@@ -42,6 +45,9 @@ enum GatewayMain {
         var snapshot: GatewaySnapshot? = nil
         do { config = try GatewayConfiguration.load(environment: env, listenOverride: listen) } catch { problems += error.problems }
         do { snapshot = try GatewaySnapshot.load(environment: env, generation: 1, loadedAt: 0) } catch { problems += error.problems }
+        if let path = config?.auditFile, let problem = auditFileProblem(path) {
+            problems.append(ConfigProblem(source: "GATEWAY_AUDIT_FILE", message: problem))
+        }
         if !problems.isEmpty {
             printError("totp-gateway: configuration has \(problems.count) problem(s):\n" + ConfigError(problems).description)
             return 2
@@ -52,6 +58,16 @@ enum GatewayMain {
             printError("warning: no client tokens: /code refuses every request (set GATEWAY_TOKENS)")
         }
         return 0
+    }
+
+    /// Why the audit file could not be opened for appending, checked without creating it.
+    static func auditFileProblem(_ path: String) -> String? {
+        if access(path, F_OK) == 0 {
+            return access(path, W_OK) == 0 ? nil : "\(path) is not writable by this user"
+        }
+        let slash = path.lastIndex(of: "/")
+        let directory = slash.map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
+        return access(directory, W_OK | X_OK) == 0 ? nil : "directory \(directory) does not exist or is not writable, so \(path) cannot be created"
     }
 
     static func printError(_ text: String) {

@@ -19,6 +19,9 @@ enum GatewayRunner {
     }
 
     static func run(listen: String?) -> Never {
+        // A SIGHUP that arrives while the configuration is still loading (a sealed file being
+        // opened, say) must not kill the process; the reload handler is installed below.
+        signal(SIGHUP, SIG_IGN)
         let env = Environment.current()
         let config: GatewayConfiguration
         do { config = try GatewayConfiguration.load(environment: env, listenOverride: listen) } catch {
@@ -37,13 +40,7 @@ enum GatewayRunner {
         for w in snapshot.warnings {
             logger.warning("weak_seed", ["source": .string(w.source), "label": .string(w.label ?? ""), "message": .string(w.message)])
         }
-        if snapshot.tokens.isEmpty {
-            if config.insecureNoAuth {
-                logger.error("insecure_no_auth", ["message": "GATEWAY_INSECURE_NO_AUTH=1: /code serves ANYONE without a token. Demo use only."])
-            } else {
-                logger.warning("no_tokens", ["message": "no client tokens configured: /code refuses every request; set GATEWAY_TOKENS"])
-            }
-        }
+        warnAboutAuthentication(snapshot, config: config, logger: logger)
 
         let auditSink: LogSink
         if let path = config.auditFile {
@@ -70,6 +67,23 @@ enum GatewayRunner {
         app.metrics.registry.gaugeFunction("gateway_inflight_requests", help: "Requests being processed.") {
             [([], Double(server.inFlightRequests))]
         }
+        app.metrics.registry.counterFunction(
+            "gateway_http_refused_total", help: "Requests the HTTP server answered itself with an error (malformed, too large, wrong method), by status.",
+            labelNames: ["status"]
+        ) {
+            server.statistics.refusals.map { ([String($0.key)], Double($0.value)) }
+        }
+        app.metrics.registry.counterFunction(
+            "gateway_http_timeouts_total", help: "Connections closed by a timeout: header (slow request head), idle (keep-alive), write (slow reader).",
+            labelNames: ["kind"]
+        ) {
+            server.statistics.timeouts.map { ([$0.key], Double($0.value)) }
+        }
+        app.metrics.registry.counterFunction(
+            "gateway_http_connections_rejected_total", help: "Connections closed at once because the open-connection cap was reached."
+        ) {
+            [([], Double(server.statistics.connectionsRejected))]
+        }
         let port: Int
         do { port = try server.start() } catch {
             logger.error("listen_failed", ["address": .string(config.listen.description), "error": .string("\(error)")])
@@ -89,8 +103,24 @@ enum GatewayRunner {
         if let interval = notifier.watchdogPingInterval {
             let timer = DispatchSource.makeTimerSource(queue: control)
             let ms = Int(interval.components.seconds * 1000 + interval.components.attoseconds / 1_000_000_000_000_000)
+            // The ping proves the event loops turn, not just that this timer thread runs: a loop
+            // stuck in a handler or a system call stops it, and systemd restarts the instance.
+            // Loops turn at least once a second, so 2 pings' worth (at least 3 s) is a real stall.
+            let stallLimit = Duration.milliseconds(max(3000, 2 * ms))
+            let stalled = Mutex(false)
             timer.schedule(deadline: .now(), repeating: .milliseconds(max(ms, 100)))
-            timer.setEventHandler { _ = try? notifier.watchdog() }
+            timer.setEventHandler {
+                let stuck = server.stalledLoops(olderThan: stallLimit)
+                let wasStalled = stalled.withLock { s -> Bool in
+                    defer { s = stuck > 0 }
+                    return s
+                }
+                if stuck > 0 {
+                    if !wasStalled { logger.error("watchdog_withheld", ["stalled_loops": .int(stuck), "message": "an event loop has not turned; not pinging the systemd watchdog"]) }
+                    return
+                }
+                _ = try? notifier.watchdog()
+            }
             timer.resume()
             sources.append(timer)
         }
@@ -100,7 +130,18 @@ enum GatewayRunner {
             let current = app.snapshot
             do {
                 let next = try GatewaySnapshot.load(environment: env, generation: current.generation + 1, loadedAt: Logger.wallClock().seconds)
+                // Going from some labels or tokens to none is almost always a file caught half
+                // written or emptied by mistake: keep serving rather than refuse everyone.
+                var emptied: [ConfigProblem] = []
+                if next.seeds.count == 0 && current.seeds.count > 0 {
+                    emptied.append(ConfigProblem(source: "reload", message: "the new configuration has no labels (the current one has \(current.seeds.count)); restart the instance to serve none"))
+                }
+                if next.tokens.isEmpty && !current.tokens.isEmpty {
+                    emptied.append(ConfigProblem(source: "reload", message: "the new configuration has no client tokens (the current one has \(current.tokens.tokens.count)); restart the instance to run without tokens"))
+                }
+                if !emptied.isEmpty { throw ConfigError(emptied) }
                 app.activate(next)
+                warnAboutAuthentication(next, config: config, logger: logger)
                 app.metrics.reloads.labels("success").inc()
                 for w in next.warnings {
                     logger.warning("weak_seed", ["source": .string(w.source), "label": .string(w.label ?? ""), "message": .string(w.message)])
@@ -154,5 +195,15 @@ enum GatewayRunner {
         }
         // The sources must outlive this frame: dispatchMain() never returns.
         withExtendedLifetime(sources) { dispatchMain() }
+    }
+
+    /// Says loudly when `/code` is open to anyone or refuses everyone (at start and after a reload).
+    static func warnAboutAuthentication(_ snapshot: GatewaySnapshot, config: GatewayConfiguration, logger: Logger) {
+        guard snapshot.tokens.isEmpty else { return }
+        if config.insecureNoAuth {
+            logger.error("insecure_no_auth", ["message": "GATEWAY_INSECURE_NO_AUTH=1: /code serves ANYONE without a token. Demo use only."])
+        } else {
+            logger.warning("no_tokens", ["message": "no client tokens configured: /code refuses every request; set GATEWAY_TOKENS"])
+        }
     }
 }

@@ -195,7 +195,7 @@ final class GatewayAppTests: XCTestCase {
         let ours = text.split(separator: "\n").filter { !$0.contains("process_") && !$0.contains("gateway_request_duration_seconds") }
             .joined(separator: "\n")
         XCTAssertEqual(ours, """
-            # HELP gateway_auth_failures_total Refused /code requests by reason.
+            # HELP gateway_auth_failures_total Refused /code (and token-protected /metrics) requests by reason.
             # TYPE gateway_auth_failures_total counter
             gateway_auth_failures_total{reason="invalid_token"} 1
             # HELP gateway_build_info Build information; value is always 1.

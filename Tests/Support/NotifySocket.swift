@@ -1,11 +1,12 @@
 import Foundation
 
-/// A datagram socket standing in for systemd's NOTIFY_SOCKET: collects what the bot sends.
-final class NotifySocket {
-    let path: String
+/// A datagram socket standing in for systemd's NOTIFY_SOCKET: collects what a gateway or bot
+/// under test sends (READY=1, WATCHDOG=1, STOPPING=1).
+public final class NotifySocket {
+    public let path: String
     let fd: Int32
 
-    init(path: String) throws {
+    public init(path: String) throws {
         self.path = path
         unlink(path)
         let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
@@ -28,7 +29,7 @@ final class NotifySocket {
     }
 
     /// Messages received within `seconds`.
-    func collect(for seconds: TimeInterval) -> [String] {
+    public func collect(for seconds: TimeInterval) -> [String] {
         var out: [String] = []
         let deadline = Date().addingTimeInterval(seconds)
         var buffer = [UInt8](repeating: 0, count: 4096)

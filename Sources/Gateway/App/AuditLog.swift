@@ -35,7 +35,7 @@ final class AuditLog: Sendable {
         }
     }
 
-    /// `HMAC-SHA256(key, "label:code")` in hex, for `totp-gateway audit-hmac` and the audit line.
+    /// `HMAC-SHA256(key, "label:code")` in hex, as `openssl dgst -sha256 -hmac KEY` prints it.
     static func codeHMAC(key: [UInt8], label: String, code: String) -> String {
         Crypto.hex(Crypto.hmac(.sha256, key: key, message: Array("\(label):\(code)".utf8)))
     }

@@ -9,12 +9,18 @@ extension GatewayApp {
         let snap = active.snapshot
         let now = wallClock()
         let requestID = requestIDs.resolve(incoming: request.headers["X-Request-ID"])
-        let forwardedFor = configuration.trustedProxies.contains(request.remoteAddress) ? request.headers["X-Forwarded-For"] : nil
+        // Every X-Forwarded-For field, in order: a proxy appends to what the client sent, so the
+        // first one alone would be the client's own claim.
+        let forwardedFor: String? = configuration.trustedProxies.contains(request.remoteAddress)
+            ? request.headers.values("X-Forwarded-For").joined(separator: ", ").nilIfEmpty : nil
+        let query = CodeQuery(parsing: request)
 
         func refuse(_ status: Int, _ outcome: String, _ error: String, _ message: String, token: String?, label: String?,
             reason: String? = nil, headers: [(String, String)] = []) -> HTTPResponse
         {
             if let reason { metrics.authFailures.labels(reason).inc() }
+            // Refusals before the label step still record what was asked for, when well formed.
+            let label = label ?? query.label.flatMap { try? SeedLabel($0).value }
             audit.record(time: now, token: token, label: label, outcome: outcome, status: status, remote: request.remoteAddress,
                 forwardedFor: forwardedFor, requestID: requestID, code: nil)
             return Self.error(status, error, message, extraHeaders: [("X-Request-ID", requestID)] + headers)
@@ -67,7 +73,6 @@ extension GatewayApp {
         }
 
         // Label.
-        let query = CodeQuery(parsing: request)
         if let problem = query.problem {
             return refuse(400, "refused_bad_request", "bad_request", problem, token: tokenName, label: nil)
         }
@@ -96,9 +101,12 @@ extension GatewayApp {
         }
 
         let code = route.entry.code(at: now.seconds, includeNext: next)
-        route.issued.inc()
-        audit.record(time: now, token: tokenName, label: label, outcome: "issued", status: 200, remote: request.remoteAddress,
-            forwardedFor: forwardedFor, requestID: requestID, code: code.code)
+        // HEAD gets the same status and headers, but no code leaves the server: not counted as
+        // issued, and audited as a check.
+        let issued = request.method != .head
+        if issued { route.issued.inc() }
+        audit.record(time: now, token: tokenName, label: label, outcome: issued ? "issued" : "checked_head", status: 200,
+            remote: request.remoteAddress, forwardedFor: forwardedFor, requestID: requestID, code: issued ? code.code : nil)
         let bound = route.bodyPrefix.count + route.bodyParameters.count + instanceJSON.count + 2 * code.code.utf8.count + 128  // 128: the fixed keys (about 65 bytes) and three numbers
         let body = [UInt8](writingAtMost: bound) { w in
             w.write(bytes: route.bodyPrefix)

@@ -63,7 +63,7 @@ final class GatewayMetrics: Sendable {
         code200 = c[.code]![200]!
         healthz200 = c[.healthz]![200]!
         codesIssued = registry.counter("gateway_codes_issued_total", help: "Codes handed out, by label (bounded by the configured labels).", labelNames: ["label"])
-        authFailures = registry.counter("gateway_auth_failures_total", help: "Refused /code requests by reason.", labelNames: ["reason"])
+        authFailures = registry.counter("gateway_auth_failures_total", help: "Refused /code (and token-protected /metrics) requests by reason.", labelNames: ["reason"])
         rateLimited = registry.counter("gateway_rate_limited_total", help: "Requests refused with 429 by the per-token rate limit.").labels()
         seedsLoaded = registry.gauge("gateway_seeds_loaded", help: "Seeds in the active configuration.").labels()
         seedsWeak = registry.gauge("gateway_seeds_weak", help: "Seeds shorter than 128 bits in the active configuration.").labels()

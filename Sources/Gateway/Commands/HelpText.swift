@@ -42,7 +42,7 @@ enum HelpText {
       GATEWAY_RATE_LIMIT           per-token limit, e.g. 60/min, 10/s, off (default 600/min)
       GATEWAY_RATE_BURST           bucket size (default: the per-period count)
       GATEWAY_METRICS_TOKEN        if set, /metrics needs Authorization: Bearer <it>
-      GATEWAY_TRUSTED_PROXIES      IPs or IPv4 CIDRs whose X-Forwarded-For is logged in the audit
+      GATEWAY_TRUSTED_PROXIES      IPv4/IPv6 addresses or IPv4 CIDRs whose X-Forwarded-For is logged in the audit
 
     AUDIT
       GATEWAY_AUDIT_FILE           append audit lines here instead of stderr

@@ -34,6 +34,11 @@ struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
             throw ConfigProblem(source: source, message: "port must be a number from 0 to 65535")
         }
         guard !hostPart.isEmpty else { throw ConfigProblem(source: source, message: "missing host (use 0.0.0.0 for every interface)") }
+        // The server binds IP literals only (no name resolution at start-up), so say so here
+        // rather than when binding.
+        guard (try? SocketAddress(ipLiteral: String(hostPart), port: port)) != nil else {
+            throw ConfigProblem(source: source, message: "'\(hostPart)' is not an IPv4 or IPv6 address; use e.g. 127.0.0.1, 0.0.0.0 or [::]")
+        }
         self.host = String(hostPart)
         self.port = port
     }

@@ -12,3 +12,8 @@ extension StringProtocol {
         return String(s)
     }
 }
+
+extension String {
+    /// `nil` for the empty string, else the string (for optional config and header values).
+    public var nilIfEmpty: String? { isEmpty ? nil : self }
+}

@@ -1,0 +1,151 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// The gateway as a real process against the failure modes operators hit: a log reader that
+/// goes away, settings only serving would refuse, server-level refusals in `/metrics`, reloads
+/// that would empty the configuration, audit details behind a proxy, HEAD, and systemd's
+/// notify socket.
+final class GatewayHardeningTests: XCTestCase {
+    /// A free loopback port (bound and released; the gateway binds it right after).
+    private func freePort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+
+    func testClosedStderrPipeDoesNotKillTheGateway() throws {
+        let port = freePort()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: GatewayHarness.binary)
+        process.arguments = ["--listen", "127.0.0.1:\(port)"]
+        process.environment = GatewayHarness.baseEnvironment(dir: "/tmp")
+        let pipe = Pipe()
+        process.standardError = pipe
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        defer {
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            process.waitUntilExit()
+        }
+        XCTAssertTrue(TestProcess.waitUntil(timeout: 10) { RawHTTP.get(port: port, "/healthz")?.status == 200 })
+        // The log reader goes away; audit lines (stderr) are flushed every 50 ms into a broken pipe.
+        try pipe.fileHandleForReading.close()
+        for _ in 0..<5 {
+            XCTAssertEqual(RawHTTP.get(port: port, "/code?label=demo", headers: ["Authorization": "Bearer \(GatewayHarness.botToken)"])?.status, 200)
+            usleep(100_000)
+        }
+        XCTAssertTrue(process.isRunning, "SIGPIPE must not kill the gateway (exit status \(process.isRunning ? 0 : process.terminationStatus))")
+        XCTAssertEqual(RawHTTP.get(port: port, "/healthz")?.status, 200)
+    }
+
+    func testCheckConfigRefusesWhatServingWouldRefuse() {
+        let env = GatewayHarness.baseEnvironment(dir: "/tmp")
+        let named = TestProcess.run(GatewayHarness.binary, ["--check-config", "--listen", "localhost:8080"], environment: env)
+        XCTAssertEqual(named.status, 2, named.stdout + named.stderr)
+        XCTAssertTrue(named.stderr.contains("'localhost' is not an IPv4 or IPv6 address"), named.stderr)
+        var audit = env
+        audit["GATEWAY_AUDIT_FILE"] = "/nonexistent-dir-\(UUID().uuidString.prefix(6))/audit.log"
+        let unwritable = TestProcess.run(GatewayHarness.binary, ["--check-config"], environment: audit)
+        XCTAssertEqual(unwritable.status, 2, unwritable.stdout + unwritable.stderr)
+        XCTAssertTrue(unwritable.stderr.contains("GATEWAY_AUDIT_FILE"), unwritable.stderr)
+        // And serving refuses the same settings with the same exit code.
+        let serve = TestProcess.run(GatewayHarness.binary, ["--listen", "localhost:0"], environment: env, timeout: 10)
+        XCTAssertEqual(serve.status, 2, serve.stderr)
+    }
+
+    func testServerRefusalsAndTimeoutsAreCounted() throws {
+        let gw = try GatewayHarness()
+        XCTAssertEqual(gw.get("/code?label=demo", method: "POST")?.status, 405)
+        let bad = try RawHTTP(port: gw.port)
+        bad.send("GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")
+        XCTAssertEqual(bad.readResponse()?.status, 400)
+        bad.close()
+        let big = try RawHTTP(port: gw.port)
+        big.send("GET /healthz HTTP/1.1\r\nHost: a\r\nX-Big: \(String(repeating: "x", count: 20_000))\r\n\r\n")
+        XCTAssertEqual(big.readResponse()?.status, 431)
+        big.close()
+        let text = String(decoding: gw.get("/metrics")?.body ?? Data(), as: UTF8.self)
+        XCTAssertTrue(text.contains("gateway_http_refused_total{status=\"405\"} 1\n"), text)
+        XCTAssertTrue(text.contains("gateway_http_refused_total{status=\"400\"} 1\n"), text)
+        XCTAssertTrue(text.contains("gateway_http_refused_total{status=\"431\"} 1\n"), text)
+        XCTAssertTrue(text.contains("gateway_http_refused_total{status=\"414\"} 0\n"), "every status exists from the start")
+        XCTAssertTrue(text.contains("gateway_http_timeouts_total{kind=\"header\"} 0\n"), text)
+        XCTAssertTrue(text.contains("gateway_http_connections_rejected_total 0\n"), text)
+    }
+
+    func testReloadThatWouldRemoveEveryTokenIsRefused() throws {
+        let dir = GatewayHarness.makeDirectory()
+        let tokens = dir + "/tokens"
+        FileManager.default.createFile(atPath: tokens, contents: Data("bot:\(GatewayHarness.botToken):*\n".utf8))
+        var env = GatewayHarness.baseEnvironment(dir: dir)
+        env["GATEWAY_TOKENS"] = nil
+        env["GATEWAY_TOKENS_FILE"] = tokens
+        let gw = try GatewayHarness(environment: env, dir: dir)
+        XCTAssertEqual(gw.get("/code?label=demo")?.status, 200)
+        // Emptied (a deploy caught half-way, say): the reload is refused and the old tokens stay.
+        FileManager.default.createFile(atPath: tokens, contents: Data())
+        gw.process.signal(SIGHUP)
+        XCTAssertTrue(TestProcess.waitUntil(timeout: 5) { gw.process.logLines.contains { $0["event"] as? String == "reload_failed" } })
+        let failed = gw.process.logLines.first { $0["event"] as? String == "reload_failed" }
+        XCTAssertTrue((failed?["message"] as? String ?? "").contains("no client tokens"), "\(failed ?? [:])")
+        XCTAssertEqual(gw.get("/healthz")?.json["generation"] as? Int, 1)
+        XCTAssertEqual(gw.get("/code?label=demo")?.status, 200)
+    }
+
+    private func auditLines(_ path: String, count: Int) -> [[String: Any]] {
+        var lines: [[String: Any]] = []
+        _ = TestProcess.waitUntil(timeout: 3) {
+            let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+            lines = text.split(separator: "\n").compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] }
+            return lines.count >= count
+        }
+        return lines
+    }
+
+    func testAuditRecordsTheProxyChainTheRequestedLabelAndHeadChecks() throws {
+        let dir = GatewayHarness.makeDirectory()
+        let gw = try GatewayHarness(extra: ["GATEWAY_AUDIT_FILE": dir + "/audit.log", "GATEWAY_TRUSTED_PROXIES": "127.0.0.1"], dir: dir)
+        // Two X-Forwarded-For fields, as when a proxy appends its own to the client's.
+        let c = try RawHTTP(port: gw.port)
+        c.send("GET /code?label=demo HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer \(GatewayHarness.botToken)\r\n"
+            + "X-Forwarded-For: 192.0.2.1\r\nX-Forwarded-For: 198.51.100.7\r\nConnection: close\r\n\r\n")
+        XCTAssertEqual(c.readResponse()?.status, 200)
+        c.close()
+        // Refused before the label step: the line still says which label was asked for.
+        XCTAssertEqual(gw.get("/code?label=DEMO", token: "not-a-token")?.status, 401)
+        // HEAD: same status and headers, no body, and no code counted as handed out.
+        let head = try XCTUnwrap(gw.get("/code?label=demo", method: "HEAD"))
+        XCTAssertEqual(head.status, 200)
+        XCTAssertTrue(head.body.isEmpty)
+        XCTAssertGreaterThan(Int(head.header("Content-Length") ?? "0") ?? 0, 0)
+
+        let lines = auditLines(dir + "/audit.log", count: 3)
+        XCTAssertEqual(lines.count, 3, "\(lines)")
+        XCTAssertEqual(lines.first?["forwarded_for"] as? String, "192.0.2.1, 198.51.100.7")
+        XCTAssertEqual(lines.dropFirst().first?["outcome"] as? String, "refused_invalid_token")
+        XCTAssertEqual(lines.dropFirst().first?["label"] as? String, "demo")
+        XCTAssertEqual(lines.last?["outcome"] as? String, "checked_head")
+        XCTAssertNil(lines.last?["code_hmac"])
+        let metrics = String(decoding: gw.get("/metrics")?.body ?? Data(), as: UTF8.self)
+        XCTAssertTrue(metrics.contains("gateway_codes_issued_total{label=\"demo\"} 1\n"), "HEAD is not counted as issued")
+    }
+
+    func testReadyAndWatchdogPingsReachTheNotifySocket() throws {
+        let dir = GatewayHarness.makeDirectory()
+        let notify = try NotifySocket(path: dir + "/notify.sock")
+        let gw = try GatewayHarness(extra: ["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "400000"], dir: dir)
+        let messages = notify.collect(for: 1.5)
+        XCTAssertTrue(messages.contains { $0.contains("READY=1") }, "\(messages)")
+        // WatchdogSec=0.4 s: pinged every 0.2 s while the event loops turn.
+        XCTAssertGreaterThanOrEqual(messages.filter { $0.contains("WATCHDOG=1") }.count, 4, "\(messages)")
+        gw.process.signal(SIGTERM)
+        XCTAssertTrue(notify.collect(for: 1).contains { $0.contains("STOPPING=1") })
+    }
+}
