@@ -116,10 +116,25 @@ final class GatewayProcessTests: XCTestCase {
         XCTAssertTrue(TestProcess.waitUntil(timeout: 1) { gw.get("/healthz")?.status == 503 })
         XCTAssertEqual(gw.get("/healthz")?.json["status"] as? String, "draining")
         XCTAssertEqual(gw.get("/code?label=demo")?.status, 200)
+        // The kept-alive connection still serves during the drain period.
+        keepAlive.send("GET /code?label=demo HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer \(GatewayHarness.botToken)\r\n\r\n")
+        XCTAssertEqual(keepAlive.readResponse()?.status, 200)
         XCTAssertEqual(gw.process.process.isRunning, true, "still serving during the drain period")
-        // After the drain the process exits 0; the kept-alive connection is closed, new ones refused.
+        // A request caught half-sent when the listener closes keeps the process up until it is done.
+        let inFlight = try RawHTTP(port: gw.port)
+        defer { inFlight.close() }
+        inFlight.send("GET /code?label=demo HTTP/1.1\r\nHost: a\r\n")
+        XCTAssertTrue(TestProcess.waitUntil(timeout: 5) { gw.process.logLines.contains { $0["event"] as? String == "closing_listener" } })
+        // After the drain period: the idle keep-alive connection is closed while the process still
+        // runs (waiting for the in-flight request), and new connections are refused.
+        XCTAssertTrue(keepAlive.peerClosed(), "idle keep-alive connection closed at the end of the drain")
+        XCTAssertEqual(gw.process.process.isRunning, true)
+        XCTAssertNil(try? RawHTTP(port: gw.port))
+        inFlight.send("Authorization: Bearer \(GatewayHarness.botToken)\r\n\r\n")
+        let finished = inFlight.readResponse()
+        XCTAssertEqual(finished?.status, 200, "the in-flight request finishes")
+        XCTAssertEqual(finished?.header("Connection"), "close")
         XCTAssertEqual(gw.process.waitForExit(timeout: 15), 0)
-        XCTAssertTrue(keepAlive.peerClosed())
         XCTAssertNil(try? RawHTTP(port: gw.port))
         let events = gw.process.logLines.compactMap { $0["event"] as? String }
         let order = ["draining", "closing_listener", "stopped"].map { events.firstIndex(of: $0) ?? -1 }
