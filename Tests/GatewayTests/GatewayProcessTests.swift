@@ -129,7 +129,8 @@ final class GatewayProcessTests: XCTestCase {
         // runs (waiting for the in-flight request), and new connections are refused.
         XCTAssertTrue(keepAlive.peerClosed(), "idle keep-alive connection closed at the end of the drain")
         XCTAssertEqual(gw.process.process.isRunning, true)
-        XCTAssertNil(try? RawHTTP(port: gw.port))
+        // The listener closes once every loop has let go of it (just after the log line).
+        XCTAssertTrue(TestProcess.waitUntil(timeout: 2) { (try? RawHTTP(port: gw.port)) == nil }, "new connections refused")
         inFlight.send("Authorization: Bearer \(GatewayHarness.botToken)\r\n\r\n")
         let finished = inFlight.readResponse()
         XCTAssertEqual(finished?.status, 200, "the in-flight request finishes")
