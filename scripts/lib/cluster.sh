@@ -9,6 +9,7 @@ CLUSTER_DIR=$(mktemp -d /tmp/totp-drill.XXXXXX)
 declare -A GW_PIDS=()
 declare -a GW_PORTS=()
 HAPROXY_PID=""
+declare -a EXTRA_PIDS=()  # other processes a drill started (cluster_track); killed by cluster_down
 
 free_ports() {  # free_ports N: N distinct free loopback ports
   python3 - "$1" <<'PY'
@@ -62,9 +63,13 @@ cluster_up() {
   done
 }
 
+cluster_track() { EXTRA_PIDS+=("$@"); }  # cluster_track PID...: kill these too on exit
+
 cluster_down() {
-  for pid in "${GW_PIDS[@]}" $HAPROXY_PID; do kill -KILL "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  local pids=("${GW_PIDS[@]}" $HAPROXY_PID "${EXTRA_PIDS[@]}" ${LOAD_PID:-})
+  for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  # Wait only for what we killed: a bare `wait` would also wait for anything else still running.
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   if [ "${KEEP_DRILL_DIR:-0}" != 1 ]; then rm -rf "$CLUSTER_DIR"; fi
 }
 trap cluster_down EXIT
