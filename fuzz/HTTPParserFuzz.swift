@@ -6,7 +6,10 @@
 // - feeding the input in two pieces (split point taken from the input) gives the same request
 //   as feeding it whole, and a failure whole is a failure split;
 // - a parsed request serialised with `serializedHead()` parses back to an equal request;
-// - pipelined parsing of the whole input always makes progress and stays in bounds.
+// - pipelined parsing of the whole input always makes progress and stays in bounds;
+// - no request smuggling shape is ever accepted: an accepted request carries no
+//   Transfer-Encoding, at most one Content-Length and that one is 0, exactly one Host on
+//   HTTP/1.1 (at most one on 1.0), and a method, target and header names free of whitespace.
 
 #if canImport(Glibc)
 import Glibc
@@ -69,7 +72,7 @@ public func httpParserFuzz(_ data: UnsafeRawPointer, _ size: Int) -> CInt {
                 check(false, "serialised head refused: \(error)")
             }
             _ = request.queryItems()
-            _ = request.headers["host"]
+            checkNotSmuggling(request)
         }
 
         // Pipelined: walk every request in the input.
@@ -85,6 +88,20 @@ public func httpParserFuzz(_ data: UnsafeRawPointer, _ size: Int) -> CInt {
         }
     }
     return 0
+}
+
+private func checkNotSmuggling(_ request: HTTPRequest) {
+    check(request.headers.values("transfer-encoding").isEmpty, "accepted a request with Transfer-Encoding")
+    let lengths = request.headers.values("content-length")
+    check(lengths.count <= 1, "accepted \(lengths.count) Content-Length fields")
+    check(lengths.allSatisfy { $0 == "0" || ($0.utf8.allSatisfy { $0 == 0x30 } && !$0.isEmpty) }, "accepted a body length \(lengths)")
+    let hosts = request.headers.values("host").count
+    check(request.version == .http1_1 ? hosts == 1 : hosts <= 1, "accepted \(hosts) Host fields")
+    for field in request.headers {
+        check(!field.name.isEmpty && !field.name.utf8.contains { $0 <= 0x20 || $0 == 0x3A || $0 >= 0x7F }, "accepted header name \(field.name.utf8.count) bytes with whitespace, colon or non-ASCII")
+        check(!field.value.utf8.contains { $0 == 0x0D || $0 == 0x0A || $0 == 0 }, "accepted CR, LF or NUL in a header value")
+    }
+    check(!request.path.utf8.contains { $0 <= 0x20 || $0 == 0x7F }, "accepted whitespace or control bytes in the target")
 }
 
 private func checkConsumed(_ result: HTTPParseResult, _ size: Int) {
