@@ -80,13 +80,3 @@ public struct SeedSpec: Sendable {
         return SeedSpec(secret: secret, parameters: parameters, issuer: issuer, checkedAt: check?.time)
     }
 }
-
-/// A message-only problem raised while parsing one value; the caller adds source and label.
-public struct ConfigProblemMessage: Error, Sendable, Equatable, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}
-
-extension Character {
-    var isASCIIDigit: Bool { isASCII && isNumber }
-}

@@ -142,12 +142,3 @@ public struct OTPAuthURI: Sendable, Equatable {
         return cleaned.count > 40 ? String(cleaned.prefix(40)) + "…" : cleaned
     }
 }
-
-extension String {
-    func trimmingSpaces() -> String {
-        var s = Substring(self)
-        while s.first == " " || s.first == "\t" { s = s.dropFirst() }
-        while s.last == " " || s.last == "\t" || s.last == "\r" || s.last == "\n" { s = s.dropLast() }
-        return String(s)
-    }
-}
