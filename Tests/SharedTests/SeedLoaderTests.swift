@@ -26,6 +26,24 @@ final class SeedLoaderTests: XCTestCase {
         try SeedLoader(environment: Environment(env)).load()
     }
 
+    /// Seeds a test defines besides `seedA` and `seedB`; `problems` checks them for leaks too.
+    var extraSeeds: [String] = []
+
+    /// Any 8 consecutive characters of a seed (case-insensitively, separators ignored) found in
+    /// `text`: a leak even when the message lower-cased or cut the seed.
+    static func leakedPiece(of seeds: [String], in text: String) -> String? {
+        let haystacks = [text.lowercased(), String(text.lowercased().filter { $0.isLetter || $0.isNumber })]
+        for seed in seeds {
+            let s = Array(seed.lowercased().filter { $0.isLetter || $0.isNumber })
+            guard s.count >= 8 else { continue }
+            for i in 0...(s.count - 8) {
+                let piece = String(s[i..<i + 8])
+                if haystacks.contains(where: { $0.contains(piece) }) { return piece }
+            }
+        }
+        return nil
+    }
+
     func problems(_ env: [String: String], file: StaticString = #filePath, line: UInt = #line) -> [ConfigProblem] {
         do {
             _ = try load(env)
@@ -33,8 +51,8 @@ final class SeedLoaderTests: XCTestCase {
             return []
         } catch let e as ConfigError {
             for p in e.problems {
-                for secret in [seedA, seedB, "JBSWY3DP"] {
-                    XCTAssertFalse(p.description.contains(secret), "a seed leaked into: \(p)", file: file, line: line)
+                if let piece = Self.leakedPiece(of: [seedA, seedB] + extraSeeds, in: p.description) {
+                    XCTFail("seed piece '\(piece)' leaked into: \(p)", file: file, line: line)
                 }
             }
             return e.problems
@@ -89,9 +107,56 @@ final class SeedLoaderTests: XCTestCase {
         XCTAssertFalse(p[1].description.contains("000000"), "the check code is not echoed")
     }
 
-    func testUnknownOptionAfterSeedRefused() {
+    func testUnknownOptionAfterSeedRefusedByPositionWithoutEchoingIt() {
         let path = write("seeds", "x = \(seedA) digits=8\n")
-        XCTAssertTrue(problems(["GATEWAY_SEEDS_FILE": path])[0].message.contains("unknown option 'digits'"))
+        let p = problems(["GATEWAY_SEEDS_FILE": path])[0].message
+        XCTAssertTrue(p.contains("position 41"), p)
+        XCTAssertTrue(p.contains("only check=CODE@UNIXTIME may follow a seed"), p)
+        XCTAssertFalse(p.contains("digits="), "a word taken from the value is not echoed: \(p)")
+    }
+
+    /// A trailing `x=y` word is not an option unless it starts with `check=`: its "name" may be
+    /// the seed itself (audit finding: the seed came back lower-cased as an "unknown option").
+    func testSeedShapedLikeAnOptionNeverEchoed() {
+        let cases: [(String, String)] = [
+            ("JBSWY3DP=EHPK3PXP", "padding '=' at position 9"),
+            ("JBSWY3DPEHPK3PXP=x", "position 17"),  // '=' then a non-base32 'x' or padding error
+            ("jbswy3dpehpk3pxp=x", "position 17"),
+            ("JBSWY3DPEHPK3PXP=EHPK3PXP", "padding '=' at position 17"),
+            ("\(seedA) \(seedB)=x", "padding '=' at position 66"),
+            ("\(seedA) JBSWY3DP=EHPK3PXP check=123456@59", "padding '=' at position 42"),
+            ("\(seedA) checkJBSWY3DP=x", "padding '=' at position 47"),
+            ("otpauth://totp/x?secret=\(seedA) JBSWY3DP=x", "position 42"),
+        ]
+        for (value, fragment) in cases {
+            let p = problems(["TOTP_SEED_X": value])
+            XCTAssertEqual(p.count, 1, value)
+            XCTAssertTrue(p.first?.message.contains(fragment) == true, "\(value): \(p)")
+            XCTAssertFalse(p.first?.message.contains("unknown option") == true, "\(p)")
+        }
+    }
+
+    /// Positions count in the value as written, spaces and tabs included.
+    func testInvalidCharacterPositionsCountExtraWhitespace() {
+        let cases: [(String, Int)] = [
+            ("   JB!SWY3DPEHPK3PXP", 6),
+            ("JBSW  Y3!DPEHPK3PXP", 9),
+            ("JBSW\t\tY3DP   EH!PK3PXP", 16),
+            ("  JBSWY3DPEHPK3PX!  check=123456@59", 18),
+        ]
+        for (value, position) in cases {
+            let p = problems(["TOTP_SEED_X": value])
+            XCTAssertTrue(p.first?.message.contains("at position \(position) ") == true, "\(value.debugDescription): \(p)")
+        }
+    }
+
+    func testCheckOptionFormat() {
+        for bad in ["check=", "check=12@", "check=@5", "check=12@+5", "check=12@-5", "check=1a@5", "check=1@2@3"] {
+            let p = problems(["TOTP_SEED_X": "\(seedA) \(bad)"])
+            XCTAssertTrue(p.first?.message.contains("check= must be CODE@UNIXTIME") == true, "\(bad): \(p)")
+        }
+        XCTAssertTrue(problems(["TOTP_SEED_X": "\(seedA) check=1@2 CHECK=1@2"]).first?.message.contains("twice") == true)
+        XCTAssertNoThrow(try load(["TOTP_SEED_X": "\(seedB)\tCheck=287082@59  "]))
     }
 
     func testEmptySeedsRefusedEverywhere() {

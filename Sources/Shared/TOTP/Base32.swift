@@ -42,6 +42,11 @@ public enum Base32 {
         return table
     }()
 
+    /// The spaces allowed between groups (and between a seed and its `check=`).
+    public static func isSpace(_ c: Unicode.Scalar) -> Bool {
+        c == " " || c == "\t"
+    }
+
     public static func decode(_ text: String) throws(Failure) -> [UInt8] {
         var values: [UInt8] = []
         values.reserveCapacity(text.utf8.count)
@@ -49,7 +54,7 @@ public enum Base32 {
         var position = 0
         for c in text.unicodeScalars {
             position += 1
-            if c == " " || c == "-" || c == "\t" { continue }
+            if c == "-" || isSpace(c) { continue }
             if c == "=" {
                 if paddingStart == nil { paddingStart = position }
                 continue
