@@ -211,6 +211,25 @@ final class SeedLoaderTests: XCTestCase {
         XCTAssertEqual(try SeedLabel("A.b_c-9").value, "a.b_c-9")
     }
 
+    /// With a mistyped separator the "label" is the seed: refusals give position and length only.
+    func testLabelErrorsNeverEchoTheLabelText() throws {
+        let path = write("seeds", "certus \(seedA)PX==\n\(seedB)\(seedB) = \(seedA)\n")
+        let p = problems(["GATEWAY_SEEDS_FILE": path])
+        XCTAssertEqual(p.map(\.source), ["\(path):1", "\(path):2"])
+        XCTAssertTrue(p[0].message.contains("invalid character at position 7 of 41"), p[0].message)
+        XCTAssertTrue(p[0].message.contains("a line is 'label = seed'"), p[0].message)
+        XCTAssertTrue(p[1].message.contains("is 64 characters long"), p[1].message)
+        let list = problems(["LABELS": "certus JBSWY3DPEHPK3PXP:x, \(seedB)é:\(seedA)"])
+        XCTAssertEqual(list.map(\.source), ["LABELS entry 1", "LABELS entry 2"])
+        XCTAssertTrue(list[0].message.contains("position 7 of 23"), list[0].message)
+        XCTAssertTrue(list[0].message.contains("entries are label:seed"), list[0].message)
+        XCTAssertTrue(list[1].message.contains("position 33 of 33"), list[1].message)
+        XCTAssertTrue(problems(["LABELS": "-\(seedA):x"])[0].message.contains("must start with a letter or digit"))
+        for bad in ["a\u{10}b", "a b", "a/b", "é", "a@b", "A[B"] {
+            XCTAssertThrowsError(try SeedLabel(bad), bad.debugDescription)
+        }
+    }
+
     func testSystemdCredentials() throws {
         let creds = dir + "/creds"
         try FileManager.default.createDirectory(atPath: creds, withIntermediateDirectories: true)

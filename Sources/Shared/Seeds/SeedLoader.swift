@@ -140,12 +140,14 @@ public struct SeedLoader: Sendable {
                 problems.append(ConfigProblem(source: source.description, message: "expected label:seed"))
                 continue
             }
+            let labelText = String(entry[..<colon]).trimmingSpaces()
             do {
-                let label = try SeedLabel(String(entry[..<colon]).trimmingSpaces()).value
+                let label = try SeedLabel(labelText).value
                 out.append(Candidate(label: label, text: String(entry[entry.index(after: colon)...]).trimmingSpaces(),
                     source: source, defaults: defaults))
             } catch {
-                problems.append(ConfigProblem(source: source.description, message: error.description))
+                let hint = labelText.contains(" ") || labelText.contains("\t") ? "; entries are label:seed, separated by ','" : ""
+                problems.append(ConfigProblem(source: source.description, message: error.description + hint))
             }
         }
     }

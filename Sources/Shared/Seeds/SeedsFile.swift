@@ -32,7 +32,8 @@ public enum SeedsFile {
                 let label = try SeedLabel(labelText)
                 lines.append(Line(label: label.value, value: value, line: number))
             } catch {
-                problems.append(ConfigProblem(source: "\(path):\(number)", message: error.description))
+                let hint = labelText.contains(" ") || labelText.contains("\t") ? "; a line is 'label = seed'" : ""
+                problems.append(ConfigProblem(source: "\(path):\(number)", message: error.description + hint))
             }
         }
         if !problems.isEmpty { throw ConfigError(problems) }
