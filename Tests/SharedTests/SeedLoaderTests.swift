@@ -195,6 +195,37 @@ final class SeedLoaderTests: XCTestCase {
         XCTAssertEqual(try load(["LABELS_FILE": labelsFile]).store.labels, ["a", "b"])
     }
 
+    /// A seed, key or list put into a `*_FILE` variable is not echoed as a "path".
+    func testSecretInAFileVariableIsNotEchoedAsAPath() {
+        for (variable, value) in [("TOTP_SEED_BACKUP_FILE", seedA), ("TOTP_SEED_BACKUP_FILE", "otpauth://totp/x?secret=\(seedA)"),
+            ("LABELS_FILE", "a:\(seedA)"), ("GATEWAY_SEEDS_FILE", "certus = \(seedA)"), ("GATEWAY_SEEDS_FILE", "seeds.txt")]
+        {
+            let p = problems([variable: value])
+            XCTAssertEqual(p.map(\.source), [variable], "\(variable)=\(value): \(p)")
+            XCTAssertTrue(p.first?.message.contains("\(variable) does not name a readable file (it must be a path") == true, "\(p)")
+            XCTAssertTrue(p.first?.message.contains("No such file or directory") == true, "\(p)")
+            XCTAssertFalse(p.first?.description.contains("seeds.txt") == true, "\(p)")
+        }
+        // A value that looks like a path is shown, since the operator needs it.
+        for path in ["/nonexistent/seed", "./nonexistent-seed", "../nonexistent-seed"] {
+            let p = problems(["TOTP_SEED_BACKUP_FILE": path])
+            XCTAssertEqual(p.first?.message, "\(path): cannot open: No such file or directory", "\(p)")
+        }
+        // A variable that is not secret names its file whatever it looks like.
+        XCTAssertThrowsError(try Environment(["GATEWAY_LISTEN_FILE": "listen.txt"]).value("GATEWAY_LISTEN", secret: false)) {
+            XCTAssertEqual("\($0)", "GATEWAY_LISTEN_FILE: listen.txt: cannot open: No such file or directory")
+        }
+    }
+
+    /// `TOTP_SEED_<LABEL>_FILE` is always the file variant, so a label from the environment cannot
+    /// end in -file: `TOTP_SEED_X_FILE_FILE` is refused rather than quietly defining "x-file".
+    func testEnvironmentLabelsCannotEndInFile() {
+        let path = write("secret", seedA)
+        let p = problems(["TOTP_SEED_BACKUP_FILE_FILE": path, "TOTP_SEED_notes_file": seedB])
+        XCTAssertEqual(p.map(\.source), ["TOTP_SEED_BACKUP_FILE_FILE", "TOTP_SEED_notes_file"])
+        XCTAssertTrue(p.allSatisfy { $0.message.contains("cannot end in -file") }, "\(p)")
+    }
+
     func testInvalidBase32NamesLabelAndPosition() {
         let p = problems(["TOTP_SEED_BAD": "JBSW1Y3DPEHPK3PXP"])
         XCTAssertEqual(p[0].label, "bad")

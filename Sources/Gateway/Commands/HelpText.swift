@@ -27,6 +27,7 @@ enum HelpText {
 
     SEEDS (all optional and combinable; a label defined twice is an error)
       TOTP_SEED_<LABEL>            base32 or otpauth://totp/ URI; label = suffix lower-cased, _ -> -
+                                   (cannot end in -file: TOTP_SEED_<LABEL>_FILE is the file variant)
       LABELS                       original format "label:seed,label2:seed2"
       TOTP_PERIOD, TOTP_DIGITS     defaults for plain base32 seeds from the environment (30, 6)
       GATEWAY_SEEDS_FILE           file of "label = seed [check=CODE@UNIXTIME]" lines, or a sealed file

@@ -54,10 +54,8 @@ struct GatewayConfiguration: Sendable {
         if let path = env["GATEWAY_AUDIT_KEY_FILE"], !path.isEmpty {
             auditKey = attempt { () throws(ConfigProblem) in
                 var bytes: [UInt8]
-                do { bytes = try FileIO.read(path, maxBytes: 4096) } catch let e as FileIO.Failure {
-                    throw ConfigProblem(source: "GATEWAY_AUDIT_KEY_FILE", message: e.description)
-                } catch {
-                    throw ConfigProblem(source: "GATEWAY_AUDIT_KEY_FILE", message: "\(error)")
+                do throws(FileIO.Failure) { bytes = try FileIO.read(path, maxBytes: 4096) } catch {
+                    throw .unreadableFile(error, variable: "GATEWAY_AUDIT_KEY_FILE")
                 }
                 // `openssl rand -hex 32 > FILE` leaves a newline that `$(cat FILE)` would drop.
                 while let last = bytes.last, last == 0x0A || last == 0x0D { bytes.removeLast() }

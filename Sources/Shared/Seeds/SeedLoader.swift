@@ -42,8 +42,8 @@ public struct SeedLoader: Sendable {
         collectSeedVariables(into: &candidates, defaults: envDefaults, problems: &problems)
         collectLabelsList(into: &candidates, defaults: envDefaults, problems: &problems)
         if let path = environment["GATEWAY_SEEDS_FILE"], !path.isEmpty {
-            collectSeedsFile(path: path, keyPath: environment["GATEWAY_SEEDS_KEY_FILE"], keySource: "GATEWAY_SEEDS_KEY_FILE",
-                into: &candidates, problems: &problems)
+            collectSeedsFile(path: path, source: "GATEWAY_SEEDS_FILE", keyPath: environment["GATEWAY_SEEDS_KEY_FILE"],
+                keySource: "GATEWAY_SEEDS_KEY_FILE", into: &candidates, problems: &problems)
         } else if let keyPath = environment["GATEWAY_SEEDS_KEY_FILE"], !keyPath.isEmpty {
             problems.append(ConfigProblem(source: "GATEWAY_SEEDS_KEY_FILE", message: "is set but GATEWAY_SEEDS_FILE is not; set both or neither"))
         }
@@ -102,6 +102,13 @@ public struct SeedLoader: Sendable {
         }
         for suffix in suffixes.sorted() {
             let variable = prefix + suffix
+            // TOTP_SEED_X_FILE always names the file holding label x's seed, so no label from the
+            // environment may end in -file: TOTP_SEED_X_FILE_FILE would define "x-file" instead.
+            if suffix.lowercased().hasSuffix("_file") {
+                problems.append(ConfigProblem(source: environment[variable] != nil ? variable : variable + "_FILE",
+                    message: "a label set from the environment cannot end in -file (TOTP_SEED_<LABEL>_FILE names the file holding the seed of <label>); rename the label or define it in GATEWAY_SEEDS_FILE"))
+                continue
+            }
             let label: String
             do { label = try SeedLabel(suffix.replacing("_", with: "-")).value } catch {
                 problems.append(ConfigProblem(source: variable, message: "\(error.description) (from the variable name)"))
@@ -152,12 +159,13 @@ public struct SeedLoader: Sendable {
         }
     }
 
-    private func collectSeedsFile(path: String, keyPath: String?, keySource: String, into out: inout [Candidate],
+    /// `source` names where the path came from (a variable or a credential), for read errors.
+    private func collectSeedsFile(path: String, source: String, keyPath: String?, keySource: String, into out: inout [Candidate],
         problems: inout [ConfigProblem])
     {
         let text: String
         do { text = try FileIO.readText(path) } catch {
-            problems.append(ConfigProblem(source: "seeds file", message: error.description))
+            problems.append(.unreadableFile(error, variable: source))
             return
         }
         do {
@@ -191,7 +199,7 @@ public struct SeedLoader: Sendable {
             return
         }
         if names.contains("seeds") {
-            collectSeedsFile(path: dir + "/seeds", keyPath: names.contains("seeds-key") ? dir + "/seeds-key" : nil,
+            collectSeedsFile(path: dir + "/seeds", source: "credential seeds", keyPath: names.contains("seeds-key") ? dir + "/seeds-key" : nil,
                 keySource: "the seeds-key credential", into: &out, problems: &problems)
         }
         let prefix = "totp-seed-"

@@ -16,6 +16,12 @@ public enum FileIO {
         public var description: String { "\(path): \(reason)" }
     }
 
+    /// True for `/abs`, `./rel` and `../rel`: the paths that are safe to print even when a variable
+    /// meant to hold a path might hold a secret instead.
+    public static func looksLikePath(_ text: String) -> Bool {
+        text.hasPrefix("/") || text.hasPrefix("./") || text.hasPrefix("../")
+    }
+
     /// Reads a regular file of at most `maxBytes` (secrets and configs are small; a huge file is a mistake).
     public static func read(_ path: String, maxBytes: Int = 4 << 20) throws(Failure) -> [UInt8] {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
