@@ -20,6 +20,31 @@ final class OTPAuthURITests: XCTestCase {
         XCTAssertEqual(plus.parameters, try TOTPParameters(algorithm: .sha512, digits: 7, period: 30))
     }
 
+    /// A mangled URI puts the secret where a type, parameter name or value should be; no refusal
+    /// quotes any of it.
+    func testRefusalsNeverQuoteTheURI() {
+        let seed = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+        let cases: [(String, String)] = [
+            ("otpauth://totp/x?\(seed)", "unknown otpauth parameter number 1"),
+            ("otpauth://totp/x?issuer=A&secret:\(seed)", "unknown otpauth parameter number 2"),
+            ("otpauth://totp/x?sec%72et%3D\(seed)", "unknown otpauth parameter number 1"),
+            ("otpauth://\(seed)/x?secret=\(seed)", "unknown otpauth type"),
+            ("otpauth://totp/x?secret=\(seed)&algorithm=\(seed)", "unknown algorithm"),
+            ("otpauth://totp/x?secret=\(seed)&digits=\(seed)", "digits must be"),
+            ("otpauth://totp/x?secret=\(seed)&period=\(seed)", "period must be"),
+            ("otpauth://totp/\(seed):x?secret=\(seed)&issuer=B", "differs"),
+            ("otpauth://totp/B:x?secret=\(seed)&issuer=\(seed)", "differs"),
+        ]
+        for (uri, fragment) in cases {
+            XCTAssertThrowsError(try OTPAuthURI(parsing: uri), uri) { error in
+                let message = (error as! OTPAuthURI.Failure).description
+                XCTAssertTrue(message.contains(fragment), "\(uri): \(message)")
+                XCTAssertFalse(message.lowercased().contains("jbswy3dp"), "the secret leaked: \(message)")
+                XCTAssertFalse(message.lowercased().contains("ehpk3pxp"), "the secret leaked: \(message)")
+            }
+        }
+    }
+
     func testRefusals() {
         let cases: [(String, String)] = [
             ("otpauth://hotp/x?secret=JBSWY3DPEHPK3PXP&counter=1", "hotp"),

@@ -55,7 +55,7 @@ public enum SealedSeedsFile {
         let header = rows.removeFirst().split(separator: " ")
         guard header.count == 3, header[0] == magic else { throw fail(1, "not a sealed seeds file (bad header)") }
         guard header[1] == version else {
-            throw fail(1, "sealed seeds version '\(OTPAuthURI.printable(String(header[1])))' is not supported by this totp-gateway (it reads \(version)); upgrade it")
+            throw fail(1, "sealed seeds version '\(printable(String(header[1])))' is not supported by this totp-gateway (it reads \(version)); upgrade it")
         }
         guard header[2].hasPrefix("entries="), let count = Int(header[2].dropFirst("entries=".count)), count >= 0 else {
             throw fail(1, "bad entry count in the header")
@@ -88,6 +88,13 @@ public enum SealedSeedsFile {
             }
         }
         return result
+    }
+
+    /// The header's version word, cut short and stripped of control characters (the header holds
+    /// no secret; the entries are sealed).
+    private static func printable(_ s: String) -> String {
+        let cleaned = String(s.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F }.map(Character.init))
+        return cleaned.count > 40 ? String(cleaned.prefix(40)) + "…" : cleaned
     }
 
     /// Reads a key-encryption key: 64 hex characters, or base64 of 32 bytes, or 32 raw bytes.
