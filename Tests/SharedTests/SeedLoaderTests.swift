@@ -126,7 +126,7 @@ final class SeedLoaderTests: XCTestCase {
             ("\(seedA) \(seedB)=x", "padding '=' at position 66"),
             ("\(seedA) JBSWY3DP=EHPK3PXP check=123456@59", "padding '=' at position 42"),
             ("\(seedA) checkJBSWY3DP=x", "padding '=' at position 47"),
-            ("otpauth://totp/x?secret=\(seedA) JBSWY3DP=x", "position 42"),
+            ("otpauth://totp/x?secret=\(seedA) JBSWY3DP=x", "spaces in an otpauth URI must be written %20"),
         ]
         for (value, fragment) in cases {
             let p = problems(["TOTP_SEED_X": value])
@@ -148,6 +148,14 @@ final class SeedLoaderTests: XCTestCase {
             let p = problems(["TOTP_SEED_X": value])
             XCTAssertTrue(p.first?.message.contains("at position \(position) ") == true, "\(value.debugDescription): \(p)")
         }
+    }
+
+    /// A URI pasted with a raw space used to be split into an "option" ('co:alice?secret').
+    func testOTPAuthURIWithARawSpaceGetsTheHint() throws {
+        let p = problems(["TOTP_SEED_X": "otpauth://totp/ACME Co:alice?secret=\(seedA)&issuer=ACME%20Co check=123456@59"])
+        XCTAssertTrue(p.first?.message.contains("space at position 20: spaces in an otpauth URI must be written %20") == true, "\(p)")
+        let ok = try load(["TOTP_SEED_X": "  otpauth://totp/ACME%20Co:alice?secret=\(seedB)&issuer=ACME%20Co\tcheck=287082@59 "])
+        XCTAssertEqual(ok.store.entry(for: "x")?.issuer, "ACME Co")
     }
 
     func testCheckOptionFormat() {

@@ -33,6 +33,12 @@ public struct OTPAuthURI: Sendable, Equatable {
         guard lower.hasPrefix("otpauth://") else {
             throw Failure("not an otpauth URI: it must start with otpauth://totp/")
         }
+        // A pasted URI with a raw space would otherwise fail later with a misleading message
+        // (SeedSpec hands the whole text over, spaces included).
+        if let space = text.unicodeScalars.firstIndex(where: { $0.properties.isWhitespace }) {
+            let position = text.unicodeScalars.distance(from: text.unicodeScalars.startIndex, to: space) + 1
+            throw Failure("the otpauth URI has a space at position \(position): spaces in an otpauth URI must be written %20")
+        }
         var rest = Substring(text.dropFirst("otpauth://".count))
         if rest.contains("#") { throw Failure("otpauth URI must not contain a '#' fragment") }
         guard let slash = rest.firstIndex(of: "/") else {
@@ -62,6 +68,9 @@ public struct OTPAuthURI: Sendable, Equatable {
         if let colon = label.firstIndex(of: ":") {
             labelIssuer = String(label[..<colon]).trimmingSpaces()
             account = String(label[label.index(after: colon)...]).trimmingSpaces()
+        }
+        guard !account.trimmingSpaces().isEmpty else {
+            throw Failure("the otpauth URI has an empty account name: expected otpauth://totp/ISSUER:ACCOUNT?secret=...")
         }
 
         var values: [String: String] = [:]
@@ -95,14 +104,15 @@ public struct OTPAuthURI: Sendable, Equatable {
         }
         var digits = 6
         if let d = values["digits"] {
-            guard let n = Int(d), TOTPParameters.allowedDigits.contains(n) else {
+            // Plain digits only: Int("+6") is 6, but no authenticator writes a sign.
+            guard !d.isEmpty, d.allSatisfy(\.isASCIIDigit), let n = Int(d), TOTPParameters.allowedDigits.contains(n) else {
                 throw Failure("digits must be 6, 7 or 8")
             }
             digits = n
         }
         var period = 30
         if let p = values["period"] {
-            guard let n = Int(p), TOTPParameters.allowedPeriods.contains(n) else {
+            guard !p.isEmpty, p.allSatisfy(\.isASCIIDigit), let n = Int(p), TOTPParameters.allowedPeriods.contains(n) else {
                 throw Failure("period must be a whole number of seconds from 1 to 3600")
             }
             period = n
