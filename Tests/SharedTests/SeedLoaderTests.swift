@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 @testable import Shared
 
@@ -26,24 +27,6 @@ final class SeedLoaderTests: XCTestCase {
         try SeedLoader(environment: Environment(env)).load()
     }
 
-    /// Seeds a test defines besides `seedA` and `seedB`; `problems` checks them for leaks too.
-    var extraSeeds: [String] = []
-
-    /// Any 8 consecutive characters of a seed (case-insensitively, separators ignored) found in
-    /// `text`: a leak even when the message lower-cased or cut the seed.
-    static func leakedPiece(of seeds: [String], in text: String) -> String? {
-        let haystacks = [text.lowercased(), String(text.lowercased().filter { $0.isLetter || $0.isNumber })]
-        for seed in seeds {
-            let s = Array(seed.lowercased().filter { $0.isLetter || $0.isNumber })
-            guard s.count >= 8 else { continue }
-            for i in 0...(s.count - 8) {
-                let piece = String(s[i..<i + 8])
-                if haystacks.contains(where: { $0.contains(piece) }) { return piece }
-            }
-        }
-        return nil
-    }
-
     func problems(_ env: [String: String], file: StaticString = #filePath, line: UInt = #line) -> [ConfigProblem] {
         do {
             _ = try load(env)
@@ -51,7 +34,7 @@ final class SeedLoaderTests: XCTestCase {
             return []
         } catch let e as ConfigError {
             for p in e.problems {
-                if let piece = Self.leakedPiece(of: [seedA, seedB] + extraSeeds, in: p.description) {
+                if let piece = SecretScan.leakedPiece(of: [seedA, seedB], in: p.description) {
                     XCTFail("seed piece '\(piece)' leaked into: \(p)", file: file, line: line)
                 }
             }
