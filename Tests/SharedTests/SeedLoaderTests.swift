@@ -252,6 +252,14 @@ final class SeedLoaderTests: XCTestCase {
         }
     }
 
+    /// A syntax error on one line does not hide the seed errors of the others.
+    func testSeedsFileReportsEveryLineAtOnce() {
+        let path = write("seeds", "no equals here\nbad = JBSW1Y3DP\n-x = \(seedA)\ngood = \(seedA)\nempty =\nself = \(seedA) check=000000@59\n")
+        let p = problems(["GATEWAY_SEEDS_FILE": path])
+        XCTAssertEqual(p.map(\.source), [1, 3, 2, 5, 6].map { "\(path):\($0)" }, "\(p)")
+        XCTAssertEqual(p.map(\.label), [nil, nil, "bad", "empty", "self"])
+    }
+
     func testSystemdCredentials() throws {
         let creds = dir + "/creds"
         try FileManager.default.createDirectory(atPath: creds, withIntermediateDirectories: true)

@@ -182,7 +182,10 @@ public struct SeedLoader: Sendable {
                 }
                 lines = try SealedSeedsFile.open(text, path: path, kek: kek)
             } else {
-                lines = try SeedsFile.parse(text, path: path)
+                // Syntax problems join the rest: one bad line must not hide the others' errors.
+                let parsed = SeedsFile.parseCollecting(text, path: path)
+                lines = parsed.lines
+                problems += parsed.problems
             }
             for l in lines {
                 out.append(Candidate(label: l.label, text: l.value, source: .file(path: path, line: l.line), defaults: .defaults))
