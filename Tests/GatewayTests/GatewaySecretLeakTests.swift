@@ -79,6 +79,28 @@ final class GatewaySecretLeakTests: XCTestCase {
             expect: ["LABELS_FILE", "GATEWAY_SEEDS_FILE"])
     }
 
+    /// A key pasted into GATEWAY_SEEDS_KEY_FILE is not echoed; a passphrase is not taken as a key;
+    /// errors name the variable or the --key-file flag.
+    func testKeyFileProblemsNameTheirSourceNotTheKey() throws {
+        let dir = GatewayHarness.makeDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let bin = GatewayHarness.binary
+        let key = Crypto.hex(Crypto.randomBytes(32))
+        try "\(key)\n".write(toFile: dir + "/key", atomically: true, encoding: .utf8)
+        try "correct horse battery staple 42!".write(toFile: dir + "/passphrase", atomically: true, encoding: .utf8)
+        try "rfc = \(GatewayHarness.rfcSeed)\n".write(toFile: dir + "/plain", atomically: true, encoding: .utf8)
+        let weak = TestProcess.run(bin, ["seal-seeds", dir + "/plain", dir + "/out", "--key-file", dir + "/passphrase"])
+        XCTAssertEqual(weak.status, 2)
+        XCTAssertTrue(weak.stderr.contains("--key-file: \(dir)/passphrase holds 32 characters of text, not a key"), weak.stderr)
+        XCTAssertTrue(weak.stderr.contains("openssl rand -hex 32"), weak.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/out"))
+        XCTAssertEqual(TestProcess.run(bin, ["seal-seeds", dir + "/plain", dir + "/sealed", "--key-file", dir + "/key"]).status, 0)
+        let pasted = TestProcess.run(bin, ["--check-config"], environment: ["GATEWAY_SEEDS_FILE": dir + "/sealed", "GATEWAY_SEEDS_KEY_FILE": key])
+        XCTAssertEqual(pasted.status, 2)
+        XCTAssertTrue(pasted.stderr.contains("GATEWAY_SEEDS_KEY_FILE does not name a readable file"), pasted.stderr)
+        XCTAssertNil(SecretScan.leakedPiece(of: [key] + secrets, in: pasted.stderr + pasted.stdout), pasted.stderr)
+    }
+
     func testFailedSighupReloadLogsNoSeed() throws {
         let dir = GatewayHarness.makeDirectory()
         let seeds = dir + "/seeds"

@@ -342,16 +342,65 @@ final class SealedSeedsFileTests: XCTestCase {
         let dir = NSTemporaryDirectory() + "key-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
+        // Random bytes that happen to be all text would be refused; make sure this one is not.
+        var raw = key
+        raw[0] = 0x00
         FileManager.default.createFile(atPath: dir + "/hex", contents: Data((Crypto.hex(key) + "\n").utf8))
         FileManager.default.createFile(atPath: dir + "/b64", contents: Data(Base64.encode(key).utf8))
-        FileManager.default.createFile(atPath: dir + "/raw", contents: Data(key))
+        FileManager.default.createFile(atPath: dir + "/raw", contents: Data(raw))
         FileManager.default.createFile(atPath: dir + "/short", contents: Data("abcd".utf8))
-        XCTAssertEqual(try SealedSeedsFile.readKey(path: dir + "/hex"), key)
-        XCTAssertEqual(try SealedSeedsFile.readKey(path: dir + "/b64"), key)
-        XCTAssertEqual(try SealedSeedsFile.readKey(path: dir + "/raw"), key)
-        XCTAssertThrowsError(try SealedSeedsFile.readKey(path: dir + "/short")) {
+        XCTAssertEqual(try SealedSeedsFile.readKey(path: dir + "/hex", source: "K"), key)
+        XCTAssertEqual(try SealedSeedsFile.readKey(path: dir + "/b64", source: "K"), key)
+        XCTAssertEqual(try SealedSeedsFile.readKey(path: dir + "/raw", source: "K"), raw)
+        XCTAssertThrowsError(try SealedSeedsFile.readKey(path: dir + "/short", source: "GATEWAY_SEEDS_KEY_FILE")) {
+            XCTAssertEqual(($0 as? ConfigProblem)?.source, "GATEWAY_SEEDS_KEY_FILE")
+            XCTAssertTrue("\($0)".contains("64 hex characters, base64 of 32 bytes, or 32 raw random bytes"), "\($0)")
             XCTAssertTrue("\($0)".contains("openssl rand -hex 32"))
         }
+    }
+
+    /// A 32-character passphrase is 32 bytes, but it is not a key: refused, not used as one.
+    func testTextOf32BytesIsNotARawKey() throws {
+        let dir = NSTemporaryDirectory() + "key-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for (name, text) in [("passphrase", "correct horse battery staple 42!"), ("hex16", Crypto.hex(Crypto.randomBytes(16))),
+            ("line", "correct horse battery staple 4\r\n")]
+        {
+            XCTAssertEqual(text.utf8.count, 32)
+            FileManager.default.createFile(atPath: dir + "/" + name, contents: Data(text.utf8))
+            XCTAssertThrowsError(try SealedSeedsFile.readKey(path: dir + "/" + name, source: "--key-file"), name) {
+                XCTAssertEqual(($0 as? ConfigProblem)?.source, "--key-file")
+                XCTAssertTrue("\($0)".contains("32 characters of text, not a key"), "\($0)")
+                XCTAssertTrue("\($0)".contains("openssl rand -hex 32"), "\($0)")
+                XCTAssertFalse("\($0)".contains("horse"), "the key file's content is not echoed")
+            }
+        }
+    }
+
+    /// Key-file problems name the variable or credential they came from, never the key.
+    func testKeyFileProblemsNameTheirSource() throws {
+        let dir = NSTemporaryDirectory() + "sealed-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        FileManager.default.createFile(atPath: dir + "/seeds", contents: Data(try SealedSeedsFile.seal(lines, kek: key).utf8))
+        func problems(_ env: [String: String]) -> [ConfigProblem] {
+            do { _ = try SeedLoader(environment: Environment(env)).load() } catch { return error.problems }
+            XCTFail("expected a refusal")
+            return []
+        }
+        let missing = problems(["GATEWAY_SEEDS_FILE": dir + "/seeds", "GATEWAY_SEEDS_KEY_FILE": dir + "/nokey"])
+        XCTAssertEqual(missing.map(\.description), ["GATEWAY_SEEDS_KEY_FILE: \(dir)/nokey: cannot open: No such file or directory"])
+        let pasted = problems(["GATEWAY_SEEDS_FILE": dir + "/seeds", "GATEWAY_SEEDS_KEY_FILE": Crypto.hex(key)])
+        XCTAssertEqual(pasted.map(\.source), ["GATEWAY_SEEDS_KEY_FILE"])
+        XCTAssertFalse(pasted[0].description.contains(Crypto.hex(key).prefix(8)), "\(pasted)")
+        let creds = dir + "/creds"
+        try FileManager.default.createDirectory(atPath: creds, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: dir + "/seeds", toPath: creds + "/seeds")
+        XCTAssertTrue(problems(["CREDENTIALS_DIRECTORY": creds])[0].description.contains("add its key as the seeds-key credential"))
+        FileManager.default.createFile(atPath: creds + "/seeds-key", contents: Data("not a key".utf8))
+        XCTAssertEqual(problems(["CREDENTIALS_DIRECTORY": creds]).map(\.source), ["credential seeds-key"])
+        XCTAssertEqual(problems(["GATEWAY_SEEDS_FILE": dir + "/nothing"]).map(\.source), ["GATEWAY_SEEDS_FILE"])
     }
 
     func testLoaderOpensSealedFile() throws {

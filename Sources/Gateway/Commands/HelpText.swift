@@ -31,7 +31,8 @@ enum HelpText {
       LABELS                       original format "label:seed,label2:seed2"
       TOTP_PERIOD, TOTP_DIGITS     defaults for plain base32 seeds from the environment (30, 6)
       GATEWAY_SEEDS_FILE           file of "label = seed [check=CODE@UNIXTIME]" lines, or a sealed file
-      GATEWAY_SEEDS_KEY_FILE       key of a sealed seeds file (64 hex characters)
+      GATEWAY_SEEDS_KEY_FILE       key of a sealed seeds file: 256 bits as 64 hex characters
+                                   (openssl rand -hex 32), as base64, or as 32 raw bytes (not text)
       $CREDENTIALS_DIRECTORY       systemd credentials: seeds, seeds-key, tokens, audit-key,
                                    totp-seed-<label>
 

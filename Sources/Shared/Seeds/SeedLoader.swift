@@ -43,7 +43,8 @@ public struct SeedLoader: Sendable {
         collectLabelsList(into: &candidates, defaults: envDefaults, problems: &problems)
         if let path = environment["GATEWAY_SEEDS_FILE"], !path.isEmpty {
             collectSeedsFile(path: path, source: "GATEWAY_SEEDS_FILE", keyPath: environment["GATEWAY_SEEDS_KEY_FILE"],
-                keySource: "GATEWAY_SEEDS_KEY_FILE", into: &candidates, problems: &problems)
+                keySource: "GATEWAY_SEEDS_KEY_FILE", missingKey: "set GATEWAY_SEEDS_KEY_FILE to its key file",
+                into: &candidates, problems: &problems)
         } else if let keyPath = environment["GATEWAY_SEEDS_KEY_FILE"], !keyPath.isEmpty {
             problems.append(ConfigProblem(source: "GATEWAY_SEEDS_KEY_FILE", message: "is set but GATEWAY_SEEDS_FILE is not; set both or neither"))
         }
@@ -159,9 +160,10 @@ public struct SeedLoader: Sendable {
         }
     }
 
-    /// `source` names where the path came from (a variable or a credential), for read errors.
-    private func collectSeedsFile(path: String, source: String, keyPath: String?, keySource: String, into out: inout [Candidate],
-        problems: inout [ConfigProblem])
+    /// `source` and `keySource` name where the paths came from (a variable or a credential) for
+    /// errors; `missingKey` says how to give the key of a sealed file.
+    private func collectSeedsFile(path: String, source: String, keyPath: String?, keySource: String, missingKey: String,
+        into out: inout [Candidate], problems: inout [ConfigProblem])
     {
         let text: String
         do { text = try FileIO.readText(path) } catch {
@@ -172,11 +174,11 @@ public struct SeedLoader: Sendable {
             let lines: [SeedsFile.Line]
             if SealedSeedsFile.isSealed(text) {
                 guard let keyPath, !keyPath.isEmpty else {
-                    problems.append(ConfigProblem(source: path, message: "is sealed; set \(keySource) to its key file"))
+                    problems.append(ConfigProblem(source: source, message: "\(path) is sealed; \(missingKey)"))
                     return
                 }
                 let kek: [UInt8]
-                do { kek = try SealedSeedsFile.readKey(path: keyPath) } catch {
+                do { kek = try SealedSeedsFile.readKey(path: keyPath, source: keySource) } catch {
                     problems.append(error)
                     return
                 }
@@ -203,7 +205,7 @@ public struct SeedLoader: Sendable {
         }
         if names.contains("seeds") {
             collectSeedsFile(path: dir + "/seeds", source: "credential seeds", keyPath: names.contains("seeds-key") ? dir + "/seeds-key" : nil,
-                keySource: "the seeds-key credential", into: &out, problems: &problems)
+                keySource: "credential seeds-key", missingKey: "add its key as the seeds-key credential", into: &out, problems: &problems)
         }
         let prefix = "totp-seed-"
         for name in names.sorted() where name.hasPrefix(prefix) {
