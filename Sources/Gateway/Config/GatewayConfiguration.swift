@@ -52,20 +52,11 @@ struct GatewayConfiguration: Sendable {
         } ?? nil
         var auditKey: [UInt8]? = nil
         if let path = env["GATEWAY_AUDIT_KEY_FILE"], !path.isEmpty {
+            auditKey = attempt { () throws(ConfigProblem) in try Self.auditKey(path: path, source: "GATEWAY_AUDIT_KEY_FILE", optional: false) } ?? nil
+        } else if let dir = env["CREDENTIALS_DIRECTORY"], !dir.isEmpty {
             auditKey = attempt { () throws(ConfigProblem) in
-                var bytes: [UInt8]
-                do throws(FileIO.Failure) { bytes = try FileIO.read(path, maxBytes: 4096) } catch {
-                    throw .unreadableFile(error, variable: "GATEWAY_AUDIT_KEY_FILE")
-                }
-                // `openssl rand -hex 32 > FILE` leaves a newline that `$(cat FILE)` would drop.
-                while let last = bytes.last, last == 0x0A || last == 0x0D { bytes.removeLast() }
-                guard bytes.count >= 16 else {
-                    throw ConfigProblem(source: "GATEWAY_AUDIT_KEY_FILE", message: "the audit key must hold at least 16 bytes (openssl rand -hex 32 > FILE)")
-                }
-                return bytes
-            }
-        } else if let dir = env["CREDENTIALS_DIRECTORY"], !dir.isEmpty, let bytes = try? FileIO.read(dir + "/audit-key", maxBytes: 4096) {
-            auditKey = bytes
+                try Self.auditKey(path: dir + "/audit-key", source: "credential audit-key (\(dir))", optional: true)
+            } ?? nil
         }
         let drain = attempt { () throws(ConfigProblem) in try Self.seconds(env, "GATEWAY_DRAIN_SECONDS", default: defaultDrainSeconds) } ?? defaultDrainSeconds
         let grace = attempt { () throws(ConfigProblem) in try Self.seconds(env, "GATEWAY_SHUTDOWN_GRACE_SECONDS", default: 10) } ?? 10
@@ -89,6 +80,22 @@ struct GatewayConfiguration: Sendable {
             auditFile: env["GATEWAY_AUDIT_FILE"].flatMap { $0.isEmpty ? nil : $0 }, auditKey: auditKey,
             drainSeconds: drain, shutdownGraceSeconds: grace, trustedProxies: proxies, requireClockSync: requireSync,
             logLevel: level, eventLoops: loops)
+    }
+
+    /// The audit HMAC key in `path`: at least 16 bytes, trailing newlines dropped. An `optional`
+    /// file (the systemd credential) may be missing, but not unreadable.
+    static func auditKey(path: String, source: String, optional: Bool) throws(ConfigProblem) -> [UInt8]? {
+        var bytes: [UInt8]
+        do { bytes = try FileIO.read(path, maxBytes: 4096) } catch {
+            if optional && error.isNotFound { return nil }
+            throw optional ? ConfigProblem(source: source, message: error.description) : .unreadableFile(error, variable: source)
+        }
+        // `openssl rand -hex 32 > FILE` leaves a newline that `$(cat FILE)` would drop.
+        while let last = bytes.last, last == 0x0A || last == 0x0D { bytes.removeLast() }
+        guard bytes.count >= 16 else {
+            throw ConfigProblem(source: source, message: "the audit key must hold at least 16 bytes (openssl rand -hex 32 > FILE)")
+        }
+        return bytes
     }
 
     static func flag(_ env: Environment, _ name: String) throws(ConfigProblem) -> Bool {
