@@ -126,6 +126,7 @@ final class SeedLoaderTests: XCTestCase {
             ("JBSW  Y3!DPEHPK3PXP", 9),
             ("JBSW\t\tY3DP   EH!PK3PXP", 16),
             ("  JBSWY3DPEHPK3PX!  check=123456@59", 18),
+            ("JBSWY3DP\u{00A0}\u{00A0}EH!PK3PXP", 13),
         ]
         for (value, position) in cases {
             let p = problems(["TOTP_SEED_X": value])
@@ -148,6 +149,7 @@ final class SeedLoaderTests: XCTestCase {
         }
         XCTAssertTrue(problems(["TOTP_SEED_X": "\(seedA) check=1@2 CHECK=1@2"]).first?.message.contains("twice") == true)
         XCTAssertNoThrow(try load(["TOTP_SEED_X": "\(seedB)\tCheck=287082@59  "]))
+        XCTAssertNoThrow(try load(["TOTP_SEED_X": "GEZD GNBV\u{00A0}GY3T QOJQ\u{202F}GEZDGNBVGY3TQOJQ\u{00A0}check=287082@59"]))
     }
 
     func testEmptySeedsRefusedEverywhere() {
