@@ -51,7 +51,9 @@ enum HelpText {
       GATEWAY_AUDIT_KEY_FILE       key for code_hmac = HMAC-SHA256(key, "label:code") in audit lines
       GATEWAY_REQUIRE_CLOCK_SYNC=1 /healthz is 503 while adjtimex reports an unsynchronized clock
 
-    Every variable NAME holding a secret or list may instead be given as NAME_FILE=/path
-    (docker secrets). Exit codes: 0 ok, 1 runtime failure, 2 configuration or usage error.
+    Every variable NAME above may instead be given as NAME_FILE=/path (docker secrets), except
+    those that are paths already (GATEWAY_SEEDS_FILE, GATEWAY_SEEDS_KEY_FILE, GATEWAY_AUDIT_FILE,
+    GATEWAY_AUDIT_KEY_FILE); any other GATEWAY_*_FILE or TOTP_*_FILE is refused as unknown.
+    Exit codes: 0 ok, 1 runtime failure, 2 configuration or usage error.
     """
 }

@@ -78,16 +78,24 @@ public struct SeedLoader: Sendable {
     }
 
     private func envParameters(_ problems: inout [ConfigProblem]) -> TOTPParameters {
-        var digits = 6
-        var period = 30
-        if let d = environment["TOTP_DIGITS"], !d.isEmpty {
-            if let n = Int(d), TOTPParameters.allowedDigits.contains(n) { digits = n } else {
-                problems.append(ConfigProblem(source: "TOTP_DIGITS", message: "must be 6, 7 or 8"))
+        // Through Environment.value, so TOTP_DIGITS_FILE and TOTP_PERIOD_FILE work like every NAME_FILE.
+        func setting(_ name: String) -> Environment.Sourced? {
+            do { return try environment.value(name, secret: false) } catch {
+                problems.append(error)
+                return nil
             }
         }
-        if let p = environment["TOTP_PERIOD"], !p.isEmpty {
-            if let n = Int(p), TOTPParameters.allowedPeriods.contains(n) { period = n } else {
-                problems.append(ConfigProblem(source: "TOTP_PERIOD", message: "must be a whole number of seconds from 1 to 3600"))
+        func number(_ s: Environment.Sourced) -> Int? { s.value.allSatisfy(\.isASCIIDigit) ? Int(s.value) : nil }
+        var digits = 6
+        var period = 30
+        if let d = setting("TOTP_DIGITS") {
+            if let n = number(d), TOTPParameters.allowedDigits.contains(n) { digits = n } else {
+                problems.append(ConfigProblem(source: d.source, message: "must be 6, 7 or 8"))
+            }
+        }
+        if let p = setting("TOTP_PERIOD") {
+            if let n = number(p), TOTPParameters.allowedPeriods.contains(n) { period = n } else {
+                problems.append(ConfigProblem(source: p.source, message: "must be a whole number of seconds from 1 to 3600"))
             }
         }
         return (try? TOTPParameters(algorithm: .sha1, digits: digits, period: period)) ?? .defaults
