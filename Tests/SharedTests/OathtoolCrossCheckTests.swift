@@ -15,6 +15,7 @@ final class OathtoolCrossCheckTests: XCTestCase {
     static let oathtool = "/usr/bin/oathtool"
     static let tupleCount = 10_000
 
+    /// One independent case: a seed, its parameters and a time, as one oathtool command line.
     struct Tuple {
         let seed: [UInt8]
         let parameters: TOTPParameters
