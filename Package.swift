@@ -38,7 +38,7 @@ let package = Package(
         .executableTarget(name: "Bot", dependencies: ["Shared", "CurlHTTP"], path: "Sources/Bot"),
         // Helpers shared by the integration tests (real child processes with bounded waits).
         .target(name: "TestSupport", path: "Tests/Support"),
-        .testTarget(name: "SharedTests", dependencies: ["Shared", "CurlHTTP"], path: "Tests/SharedTests"),
+        .testTarget(name: "SharedTests", dependencies: ["Shared", "CurlHTTP", "TestSupport"], path: "Tests/SharedTests"),
         .testTarget(
             name: "GatewayTests", dependencies: ["Shared", "Gateway", "TestSupport"], path: "Tests/GatewayTests"),
         .testTarget(name: "BotTests", dependencies: ["Shared", "CurlHTTP", "Bot", "TestSupport"], path: "Tests/BotTests"),

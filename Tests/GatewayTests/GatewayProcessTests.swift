@@ -105,6 +105,29 @@ final class GatewayProcessTests: XCTestCase {
         XCTAssertTrue(metrics.contains("gateway_reloads_total{result=\"success\"} 1"))
     }
 
+    /// An 80-bit seed loads with a warning: one `weak_seed` JSON line (label and source, no seed)
+    /// and `gateway_seeds_weak 1`.
+    func testWeakSeedIsLoggedAndCounted() throws {
+        let weakSeed = "JBSWY3DPEHPK3PXP"  // 10 bytes: 80 bits
+        let gw = try GatewayHarness(extra: ["TOTP_SEED_SHORT": weakSeed])
+        XCTAssertEqual(gw.get("/code?label=short")?.status, 200, "a weak seed still serves")
+        let weak = gw.process.logLines.filter { $0["event"] as? String == "weak_seed" }
+        XCTAssertEqual(weak.count, 1, gw.process.stderr)
+        XCTAssertEqual(weak.first?["level"] as? String, "warning")
+        XCTAssertEqual(weak.first?["label"] as? String, "short")
+        XCTAssertEqual(weak.first?["source"] as? String, "environment variable TOTP_SEED_SHORT")
+        XCTAssertTrue((weak.first?["message"] as? String)?.contains("only 80 bits") == true, "\(weak)")
+        let line = gw.process.stderr.split(separator: "\n").first { $0.contains("\"weak_seed\"") }.map(String.init) ?? ""
+        XCTAssertNil(SecretScan.leakedPiece(of: [weakSeed], in: line), line)
+        let metrics = String(decoding: gw.get("/metrics")?.body ?? Data(), as: UTF8.self)
+        XCTAssertTrue(metrics.contains("\ngateway_seeds_weak 1\n"), metrics)
+        XCTAssertTrue(metrics.contains("\ngateway_seeds_loaded 3\n"), metrics)
+        // The strong harness seeds alone count 0.
+        let strong = try GatewayHarness()
+        XCTAssertTrue(String(decoding: strong.get("/metrics")?.body ?? Data(), as: UTF8.self).contains("\ngateway_seeds_weak 0\n"))
+        XCTAssertFalse(strong.process.stderr.contains("weak_seed"))
+    }
+
     func testSigtermDrainOrder() throws {
         let gw = try GatewayHarness(extra: ["GATEWAY_DRAIN_SECONDS": "1.5"])
         let keepAlive = try RawHTTP(port: gw.port)

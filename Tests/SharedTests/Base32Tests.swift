@@ -20,6 +20,22 @@ final class Base32Tests: XCTestCase {
         }
     }
 
+    /// Set-up pages group seeds with no-break or thin spaces; copied, they must decode too, and
+    /// positions still count them.
+    func testNoBreakAndThinSpacesAccepted() throws {
+        let expected = try Base32.decode("JBSWY3DPEHPK3PXP")
+        for form in ["JBSW\u{00A0}Y3DP\u{00A0}EHPK\u{00A0}3PXP", "jbsw\u{2009}y3dp\u{202F}ehpk\u{2007}3pxp", "\u{00A0}JBSWY3DPEHPK3PXP\u{00A0}"] {
+            XCTAssertEqual(try Base32.decode(form), expected, form.debugDescription)
+        }
+        XCTAssertThrowsError(try Base32.decode("JBSW\u{00A0}\u{00A0}Y3!DP")) { error in
+            XCTAssertEqual((error as! Base32.Failure).kind, .invalidCharacter(position: 9))
+        }
+        // Other Unicode spaces are still refused (a zero-width space hides in a pasted seed).
+        XCTAssertThrowsError(try Base32.decode("JBSW\u{200B}Y3DP")) { error in
+            XCTAssertEqual((error as! Base32.Failure).kind, .invalidCharacter(position: 5))
+        }
+    }
+
     func testInvalidCharacterReportsPositionNotCharacter() {
         XCTAssertThrowsError(try Base32.decode("JBSW1Y3DP")) { error in
             let e = error as! Base32.Failure

@@ -20,6 +20,37 @@ final class OTPAuthURITests: XCTestCase {
         XCTAssertEqual(plus.parameters, try TOTPParameters(algorithm: .sha512, digits: 7, period: 30))
     }
 
+    /// A mangled URI puts the secret where a type, parameter name or value should be; no refusal
+    /// quotes any of it.
+    func testRefusalsNeverQuoteTheURI() {
+        let seed = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+        let cases: [(String, String)] = [
+            ("otpauth://totp/x?\(seed)", "unknown otpauth parameter number 1"),
+            ("otpauth://totp/x?issuer=A&secret:\(seed)", "unknown otpauth parameter number 2"),
+            ("otpauth://totp/x?sec%72et%3D\(seed)", "unknown otpauth parameter number 1"),
+            ("otpauth://\(seed)/x?secret=\(seed)", "unknown otpauth type"),
+            ("otpauth://totp/x?secret=\(seed)&algorithm=\(seed)", "unknown algorithm"),
+            ("otpauth://totp/x?secret=\(seed)&digits=\(seed)", "digits must be"),
+            ("otpauth://totp/x?secret=\(seed)&period=\(seed)", "period must be"),
+            ("otpauth://totp/\(seed):x?secret=\(seed)&issuer=B", "differs"),
+            ("otpauth://totp/B:x?secret=\(seed)&issuer=\(seed)", "differs"),
+        ]
+        for (uri, fragment) in cases {
+            XCTAssertThrowsError(try OTPAuthURI(parsing: uri), uri) { error in
+                let message = (error as! OTPAuthURI.Failure).description
+                XCTAssertTrue(message.contains(fragment), "\(uri): \(message)")
+                XCTAssertFalse(message.lowercased().contains("jbswy3dp"), "the secret leaked: \(message)")
+                XCTAssertFalse(message.lowercased().contains("ehpk3pxp"), "the secret leaked: \(message)")
+            }
+        }
+    }
+
+    func testPlainDigitsAndEncodedSpacesAccepted() throws {
+        let u = try OTPAuthURI(parsing: "otpauth://totp/ACME%20Co:alice?secret=JBSWY3DPEHPK3PXP&digits=08&period=060&issuer=ACME%20Co")
+        XCTAssertEqual(u.parameters, try TOTPParameters(algorithm: .sha1, digits: 8, period: 60))
+        XCTAssertEqual(u.account, "alice")
+    }
+
     func testRefusals() {
         let cases: [(String, String)] = [
             ("otpauth://hotp/x?secret=JBSWY3DPEHPK3PXP&counter=1", "hotp"),
@@ -40,6 +71,18 @@ final class OTPAuthURITests: XCTestCase {
             ("otpauth://totp/x?secret=JBSWY3DPEHPK3PXP#frag", "fragment"),
             ("otpauth://totp?secret=JBSWY3DPEHPK3PXP", "no label"),
             ("https://totp/x?secret=JBSWY3DPEHPK3PXP", "otpauth://"),
+            ("otpauth://totp/x?secret=JBSWY3DPEHPK3PXP&digits=+6", "digits must be"),
+            ("otpauth://totp/x?secret=JBSWY3DPEHPK3PXP&digits=%2B8", "digits must be"),
+            ("otpauth://totp/x?secret=JBSWY3DPEHPK3PXP&digits=-6", "digits must be"),
+            ("otpauth://totp/x?secret=JBSWY3DPEHPK3PXP&digits=", "digits must be"),
+            ("otpauth://totp/x?secret=JBSWY3DPEHPK3PXP&period=+30", "period must be"),
+            ("otpauth://totp/x?secret=JBSWY3DPEHPK3PXP&period=٣٠", "period must be"),
+            ("otpauth://totp/?secret=JBSWY3DPEHPK3PXP", "empty account"),
+            ("otpauth://totp/ACME:?secret=JBSWY3DPEHPK3PXP", "empty account"),
+            ("otpauth://totp/ACME:%20?secret=JBSWY3DPEHPK3PXP", "empty account"),
+            ("otpauth://totp/ACME Co:alice?secret=JBSWY3DPEHPK3PXP", "space at position 20: spaces in an otpauth URI must be written %20"),
+            ("otpauth://totp/x?secret=JBSW Y3DP EHPK 3PXP", "must be written %20"),
+            ("otpauth://totp/x?secret=JBSWY3DPEHPK3PXP&issuer=A\u{00A0}B", "must be written %20"),
         ]
         for (uri, fragment) in cases {
             XCTAssertThrowsError(try OTPAuthURI(parsing: uri), uri) { error in

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 @testable import Shared
 
@@ -33,8 +34,8 @@ final class SeedLoaderTests: XCTestCase {
             return []
         } catch let e as ConfigError {
             for p in e.problems {
-                for secret in [seedA, seedB, "JBSWY3DP"] {
-                    XCTAssertFalse(p.description.contains(secret), "a seed leaked into: \(p)", file: file, line: line)
+                if let piece = SecretScan.leakedPiece(of: [seedA, seedB], in: p.description) {
+                    XCTFail("seed piece '\(piece)' leaked into: \(p)", file: file, line: line)
                 }
             }
             return e.problems
@@ -89,9 +90,66 @@ final class SeedLoaderTests: XCTestCase {
         XCTAssertFalse(p[1].description.contains("000000"), "the check code is not echoed")
     }
 
-    func testUnknownOptionAfterSeedRefused() {
+    func testUnknownOptionAfterSeedRefusedByPositionWithoutEchoingIt() {
         let path = write("seeds", "x = \(seedA) digits=8\n")
-        XCTAssertTrue(problems(["GATEWAY_SEEDS_FILE": path])[0].message.contains("unknown option 'digits'"))
+        let p = problems(["GATEWAY_SEEDS_FILE": path])[0].message
+        XCTAssertTrue(p.contains("position 41"), p)
+        XCTAssertTrue(p.contains("only check=CODE@UNIXTIME may follow a seed"), p)
+        XCTAssertFalse(p.contains("digits="), "a word taken from the value is not echoed: \(p)")
+    }
+
+    /// A trailing `x=y` word is not an option unless it starts with `check=`: its "name" may be
+    /// the seed itself (audit finding: the seed came back lower-cased as an "unknown option").
+    func testSeedShapedLikeAnOptionNeverEchoed() {
+        let cases: [(String, String)] = [
+            ("JBSWY3DP=EHPK3PXP", "padding '=' at position 9"),
+            ("JBSWY3DPEHPK3PXP=x", "position 17"),  // '=' then a non-base32 'x' or padding error
+            ("jbswy3dpehpk3pxp=x", "position 17"),
+            ("JBSWY3DPEHPK3PXP=EHPK3PXP", "padding '=' at position 17"),
+            ("\(seedA) \(seedB)=x", "padding '=' at position 66"),
+            ("\(seedA) JBSWY3DP=EHPK3PXP check=123456@59", "padding '=' at position 42"),
+            ("\(seedA) checkJBSWY3DP=x", "padding '=' at position 47"),
+            ("otpauth://totp/x?secret=\(seedA) JBSWY3DP=x", "spaces in an otpauth URI must be written %20"),
+        ]
+        for (value, fragment) in cases {
+            let p = problems(["TOTP_SEED_X": value])
+            XCTAssertEqual(p.count, 1, value)
+            XCTAssertTrue(p.first?.message.contains(fragment) == true, "\(value): \(p)")
+            XCTAssertFalse(p.first?.message.contains("unknown option") == true, "\(p)")
+        }
+    }
+
+    /// Positions count in the value as written, spaces and tabs included.
+    func testInvalidCharacterPositionsCountExtraWhitespace() {
+        let cases: [(String, Int)] = [
+            ("   JB!SWY3DPEHPK3PXP", 6),
+            ("JBSW  Y3!DPEHPK3PXP", 9),
+            ("JBSW\t\tY3DP   EH!PK3PXP", 16),
+            ("  JBSWY3DPEHPK3PX!  check=123456@59", 18),
+            ("JBSWY3DP\u{00A0}\u{00A0}EH!PK3PXP", 13),
+        ]
+        for (value, position) in cases {
+            let p = problems(["TOTP_SEED_X": value])
+            XCTAssertTrue(p.first?.message.contains("at position \(position) ") == true, "\(value.debugDescription): \(p)")
+        }
+    }
+
+    /// A URI pasted with a raw space used to be split into an "option" ('co:alice?secret').
+    func testOTPAuthURIWithARawSpaceGetsTheHint() throws {
+        let p = problems(["TOTP_SEED_X": "otpauth://totp/ACME Co:alice?secret=\(seedA)&issuer=ACME%20Co check=123456@59"])
+        XCTAssertTrue(p.first?.message.contains("space at position 20: spaces in an otpauth URI must be written %20") == true, "\(p)")
+        let ok = try load(["TOTP_SEED_X": "  otpauth://totp/ACME%20Co:alice?secret=\(seedB)&issuer=ACME%20Co\tcheck=287082@59 "])
+        XCTAssertEqual(ok.store.entry(for: "x")?.issuer, "ACME Co")
+    }
+
+    func testCheckOptionFormat() {
+        for bad in ["check=", "check=12@", "check=@5", "check=12@+5", "check=12@-5", "check=1a@5", "check=1@2@3"] {
+            let p = problems(["TOTP_SEED_X": "\(seedA) \(bad)"])
+            XCTAssertTrue(p.first?.message.contains("check= must be CODE@UNIXTIME") == true, "\(bad): \(p)")
+        }
+        XCTAssertTrue(problems(["TOTP_SEED_X": "\(seedA) check=1@2 CHECK=1@2"]).first?.message.contains("twice") == true)
+        XCTAssertNoThrow(try load(["TOTP_SEED_X": "\(seedB)\tCheck=287082@59  "]))
+        XCTAssertNoThrow(try load(["TOTP_SEED_X": "GEZD GNBV\u{00A0}GY3T QOJQ\u{202F}GEZDGNBVGY3TQOJQ\u{00A0}check=287082@59"]))
     }
 
     func testEmptySeedsRefusedEverywhere() {
@@ -130,6 +188,37 @@ final class SeedLoaderTests: XCTestCase {
         XCTAssertEqual(try load(["LABELS_FILE": labelsFile]).store.labels, ["a", "b"])
     }
 
+    /// A seed, key or list put into a `*_FILE` variable is not echoed as a "path".
+    func testSecretInAFileVariableIsNotEchoedAsAPath() {
+        for (variable, value) in [("TOTP_SEED_BACKUP_FILE", seedA), ("TOTP_SEED_BACKUP_FILE", "otpauth://totp/x?secret=\(seedA)"),
+            ("LABELS_FILE", "a:\(seedA)"), ("GATEWAY_SEEDS_FILE", "certus = \(seedA)"), ("GATEWAY_SEEDS_FILE", "seeds.txt")]
+        {
+            let p = problems([variable: value])
+            XCTAssertEqual(p.map(\.source), [variable], "\(variable)=\(value): \(p)")
+            XCTAssertTrue(p.first?.message.contains("\(variable) does not name a readable file (it must be a path") == true, "\(p)")
+            XCTAssertTrue(p.first?.message.contains("No such file or directory") == true, "\(p)")
+            XCTAssertFalse(p.first?.description.contains("seeds.txt") == true, "\(p)")
+        }
+        // A value that looks like a path is shown, since the operator needs it.
+        for path in ["/nonexistent/seed", "./nonexistent-seed", "../nonexistent-seed"] {
+            let p = problems(["TOTP_SEED_BACKUP_FILE": path])
+            XCTAssertEqual(p.first?.message, "\(path): cannot open: No such file or directory", "\(p)")
+        }
+        // A variable that is not secret names its file whatever it looks like.
+        XCTAssertThrowsError(try Environment(["GATEWAY_LISTEN_FILE": "listen.txt"]).value("GATEWAY_LISTEN", secret: false)) {
+            XCTAssertEqual("\($0)", "GATEWAY_LISTEN_FILE: listen.txt: cannot open: No such file or directory")
+        }
+    }
+
+    /// `TOTP_SEED_<LABEL>_FILE` is always the file variant, so a label from the environment cannot
+    /// end in -file: `TOTP_SEED_X_FILE_FILE` is refused rather than quietly defining "x-file".
+    func testEnvironmentLabelsCannotEndInFile() {
+        let path = write("secret", seedA)
+        let p = problems(["TOTP_SEED_BACKUP_FILE_FILE": path, "TOTP_SEED_notes_file": seedB])
+        XCTAssertEqual(p.map(\.source), ["TOTP_SEED_BACKUP_FILE_FILE", "TOTP_SEED_notes_file"])
+        XCTAssertTrue(p.allSatisfy { $0.message.contains("cannot end in -file") }, "\(p)")
+    }
+
     func testInvalidBase32NamesLabelAndPosition() {
         let p = problems(["TOTP_SEED_BAD": "JBSW1Y3DPEHPK3PXP"])
         XCTAssertEqual(p[0].label, "bad")
@@ -144,6 +233,33 @@ final class SeedLoaderTests: XCTestCase {
         XCTAssertEqual(p.map(\.source), ["\(path):1", "\(path):3"])
         XCTAssertThrowsError(try SeedLabel(String(repeating: "a", count: 64)))
         XCTAssertEqual(try SeedLabel("A.b_c-9").value, "a.b_c-9")
+    }
+
+    /// With a mistyped separator the "label" is the seed: refusals give position and length only.
+    func testLabelErrorsNeverEchoTheLabelText() throws {
+        let path = write("seeds", "certus \(seedA)PX==\n\(seedB)\(seedB) = \(seedA)\n")
+        let p = problems(["GATEWAY_SEEDS_FILE": path])
+        XCTAssertEqual(p.map(\.source), ["\(path):1", "\(path):2"])
+        XCTAssertTrue(p[0].message.contains("invalid character at position 7 of 41"), p[0].message)
+        XCTAssertTrue(p[0].message.contains("a line is 'label = seed'"), p[0].message)
+        XCTAssertTrue(p[1].message.contains("is 64 characters long"), p[1].message)
+        let list = problems(["LABELS": "certus JBSWY3DPEHPK3PXP:x, \(seedB)é:\(seedA)"])
+        XCTAssertEqual(list.map(\.source), ["LABELS entry 1", "LABELS entry 2"])
+        XCTAssertTrue(list[0].message.contains("position 7 of 23"), list[0].message)
+        XCTAssertTrue(list[0].message.contains("entries are label:seed"), list[0].message)
+        XCTAssertTrue(list[1].message.contains("position 33 of 33"), list[1].message)
+        XCTAssertTrue(problems(["LABELS": "-\(seedA):x"])[0].message.contains("must start with a letter or digit"))
+        for bad in ["a\u{10}b", "a b", "a/b", "é", "a@b", "A[B"] {
+            XCTAssertThrowsError(try SeedLabel(bad), bad.debugDescription)
+        }
+    }
+
+    /// A syntax error on one line does not hide the seed errors of the others.
+    func testSeedsFileReportsEveryLineAtOnce() {
+        let path = write("seeds", "no equals here\nbad = JBSW1Y3DP\n-x = \(seedA)\ngood = \(seedA)\nempty =\nself = \(seedA) check=000000@59\n")
+        let p = problems(["GATEWAY_SEEDS_FILE": path])
+        XCTAssertEqual(p.map(\.source), [1, 3, 2, 5, 6].map { "\(path):\($0)" }, "\(p)")
+        XCTAssertEqual(p.map(\.label), [nil, nil, "bad", "empty", "self"])
     }
 
     func testSystemdCredentials() throws {
@@ -228,16 +344,65 @@ final class SealedSeedsFileTests: XCTestCase {
         let dir = NSTemporaryDirectory() + "key-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
+        // Random bytes that happen to be all text would be refused; make sure this one is not.
+        var raw = key
+        raw[0] = 0x00
         FileManager.default.createFile(atPath: dir + "/hex", contents: Data((Crypto.hex(key) + "\n").utf8))
         FileManager.default.createFile(atPath: dir + "/b64", contents: Data(Base64.encode(key).utf8))
-        FileManager.default.createFile(atPath: dir + "/raw", contents: Data(key))
+        FileManager.default.createFile(atPath: dir + "/raw", contents: Data(raw))
         FileManager.default.createFile(atPath: dir + "/short", contents: Data("abcd".utf8))
-        XCTAssertEqual(try SealedSeedsFile.readKey(path: dir + "/hex"), key)
-        XCTAssertEqual(try SealedSeedsFile.readKey(path: dir + "/b64"), key)
-        XCTAssertEqual(try SealedSeedsFile.readKey(path: dir + "/raw"), key)
-        XCTAssertThrowsError(try SealedSeedsFile.readKey(path: dir + "/short")) {
+        XCTAssertEqual(try SealedSeedsFile.readKey(path: dir + "/hex", source: "K"), key)
+        XCTAssertEqual(try SealedSeedsFile.readKey(path: dir + "/b64", source: "K"), key)
+        XCTAssertEqual(try SealedSeedsFile.readKey(path: dir + "/raw", source: "K"), raw)
+        XCTAssertThrowsError(try SealedSeedsFile.readKey(path: dir + "/short", source: "GATEWAY_SEEDS_KEY_FILE")) {
+            XCTAssertEqual(($0 as? ConfigProblem)?.source, "GATEWAY_SEEDS_KEY_FILE")
+            XCTAssertTrue("\($0)".contains("64 hex characters, base64 of 32 bytes, or 32 raw random bytes"), "\($0)")
             XCTAssertTrue("\($0)".contains("openssl rand -hex 32"))
         }
+    }
+
+    /// A 32-character passphrase is 32 bytes, but it is not a key: refused, not used as one.
+    func testTextOf32BytesIsNotARawKey() throws {
+        let dir = NSTemporaryDirectory() + "key-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for (name, text) in [("passphrase", "correct horse battery staple 42!"), ("hex16", Crypto.hex(Crypto.randomBytes(16))),
+            ("line", "correct horse battery staple 4\r\n")]
+        {
+            XCTAssertEqual(text.utf8.count, 32)
+            FileManager.default.createFile(atPath: dir + "/" + name, contents: Data(text.utf8))
+            XCTAssertThrowsError(try SealedSeedsFile.readKey(path: dir + "/" + name, source: "--key-file"), name) {
+                XCTAssertEqual(($0 as? ConfigProblem)?.source, "--key-file")
+                XCTAssertTrue("\($0)".contains("32 characters of text, not a key"), "\($0)")
+                XCTAssertTrue("\($0)".contains("openssl rand -hex 32"), "\($0)")
+                XCTAssertFalse("\($0)".contains("horse"), "the key file's content is not echoed")
+            }
+        }
+    }
+
+    /// Key-file problems name the variable or credential they came from, never the key.
+    func testKeyFileProblemsNameTheirSource() throws {
+        let dir = NSTemporaryDirectory() + "sealed-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        FileManager.default.createFile(atPath: dir + "/seeds", contents: Data(try SealedSeedsFile.seal(lines, kek: key).utf8))
+        func problems(_ env: [String: String]) -> [ConfigProblem] {
+            do { _ = try SeedLoader(environment: Environment(env)).load() } catch { return error.problems }
+            XCTFail("expected a refusal")
+            return []
+        }
+        let missing = problems(["GATEWAY_SEEDS_FILE": dir + "/seeds", "GATEWAY_SEEDS_KEY_FILE": dir + "/nokey"])
+        XCTAssertEqual(missing.map(\.description), ["GATEWAY_SEEDS_KEY_FILE: \(dir)/nokey: cannot open: No such file or directory"])
+        let pasted = problems(["GATEWAY_SEEDS_FILE": dir + "/seeds", "GATEWAY_SEEDS_KEY_FILE": Crypto.hex(key)])
+        XCTAssertEqual(pasted.map(\.source), ["GATEWAY_SEEDS_KEY_FILE"])
+        XCTAssertFalse(pasted[0].description.contains(Crypto.hex(key).prefix(8)), "\(pasted)")
+        let creds = dir + "/creds"
+        try FileManager.default.createDirectory(atPath: creds, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: dir + "/seeds", toPath: creds + "/seeds")
+        XCTAssertTrue(problems(["CREDENTIALS_DIRECTORY": creds])[0].description.contains("add its key as the seeds-key credential"))
+        FileManager.default.createFile(atPath: creds + "/seeds-key", contents: Data("not a key".utf8))
+        XCTAssertEqual(problems(["CREDENTIALS_DIRECTORY": creds]).map(\.source), ["credential seeds-key"])
+        XCTAssertEqual(problems(["GATEWAY_SEEDS_FILE": dir + "/nothing"]).map(\.source), ["GATEWAY_SEEDS_FILE"])
     }
 
     func testLoaderOpensSealedFile() throws {

@@ -42,9 +42,16 @@ struct TokenSet: Sendable {
             if let v = try env.value("GATEWAY_TOKENS") { sources.append(v) }
         } catch { problems.append(error) }
         if let dir = env["CREDENTIALS_DIRECTORY"], !dir.isEmpty {
-            let path = dir + "/tokens"
-            if let text = try? FileIO.readText(path, maxBytes: 1 << 20) {
-                sources.append(Environment.Sourced(value: text, source: "credential tokens (\(dir))"))
+            let source = "credential tokens (\(dir))"
+            do {
+                let text = try FileIO.readText(dir + "/tokens", maxBytes: 1 << 20)
+                sources.append(Environment.Sourced(value: text, source: source))
+            } catch {
+                // Only a missing credential is "no tokens from systemd"; an unreadable one must not
+                // quietly leave /code refusing everyone (or serving on the other sources alone).
+                if !error.isNotFound {
+                    problems.append(ConfigProblem(source: source, message: "\(error.description); fix the LoadCredential=tokens file or remove it"))
+                }
             }
         }
         for source in sources {

@@ -27,10 +27,12 @@ enum HelpText {
 
     SEEDS (all optional and combinable; a label defined twice is an error)
       TOTP_SEED_<LABEL>            base32 or otpauth://totp/ URI; label = suffix lower-cased, _ -> -
+                                   (cannot end in -file: TOTP_SEED_<LABEL>_FILE is the file variant)
       LABELS                       original format "label:seed,label2:seed2"
       TOTP_PERIOD, TOTP_DIGITS     defaults for plain base32 seeds from the environment (30, 6)
       GATEWAY_SEEDS_FILE           file of "label = seed [check=CODE@UNIXTIME]" lines, or a sealed file
-      GATEWAY_SEEDS_KEY_FILE       key of a sealed seeds file (64 hex characters)
+      GATEWAY_SEEDS_KEY_FILE       key of a sealed seeds file: 256 bits as 64 hex characters
+                                   (openssl rand -hex 32), as base64, or as 32 raw bytes (not text)
       $CREDENTIALS_DIRECTORY       systemd credentials: seeds, seeds-key, tokens, audit-key,
                                    totp-seed-<label>
 
@@ -49,7 +51,9 @@ enum HelpText {
       GATEWAY_AUDIT_KEY_FILE       key for code_hmac = HMAC-SHA256(key, "label:code") in audit lines
       GATEWAY_REQUIRE_CLOCK_SYNC=1 /healthz is 503 while adjtimex reports an unsynchronized clock
 
-    Every variable NAME holding a secret or list may instead be given as NAME_FILE=/path
-    (docker secrets). Exit codes: 0 ok, 1 runtime failure, 2 configuration or usage error.
+    Every variable NAME above may instead be given as NAME_FILE=/path (docker secrets), except
+    those that are paths already (GATEWAY_SEEDS_FILE, GATEWAY_SEEDS_KEY_FILE, GATEWAY_AUDIT_FILE,
+    GATEWAY_AUDIT_KEY_FILE); any other GATEWAY_*_FILE or TOTP_*_FILE is refused as unknown.
+    Exit codes: 0 ok, 1 runtime failure, 2 configuration or usage error.
     """
 }

@@ -11,7 +11,7 @@ enum SealSeedsCommand {
     static func run(input: String, output: String, keyFile: String) throws(ConfigError) -> Int {
         let text: String
         do { text = try FileIO.readText(input) } catch {
-            throw ConfigError([ConfigProblem(source: "seal-seeds", message: error.description)])
+            throw ConfigError([ConfigProblem(source: "seal-seeds IN", message: error.description)])
         }
         if SealedSeedsFile.isSealed(text) {
             throw ConfigError([ConfigProblem(source: input, message: "is already sealed")])
@@ -20,13 +20,13 @@ enum SealSeedsCommand {
         _ = try SeedLoader(environment: Environment(["GATEWAY_SEEDS_FILE": input])).load()
         let lines = try SeedsFile.parse(text, path: input)
         let kek: [UInt8]
-        do { kek = try SealedSeedsFile.readKey(path: keyFile) } catch { throw ConfigError([error]) }
+        do { kek = try SealedSeedsFile.readKey(path: keyFile, source: "--key-file") } catch { throw ConfigError([error]) }
         let sealed: String
         do { sealed = try SealedSeedsFile.seal(lines, kek: kek) } catch {
             throw ConfigError([ConfigProblem(source: output, message: error.description)])
         }
         do { try FileIO.writeAtomically(output, bytes: Array(sealed.utf8), mode: 0o600) } catch {
-            throw ConfigError([ConfigProblem(source: "seal-seeds", message: error.description)])
+            throw ConfigError([ConfigProblem(source: "seal-seeds OUT", message: error.description)])
         }
         return lines.count
     }

@@ -30,58 +30,67 @@ struct GatewayConfiguration: Sendable {
     var logLevel: LogLevel
     var eventLoops: Int?
 
+    /// Variables that may also be given as `NAME_FILE` (a path to a file holding the value),
+    /// including those the seed loader and the token set read.
+    static let fileVariables: [String] = [
+        "GATEWAY_LISTEN", "GATEWAY_INSTANCE", "GATEWAY_EVENT_LOOPS", "GATEWAY_DRAIN_SECONDS", "GATEWAY_SHUTDOWN_GRACE_SECONDS",
+        "GATEWAY_LOG_LEVEL", "GATEWAY_TOKENS", "API_KEY", "GATEWAY_INSECURE_NO_AUTH", "GATEWAY_RATE_LIMIT", "GATEWAY_RATE_BURST",
+        "GATEWAY_METRICS_TOKEN", "GATEWAY_TRUSTED_PROXIES", "GATEWAY_REQUIRE_CLOCK_SYNC", "LABELS", "TOTP_PERIOD", "TOTP_DIGITS",
+    ]
+    /// Variables whose value is a path already; they have no `_FILE` variant.
+    static let pathVariables: Set<String> = ["GATEWAY_SEEDS_FILE", "GATEWAY_SEEDS_KEY_FILE", "GATEWAY_AUDIT_FILE", "GATEWAY_AUDIT_KEY_FILE"]
+    /// The secrets among `fileVariables`: an unreadable `_FILE` of these is not echoed unless it looks like a path.
+    static let secretVariables: Set<String> = ["GATEWAY_TOKENS", "API_KEY", "GATEWAY_METRICS_TOKEN", "LABELS"]
+
     static func load(environment env: Environment, listenOverride: String?) throws(ConfigError) -> GatewayConfiguration {
-        var problems: [ConfigProblem] = []
+        var problems: [ConfigProblem] = unknownFileVariables(env)
         func attempt<T>(_ body: () throws(ConfigProblem) -> T) -> T? {
             do { return try body() } catch {
                 problems.append(error)
                 return nil
             }
         }
-        let listenText = listenOverride ?? env["GATEWAY_LISTEN"].flatMap { $0.isEmpty ? nil : $0 } ?? defaultListen
-        let listen = attempt { () throws(ConfigProblem) in
-            try ListenAddress(parsing: listenText, source: listenOverride != nil ? "--listen" : "GATEWAY_LISTEN")
+        // Every setting goes through Environment.value, so NAME_FILE works for all of them.
+        func setting(_ name: String) -> Environment.Sourced? {
+            attempt { () throws(ConfigProblem) in try env.value(name, secret: secretVariables.contains(name)) } ?? nil
         }
-        let instance = env["GATEWAY_INSTANCE"].flatMap { $0.isEmpty ? nil : $0 } ?? Self.hostname()
+        let listenSetting = listenOverride == nil ? setting("GATEWAY_LISTEN") : nil
+        let listen = attempt { () throws(ConfigProblem) in
+            try ListenAddress(parsing: listenOverride ?? listenSetting?.value ?? defaultListen,
+                source: listenOverride != nil ? "--listen" : listenSetting?.source ?? "GATEWAY_LISTEN")
+        }
+        let instance = setting("GATEWAY_INSTANCE")?.value ?? Self.hostname()
 
-        let insecure = attempt { () throws(ConfigProblem) in try Self.flag(env, "GATEWAY_INSECURE_NO_AUTH") } ?? false
-        let requireSync = attempt { () throws(ConfigProblem) in try Self.flag(env, "GATEWAY_REQUIRE_CLOCK_SYNC") } ?? false
-        let metricsToken = attempt { () throws(ConfigProblem) in try env.value("GATEWAY_METRICS_TOKEN") } ?? nil
-        let rate = attempt { () throws(ConfigProblem) in
-            try RateLimit.parse(env["GATEWAY_RATE_LIMIT"].flatMap { $0.isEmpty ? nil : $0 } ?? "600/min", burst: env["GATEWAY_RATE_BURST"])
-        } ?? nil
+        let insecure = attempt { () throws(ConfigProblem) in try Self.flag(setting("GATEWAY_INSECURE_NO_AUTH")) } ?? false
+        let requireSync = attempt { () throws(ConfigProblem) in try Self.flag(setting("GATEWAY_REQUIRE_CLOCK_SYNC")) } ?? false
+        let metricsToken = setting("GATEWAY_METRICS_TOKEN")
+        let rateText = setting("GATEWAY_RATE_LIMIT")?.value ?? "600/min"
+        let burstText = setting("GATEWAY_RATE_BURST")?.value
+        let rate = attempt { () throws(ConfigProblem) in try RateLimit.parse(rateText, burst: burstText) } ?? nil
         var auditKey: [UInt8]? = nil
         if let path = env["GATEWAY_AUDIT_KEY_FILE"], !path.isEmpty {
+            auditKey = attempt { () throws(ConfigProblem) in try Self.auditKey(path: path, source: "GATEWAY_AUDIT_KEY_FILE", optional: false) } ?? nil
+        } else if let dir = env["CREDENTIALS_DIRECTORY"], !dir.isEmpty {
             auditKey = attempt { () throws(ConfigProblem) in
-                var bytes: [UInt8]
-                do { bytes = try FileIO.read(path, maxBytes: 4096) } catch let e as FileIO.Failure {
-                    throw ConfigProblem(source: "GATEWAY_AUDIT_KEY_FILE", message: e.description)
-                } catch {
-                    throw ConfigProblem(source: "GATEWAY_AUDIT_KEY_FILE", message: "\(error)")
-                }
-                // `openssl rand -hex 32 > FILE` leaves a newline that `$(cat FILE)` would drop.
-                while let last = bytes.last, last == 0x0A || last == 0x0D { bytes.removeLast() }
-                guard bytes.count >= 16 else {
-                    throw ConfigProblem(source: "GATEWAY_AUDIT_KEY_FILE", message: "the audit key must hold at least 16 bytes (openssl rand -hex 32 > FILE)")
-                }
-                return bytes
-            }
-        } else if let dir = env["CREDENTIALS_DIRECTORY"], !dir.isEmpty, let bytes = try? FileIO.read(dir + "/audit-key", maxBytes: 4096) {
-            auditKey = bytes
+                try Self.auditKey(path: dir + "/audit-key", source: "credential audit-key (\(dir))", optional: true)
+            } ?? nil
         }
-        let drain = attempt { () throws(ConfigProblem) in try Self.seconds(env, "GATEWAY_DRAIN_SECONDS", default: defaultDrainSeconds) } ?? defaultDrainSeconds
-        let grace = attempt { () throws(ConfigProblem) in try Self.seconds(env, "GATEWAY_SHUTDOWN_GRACE_SECONDS", default: 10) } ?? 10
-        let proxies = attempt { () throws(ConfigProblem) in try TrustedProxies(parsing: env["GATEWAY_TRUSTED_PROXIES"] ?? "") } ?? TrustedProxies()
+        let drainSetting = setting("GATEWAY_DRAIN_SECONDS")
+        let drain = attempt { () throws(ConfigProblem) in try Self.seconds(drainSetting, default: defaultDrainSeconds) } ?? defaultDrainSeconds
+        let graceSetting = setting("GATEWAY_SHUTDOWN_GRACE_SECONDS")
+        let grace = attempt { () throws(ConfigProblem) in try Self.seconds(graceSetting, default: 10) } ?? 10
+        let proxiesText = setting("GATEWAY_TRUSTED_PROXIES")?.value ?? ""
+        let proxies = attempt { () throws(ConfigProblem) in try TrustedProxies(parsing: proxiesText) } ?? TrustedProxies()
         var level = LogLevel.info
-        if let l = env["GATEWAY_LOG_LEVEL"], !l.isEmpty {
-            if let parsed = LogLevel(parsing: l) { level = parsed } else {
-                problems.append(ConfigProblem(source: "GATEWAY_LOG_LEVEL", message: "must be debug, info, warning or error"))
+        if let l = setting("GATEWAY_LOG_LEVEL") {
+            if let parsed = LogLevel(parsing: l.value) { level = parsed } else {
+                problems.append(ConfigProblem(source: l.source, message: "must be debug, info, warning or error"))
             }
         }
         var loops: Int? = nil
-        if let t = env["GATEWAY_EVENT_LOOPS"], !t.isEmpty {
-            if let n = Int(t), (1...256).contains(n) { loops = n } else {
-                problems.append(ConfigProblem(source: "GATEWAY_EVENT_LOOPS", message: "must be a number from 1 to 256"))
+        if let t = setting("GATEWAY_EVENT_LOOPS") {
+            if let n = Int(t.value), (1...256).contains(n) { loops = n } else {
+                problems.append(ConfigProblem(source: t.source, message: "must be a number from 1 to 256"))
             }
         }
         if !problems.isEmpty { throw ConfigError(problems) }
@@ -93,19 +102,56 @@ struct GatewayConfiguration: Sendable {
             logLevel: level, eventLoops: loops)
     }
 
-    static func flag(_ env: Environment, _ name: String) throws(ConfigProblem) -> Bool {
-        guard let v = env[name], !v.isEmpty else { return false }
-        switch v.lowercased() {
+    /// `GATEWAY_*_FILE` and `TOTP_*_FILE` variables the gateway would not read: refused, because
+    /// a mistyped name (GATEWAY_TOKEN_FILE for GATEWAY_TOKENS_FILE) would otherwise be ignored.
+    static func unknownFileVariables(_ env: Environment) -> [ConfigProblem] {
+        let known = Set(fileVariables)
+        var problems: [ConfigProblem] = []
+        for name in env.values.keys.sorted() where name.hasSuffix("_FILE") && (name.hasPrefix("GATEWAY_") || name.hasPrefix("TOTP_")) {
+            let base = String(name.dropLast("_FILE".count))
+            if pathVariables.contains(name) || known.contains(base) || name.hasPrefix("TOTP_SEED_") { continue }
+            let hint: String
+            switch name {
+            case "GATEWAY_TOKEN_FILE": hint = "; did you mean GATEWAY_TOKENS_FILE? (GATEWAY_TOKEN_FILE is totp-bot's)"
+            case "GATEWAY_CA_FILE": hint = " (it is totp-bot's); remove it from the gateway's environment"
+            default:
+                hint = pathVariables.contains(base)
+                    ? "; \(base) is already a path, so it has no _FILE variant" : "; see totp-gateway --help for the variables"
+            }
+            problems.append(ConfigProblem(source: name, message: "is not a totp-gateway variable and would be ignored\(hint)"))
+        }
+        return problems
+    }
+
+    /// The audit HMAC key in `path`: at least 16 bytes, trailing newlines dropped. An `optional`
+    /// file (the systemd credential) may be missing, but not unreadable.
+    static func auditKey(path: String, source: String, optional: Bool) throws(ConfigProblem) -> [UInt8]? {
+        var bytes: [UInt8]
+        do { bytes = try FileIO.read(path, maxBytes: 4096) } catch {
+            if optional && error.isNotFound { return nil }
+            throw optional ? ConfigProblem(source: source, message: error.description) : .unreadableFile(error, variable: source)
+        }
+        // `openssl rand -hex 32 > FILE` leaves a newline that `$(cat FILE)` would drop.
+        while let last = bytes.last, last == 0x0A || last == 0x0D { bytes.removeLast() }
+        guard bytes.count >= 16 else {
+            throw ConfigProblem(source: source, message: "the audit key must hold at least 16 bytes (openssl rand -hex 32 > FILE)")
+        }
+        return bytes
+    }
+
+    static func flag(_ setting: Environment.Sourced?) throws(ConfigProblem) -> Bool {
+        guard let setting else { return false }
+        switch setting.value.lowercased() {
         case "1", "true", "yes", "on": return true
         case "0", "false", "no", "off": return false
-        default: throw ConfigProblem(source: name, message: "must be 1 or 0 (true/false)")
+        default: throw ConfigProblem(source: setting.source, message: "must be 1 or 0 (true/false)")
         }
     }
 
-    static func seconds(_ env: Environment, _ name: String, default value: Double) throws(ConfigProblem) -> Double {
-        guard let v = env[name], !v.isEmpty else { return value }
-        guard let d = Double(v), d >= 0, d <= 3600 else {
-            throw ConfigProblem(source: name, message: "must be a number of seconds from 0 to 3600")
+    static func seconds(_ setting: Environment.Sourced?, default value: Double) throws(ConfigProblem) -> Double {
+        guard let setting else { return value }
+        guard let d = Double(setting.value), d >= 0, d <= 3600 else {
+            throw ConfigProblem(source: setting.source, message: "must be a number of seconds from 0 to 3600")
         }
         return d
     }

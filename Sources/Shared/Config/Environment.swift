@@ -43,8 +43,9 @@ public struct Environment: Sendable {
     }
 
     /// `NAME` or the content of the file named by `NAME_FILE` (trailing newlines removed).
-    /// Empty `NAME` counts as unset.
-    public func value(_ name: String) throws(ConfigProblem) -> Sourced? {
+    /// Empty `NAME` counts as unset. For a `secret` variable, an unreadable `NAME_FILE` that does
+    /// not look like a path is not echoed: it is likely the secret itself, put in the wrong variable.
+    public func value(_ name: String, secret: Bool = true) throws(ConfigProblem) -> Sourced? {
         let direct = values[name].flatMap { $0.isEmpty ? nil : $0 }
         let file = values[name + "_FILE"].flatMap { $0.isEmpty ? nil : $0 }
         switch (direct, file) {
@@ -59,7 +60,8 @@ public struct Environment: Sendable {
                 let text = try FileIO.readText(path, maxBytes: 1 << 20)
                 return Sourced(value: Self.trimTrailingNewlines(text), source: "\(name)_FILE (\(path))")
             } catch {
-                throw ConfigProblem(source: "\(name)_FILE", message: error.description)
+                throw secret ? .unreadableFile(error, variable: name + "_FILE")
+                    : ConfigProblem(source: "\(name)_FILE", message: error.description)
             }
         }
     }

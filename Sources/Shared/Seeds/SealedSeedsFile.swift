@@ -55,7 +55,7 @@ public enum SealedSeedsFile {
         let header = rows.removeFirst().split(separator: " ")
         guard header.count == 3, header[0] == magic else { throw fail(1, "not a sealed seeds file (bad header)") }
         guard header[1] == version else {
-            throw fail(1, "sealed seeds version '\(OTPAuthURI.printable(String(header[1])))' is not supported by this totp-gateway (it reads \(version)); upgrade it")
+            throw fail(1, "sealed seeds version '\(printable(String(header[1])))' is not supported by this totp-gateway (it reads \(version)); upgrade it")
         }
         guard header[2].hasPrefix("entries="), let count = Int(header[2].dropFirst("entries=".count)), count >= 0 else {
             throw fail(1, "bad entry count in the header")
@@ -90,20 +90,35 @@ public enum SealedSeedsFile {
         return result
     }
 
-    /// Reads a key-encryption key: 64 hex characters, or base64 of 32 bytes, or 32 raw bytes.
-    public static func readKey(path: String) throws(ConfigProblem) -> [UInt8] {
+    /// The header's version word, cut short and stripped of control characters (the header holds
+    /// no secret; the entries are sealed).
+    private static func printable(_ s: String) -> String {
+        let cleaned = String(s.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F }.map(Character.init))
+        return cleaned.count > 40 ? String(cleaned.prefix(40)) + "…" : cleaned
+    }
+
+    /// Reads a key-encryption key: 64 hex characters (`openssl rand -hex 32`), base64 of 32 bytes,
+    /// or 32 raw bytes that are not text. `source` names where the path came from
+    /// (`GATEWAY_SEEDS_KEY_FILE`, `credential seeds-key`, `--key-file`) for every error.
+    public static func readKey(path: String, source: String) throws(ConfigProblem) -> [UInt8] {
         let bytes: [UInt8]
         do { bytes = try FileIO.read(path, maxBytes: 4096) } catch {
-            throw ConfigProblem(source: "key file", message: error.description)
+            throw .unreadableFile(error, variable: source)
         }
         if let text = String(validating: bytes, as: UTF8.self) {
             let trimmed = text.trimmingSpaces()
             if trimmed.utf8.count == 64, let key = Crypto.unhex(trimmed) { return key }
             if let key = Base64.decode(trimmed), key.count == 32 { return key }
         }
-        if bytes.count == 32 { return bytes }
-        throw ConfigProblem(
-            source: path,
-            message: "a key file must hold a 256-bit key as 64 hex characters (create one with: openssl rand -hex 32 > \(path))")
+        let create = "create a key with: openssl rand -hex 32 > \(path)"
+        if bytes.count == 32 {
+            // 32 random bytes are all printable text about once in 10^14; 32 typed characters
+            // (a passphrase, 32 hex digits) would silently become a weak AES key.
+            guard bytes.allSatisfy({ ($0 >= 0x20 && $0 < 0x7F) || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }) else { return bytes }
+            throw ConfigProblem(source: source,
+                message: "\(path) holds 32 characters of text, not a key (a passphrase is not an AES key); \(create)")
+        }
+        throw ConfigProblem(source: source,
+            message: "\(path) must hold a 256-bit key: 64 hex characters, base64 of 32 bytes, or 32 raw random bytes; \(create)")
     }
 }

@@ -11,19 +11,25 @@ public struct SeedLabel: Sendable, Hashable, Comparable, CustomStringConvertible
         public let description: String
     }
 
+    /// Refusals give a position and a length, never the text: when the separator after a label is
+    /// mistyped, the "label" holds the seed.
     public init(_ text: String) throws(Invalid) {
         // Labels are ASCII; lower-case bytewise (anything non-ASCII is refused below anyway).
         let bytes = text.utf8.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }
         guard !bytes.isEmpty else { throw Invalid(description: "the label is empty") }
-        guard bytes.count <= 63 else {
-            throw Invalid(description: "label '\(Self.printable(text))' is longer than 63 characters")
-        }
         func isAlnum(_ c: UInt8) -> Bool { (c >= 0x61 && c <= 0x7A) || (c >= 0x30 && c <= 0x39) }
         guard isAlnum(bytes[0]) else {
-            throw Invalid(description: "label '\(Self.printable(text))' must start with a letter or digit")
+            throw Invalid(description: "the label must start with a letter or digit (position 1 is neither)")
         }
-        for (i, c) in bytes.enumerated() where !(isAlnum(c) || c == 0x2E || c == 0x5F || c == 0x2D) {
-            throw Invalid(description: "label '\(Self.printable(text))' has an invalid character at position \(i + 1) (allowed: a-z, 0-9, '.', '_', '-')")
+        // Positions count characters, as an editor does, so a non-ASCII one is found where it is.
+        for (i, c) in text.unicodeScalars.enumerated() {
+            let lower = c.value >= 0x41 && c.value <= 0x5A ? c.value | 0x20 : c.value
+            if lower < 0x80 && (isAlnum(UInt8(lower)) || lower == 0x2E || lower == 0x5F || lower == 0x2D) { continue }
+            throw Invalid(description:
+                "the label has an invalid character at position \(i + 1) of \(text.unicodeScalars.count) (allowed: a-z, 0-9, '.', '_', '-')")
+        }
+        guard bytes.count <= 63 else {
+            throw Invalid(description: "the label is \(bytes.count) characters long; at most 63 are allowed")
         }
         self.value = bytes.elementsEqual(text.utf8) ? text : String(decoding: bytes, as: UTF8.self)
     }
@@ -31,6 +37,4 @@ public struct SeedLabel: Sendable, Hashable, Comparable, CustomStringConvertible
     public var description: String { value }
 
     public static func < (lhs: SeedLabel, rhs: SeedLabel) -> Bool { lhs.value < rhs.value }
-
-    static func printable(_ s: String) -> String { OTPAuthURI.printable(s) }
 }

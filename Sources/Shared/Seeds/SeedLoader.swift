@@ -42,7 +42,8 @@ public struct SeedLoader: Sendable {
         collectSeedVariables(into: &candidates, defaults: envDefaults, problems: &problems)
         collectLabelsList(into: &candidates, defaults: envDefaults, problems: &problems)
         if let path = environment["GATEWAY_SEEDS_FILE"], !path.isEmpty {
-            collectSeedsFile(path: path, keyPath: environment["GATEWAY_SEEDS_KEY_FILE"], keySource: "GATEWAY_SEEDS_KEY_FILE",
+            collectSeedsFile(path: path, source: "GATEWAY_SEEDS_FILE", keyPath: environment["GATEWAY_SEEDS_KEY_FILE"],
+                keySource: "GATEWAY_SEEDS_KEY_FILE", missingKey: "set GATEWAY_SEEDS_KEY_FILE to its key file",
                 into: &candidates, problems: &problems)
         } else if let keyPath = environment["GATEWAY_SEEDS_KEY_FILE"], !keyPath.isEmpty {
             problems.append(ConfigProblem(source: "GATEWAY_SEEDS_KEY_FILE", message: "is set but GATEWAY_SEEDS_FILE is not; set both or neither"))
@@ -77,16 +78,24 @@ public struct SeedLoader: Sendable {
     }
 
     private func envParameters(_ problems: inout [ConfigProblem]) -> TOTPParameters {
-        var digits = 6
-        var period = 30
-        if let d = environment["TOTP_DIGITS"], !d.isEmpty {
-            if let n = Int(d), TOTPParameters.allowedDigits.contains(n) { digits = n } else {
-                problems.append(ConfigProblem(source: "TOTP_DIGITS", message: "must be 6, 7 or 8"))
+        // Through Environment.value, so TOTP_DIGITS_FILE and TOTP_PERIOD_FILE work like every NAME_FILE.
+        func setting(_ name: String) -> Environment.Sourced? {
+            do { return try environment.value(name, secret: false) } catch {
+                problems.append(error)
+                return nil
             }
         }
-        if let p = environment["TOTP_PERIOD"], !p.isEmpty {
-            if let n = Int(p), TOTPParameters.allowedPeriods.contains(n) { period = n } else {
-                problems.append(ConfigProblem(source: "TOTP_PERIOD", message: "must be a whole number of seconds from 1 to 3600"))
+        func number(_ s: Environment.Sourced) -> Int? { s.value.allSatisfy(\.isASCIIDigit) ? Int(s.value) : nil }
+        var digits = 6
+        var period = 30
+        if let d = setting("TOTP_DIGITS") {
+            if let n = number(d), TOTPParameters.allowedDigits.contains(n) { digits = n } else {
+                problems.append(ConfigProblem(source: d.source, message: "must be 6, 7 or 8"))
+            }
+        }
+        if let p = setting("TOTP_PERIOD") {
+            if let n = number(p), TOTPParameters.allowedPeriods.contains(n) { period = n } else {
+                problems.append(ConfigProblem(source: p.source, message: "must be a whole number of seconds from 1 to 3600"))
             }
         }
         return (try? TOTPParameters(algorithm: .sha1, digits: digits, period: period)) ?? .defaults
@@ -102,6 +111,13 @@ public struct SeedLoader: Sendable {
         }
         for suffix in suffixes.sorted() {
             let variable = prefix + suffix
+            // TOTP_SEED_X_FILE always names the file holding label x's seed, so no label from the
+            // environment may end in -file: TOTP_SEED_X_FILE_FILE would define "x-file" instead.
+            if suffix.lowercased().hasSuffix("_file") {
+                problems.append(ConfigProblem(source: environment[variable] != nil ? variable : variable + "_FILE",
+                    message: "a label set from the environment cannot end in -file (TOTP_SEED_<LABEL>_FILE names the file holding the seed of <label>); rename the label or define it in GATEWAY_SEEDS_FILE"))
+                continue
+            }
             let label: String
             do { label = try SeedLabel(suffix.replacing("_", with: "-")).value } catch {
                 problems.append(ConfigProblem(source: variable, message: "\(error.description) (from the variable name)"))
@@ -140,39 +156,46 @@ public struct SeedLoader: Sendable {
                 problems.append(ConfigProblem(source: source.description, message: "expected label:seed"))
                 continue
             }
+            let labelText = String(entry[..<colon]).trimmingSpaces()
             do {
-                let label = try SeedLabel(String(entry[..<colon]).trimmingSpaces()).value
+                let label = try SeedLabel(labelText).value
                 out.append(Candidate(label: label, text: String(entry[entry.index(after: colon)...]).trimmingSpaces(),
                     source: source, defaults: defaults))
             } catch {
-                problems.append(ConfigProblem(source: source.description, message: error.description))
+                let hint = labelText.contains(" ") || labelText.contains("\t") ? "; entries are label:seed, separated by ','" : ""
+                problems.append(ConfigProblem(source: source.description, message: error.description + hint))
             }
         }
     }
 
-    private func collectSeedsFile(path: String, keyPath: String?, keySource: String, into out: inout [Candidate],
-        problems: inout [ConfigProblem])
+    /// `source` and `keySource` name where the paths came from (a variable or a credential) for
+    /// errors; `missingKey` says how to give the key of a sealed file.
+    private func collectSeedsFile(path: String, source: String, keyPath: String?, keySource: String, missingKey: String,
+        into out: inout [Candidate], problems: inout [ConfigProblem])
     {
         let text: String
         do { text = try FileIO.readText(path) } catch {
-            problems.append(ConfigProblem(source: "seeds file", message: error.description))
+            problems.append(.unreadableFile(error, variable: source))
             return
         }
         do {
             let lines: [SeedsFile.Line]
             if SealedSeedsFile.isSealed(text) {
                 guard let keyPath, !keyPath.isEmpty else {
-                    problems.append(ConfigProblem(source: path, message: "is sealed; set \(keySource) to its key file"))
+                    problems.append(ConfigProblem(source: source, message: "\(path) is sealed; \(missingKey)"))
                     return
                 }
                 let kek: [UInt8]
-                do { kek = try SealedSeedsFile.readKey(path: keyPath) } catch {
+                do { kek = try SealedSeedsFile.readKey(path: keyPath, source: keySource) } catch {
                     problems.append(error)
                     return
                 }
                 lines = try SealedSeedsFile.open(text, path: path, kek: kek)
             } else {
-                lines = try SeedsFile.parse(text, path: path)
+                // Syntax problems join the rest: one bad line must not hide the others' errors.
+                let parsed = SeedsFile.parseCollecting(text, path: path)
+                lines = parsed.lines
+                problems += parsed.problems
             }
             for l in lines {
                 out.append(Candidate(label: l.label, text: l.value, source: .file(path: path, line: l.line), defaults: .defaults))
@@ -189,8 +212,8 @@ public struct SeedLoader: Sendable {
             return
         }
         if names.contains("seeds") {
-            collectSeedsFile(path: dir + "/seeds", keyPath: names.contains("seeds-key") ? dir + "/seeds-key" : nil,
-                keySource: "the seeds-key credential", into: &out, problems: &problems)
+            collectSeedsFile(path: dir + "/seeds", source: "credential seeds", keyPath: names.contains("seeds-key") ? dir + "/seeds-key" : nil,
+                keySource: "credential seeds-key", missingKey: "add its key as the seeds-key credential", into: &out, problems: &problems)
         }
         let prefix = "totp-seed-"
         for name in names.sorted() where name.hasPrefix(prefix) {

@@ -13,8 +13,16 @@ public enum SeedsFile {
         public let line: Int
     }
 
-    /// Splits a file into definitions; syntax problems are collected, not thrown one by one.
+    /// Splits a file into definitions; throws every syntax problem at once.
     public static func parse(_ text: String, path: String) throws(ConfigError) -> [Line] {
+        let (lines, problems) = parseCollecting(text, path: path)
+        if !problems.isEmpty { throw ConfigError(problems) }
+        return lines
+    }
+
+    /// The well-formed definitions and the syntax problems of the others, so a loader can check
+    /// the good lines' seeds too and report every problem of the file in one run.
+    public static func parseCollecting(_ text: String, path: String) -> (lines: [Line], problems: [ConfigProblem]) {
         var lines: [Line] = []
         var problems: [ConfigProblem] = []
         var number = 0
@@ -32,10 +40,10 @@ public enum SeedsFile {
                 let label = try SeedLabel(labelText)
                 lines.append(Line(label: label.value, value: value, line: number))
             } catch {
-                problems.append(ConfigProblem(source: "\(path):\(number)", message: error.description))
+                let hint = labelText.contains(" ") || labelText.contains("\t") ? "; a line is 'label = seed'" : ""
+                problems.append(ConfigProblem(source: "\(path):\(number)", message: error.description + hint))
             }
         }
-        if !problems.isEmpty { throw ConfigError(problems) }
-        return lines
+        return (lines, problems)
     }
 }

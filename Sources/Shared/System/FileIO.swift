@@ -13,13 +13,28 @@ public enum FileIO {
     public struct Failure: Error, Sendable, Equatable, CustomStringConvertible {
         public let path: String
         public let reason: String
+        /// The errno of the failed call, or 0 when the file was read but refused (a directory,
+        /// too large, not UTF-8).
+        public var code: Int32 = 0
         public var description: String { "\(path): \(reason)" }
+
+        /// Only this means "absent": an optional file that exists but cannot be read is an error.
+        public var isNotFound: Bool { code == ENOENT }
+    }
+
+    /// True for `/abs`, `./rel` and `../rel`: the paths that are safe to print even when a variable
+    /// meant to hold a path might hold a secret instead.
+    public static func looksLikePath(_ text: String) -> Bool {
+        text.hasPrefix("/") || text.hasPrefix("./") || text.hasPrefix("../")
     }
 
     /// Reads a regular file of at most `maxBytes` (secrets and configs are small; a huge file is a mistake).
     public static func read(_ path: String, maxBytes: Int = 4 << 20) throws(Failure) -> [UInt8] {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw Failure(path: path, reason: Self.reason(errno, verb: "cannot open")) }
+        guard fd >= 0 else {
+            let err = errno
+            throw Failure(path: path, reason: Self.reason(err, verb: "cannot open"), code: err)
+        }
         defer { Syscall.close(fd) }
         var st = stat()
         if fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR {
@@ -30,8 +45,9 @@ public enum FileIO {
         while true {
             let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
             if n < 0 {
-                if errno == EINTR { continue }
-                throw Failure(path: path, reason: Self.reason(errno, verb: "cannot read"))
+                let err = errno
+                if err == EINTR { continue }
+                throw Failure(path: path, reason: Self.reason(err, verb: "cannot read"), code: err)
             }
             if n == 0 { break }
             out.append(contentsOf: chunk[0..<n])

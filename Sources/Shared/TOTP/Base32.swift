@@ -1,5 +1,5 @@
 /// RFC 4648 base32 as people paste it from authenticator set-up pages: case-insensitive,
-/// spaces and hyphens between groups, padding optional. Errors give the 1-based position of
+/// spaces (no-break and thin ones too) and hyphens between groups, padding optional. Errors give the 1-based position of
 /// the offending character, never the character or the seed.
 ///
 /// ```swift
@@ -42,6 +42,16 @@ public enum Base32 {
         return table
     }()
 
+    /// The spaces allowed between groups (and between a seed and its `check=`): besides space and
+    /// tab, the no-break and thin spaces web pages use to group a seed for display (U+00A0,
+    /// U+2007, U+2009, U+202F), which come along when it is copied.
+    public static func isSpace(_ c: Unicode.Scalar) -> Bool {
+        switch c.value {
+        case 0x20, 0x09, 0xA0, 0x2007, 0x2009, 0x202F: true
+        default: false
+        }
+    }
+
     public static func decode(_ text: String) throws(Failure) -> [UInt8] {
         var values: [UInt8] = []
         values.reserveCapacity(text.utf8.count)
@@ -49,7 +59,7 @@ public enum Base32 {
         var position = 0
         for c in text.unicodeScalars {
             position += 1
-            if c == " " || c == "-" || c == "\t" { continue }
+            if c == "-" || isSpace(c) { continue }
             if c == "=" {
                 if paddingStart == nil { paddingStart = position }
                 continue

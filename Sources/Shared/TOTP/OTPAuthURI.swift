@@ -12,13 +12,16 @@ public struct OTPAuthURI: Sendable, Equatable {
     public let issuer: String?
     public let account: String
 
-    /// Why a URI was refused; the message never contains the secret.
+    /// Why a URI was refused. The message quotes nothing from the URI (the secret may be anywhere
+    /// in a mangled one), only fixed names.
     public struct Failure: Error, Sendable, Equatable, CustomStringConvertible {
         public let description: String
         init(_ description: String) { self.description = description }
     }
 
     public static let knownParameters: Set<String> = ["secret", "issuer", "algorithm", "digits", "period"]
+    /// Parameters other formats define that the gateway refuses by name (hotp's counter, images).
+    static let unsupportedParameters: Set<String> = ["counter", "image", "icon", "lock", "color", "tags", "encoder", "pin", "digest"]
 
     /// True when `text` looks like an otpauth URI (so callers can choose base32 or URI parsing).
     public static func looksLikeURI(_ text: String) -> Bool {
@@ -29,6 +32,12 @@ public struct OTPAuthURI: Sendable, Equatable {
         let lower = text.lowercased()
         guard lower.hasPrefix("otpauth://") else {
             throw Failure("not an otpauth URI: it must start with otpauth://totp/")
+        }
+        // A pasted URI with a raw space would otherwise fail later with a misleading message
+        // (SeedSpec hands the whole text over, spaces included).
+        if let space = text.unicodeScalars.firstIndex(where: { $0.properties.isWhitespace }) {
+            let position = text.unicodeScalars.distance(from: text.unicodeScalars.startIndex, to: space) + 1
+            throw Failure("the otpauth URI has a space at position \(position): spaces in an otpauth URI must be written %20")
         }
         var rest = Substring(text.dropFirst("otpauth://".count))
         if rest.contains("#") { throw Failure("otpauth URI must not contain a '#' fragment") }
@@ -41,7 +50,7 @@ public struct OTPAuthURI: Sendable, Equatable {
         case "hotp":
             throw Failure("otpauth://hotp (counter-based) is not supported: the gateway only serves time-based (totp) codes")
         default:
-            throw Failure("unknown otpauth type '\(OTPAuthURI.printable(type))': only totp is supported")
+            throw Failure("unknown otpauth type (the part between otpauth:// and the next '/'): only totp is supported")
         }
         rest = rest[rest.index(after: slash)...]
         let pathPart: Substring
@@ -60,14 +69,20 @@ public struct OTPAuthURI: Sendable, Equatable {
             labelIssuer = String(label[..<colon]).trimmingSpaces()
             account = String(label[label.index(after: colon)...]).trimmingSpaces()
         }
+        guard !account.trimmingSpaces().isEmpty else {
+            throw Failure("the otpauth URI has an empty account name: expected otpauth://totp/ISSUER:ACCOUNT?secret=...")
+        }
 
         var values: [String: String] = [:]
-        for item in queryPart.split(separator: "&", omittingEmptySubsequences: true) {
+        for (index, item) in queryPart.split(separator: "&", omittingEmptySubsequences: true).enumerated() {
             let pieces = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             let name = try Self.percentDecode(pieces[0], what: "parameter name", plusIsSpace: false).lowercased()
             guard Self.knownParameters.contains(name) else {
+                // Only names from a fixed list are echoed: a mangled URI (`?JBSW...`, `secret:JBSW...`)
+                // puts the seed where the name should be.
+                let named = Self.unsupportedParameters.contains(name) ? "'\(name)'" : "number \(index + 1)"
                 throw Failure(
-                    "unknown otpauth parameter '\(OTPAuthURI.printable(name))' (understood: secret, issuer, algorithm, digits, period); remove it or check the URI")
+                    "unknown otpauth parameter \(named) (understood: secret, issuer, algorithm, digits, period); remove it or check the URI")
             }
             guard values[name] == nil else { throw Failure("otpauth parameter '\(name)' is given twice") }
             guard pieces.count == 2 else { throw Failure("otpauth parameter '\(name)' has no value") }
@@ -83,27 +98,28 @@ public struct OTPAuthURI: Sendable, Equatable {
         var algorithm = HashAlgorithm.sha1
         if let a = values["algorithm"] {
             guard let parsed = HashAlgorithm(name: a) else {
-                throw Failure("unknown algorithm '\(OTPAuthURI.printable(a))': use SHA1, SHA256 or SHA512")
+                throw Failure("unknown algorithm= value: use SHA1, SHA256 or SHA512")
             }
             algorithm = parsed
         }
         var digits = 6
         if let d = values["digits"] {
-            guard let n = Int(d), TOTPParameters.allowedDigits.contains(n) else {
-                throw Failure("digits must be 6, 7 or 8 (got '\(OTPAuthURI.printable(d))')")
+            // Plain digits only: Int("+6") is 6, but no authenticator writes a sign.
+            guard !d.isEmpty, d.allSatisfy(\.isASCIIDigit), let n = Int(d), TOTPParameters.allowedDigits.contains(n) else {
+                throw Failure("digits must be 6, 7 or 8")
             }
             digits = n
         }
         var period = 30
         if let p = values["period"] {
-            guard let n = Int(p), TOTPParameters.allowedPeriods.contains(n) else {
-                throw Failure("period must be a whole number of seconds from 1 to 3600 (got '\(OTPAuthURI.printable(p))')")
+            guard !p.isEmpty, p.allSatisfy(\.isASCIIDigit), let n = Int(p), TOTPParameters.allowedPeriods.contains(n) else {
+                throw Failure("period must be a whole number of seconds from 1 to 3600")
             }
             period = n
         }
         let issuerParam = values["issuer"]
         if let a = labelIssuer, let b = issuerParam, a != b {
-            throw Failure("the label's issuer '\(OTPAuthURI.printable(a))' differs from issuer= '\(OTPAuthURI.printable(b))'; make them equal")
+            throw Failure("the label's issuer (before the ':') differs from issuer=; make them equal")
         }
         self.secret = secret
         do { self.parameters = try TOTPParameters(algorithm: algorithm, digits: digits, period: period) } catch {
@@ -134,20 +150,5 @@ public struct OTPAuthURI: Sendable, Equatable {
             throw Failure("the \(what) is not valid UTF-8 after percent-decoding")
         }
         return s
-    }
-
-    /// Non-secret values echoed in errors are cut short and stripped of control characters.
-    static func printable(_ s: String) -> String {
-        let cleaned = String(s.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F }.map(Character.init))
-        return cleaned.count > 40 ? String(cleaned.prefix(40)) + "…" : cleaned
-    }
-}
-
-extension String {
-    func trimmingSpaces() -> String {
-        var s = Substring(self)
-        while s.first == " " || s.first == "\t" { s = s.dropFirst() }
-        while s.last == " " || s.last == "\t" || s.last == "\r" || s.last == "\n" { s = s.dropLast() }
-        return String(s)
     }
 }
