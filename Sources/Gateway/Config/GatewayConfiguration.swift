@@ -103,21 +103,18 @@ struct GatewayConfiguration: Sendable {
     }
 
     /// `GATEWAY_*_FILE` and `TOTP_*_FILE` variables the gateway would not read: refused, because
-    /// a mistyped name (GATEWAY_TOKEN_FILE for GATEWAY_TOKENS_FILE) would otherwise be ignored.
+    /// a mistyped name (GATEWAY_LISTN_FILE) would otherwise be ignored. totp-bot's own
+    /// `GATEWAY_TOKEN_FILE` and `GATEWAY_CA_FILE` are let through: one environment file may
+    /// serve both programs.
     static func unknownFileVariables(_ env: Environment) -> [ConfigProblem] {
         let known = Set(fileVariables)
         var problems: [ConfigProblem] = []
         for name in env.values.keys.sorted() where name.hasSuffix("_FILE") && (name.hasPrefix("GATEWAY_") || name.hasPrefix("TOTP_")) {
             let base = String(name.dropLast("_FILE".count))
             if pathVariables.contains(name) || known.contains(base) || name.hasPrefix("TOTP_SEED_") { continue }
-            let hint: String
-            switch name {
-            case "GATEWAY_TOKEN_FILE": hint = "; did you mean GATEWAY_TOKENS_FILE? (GATEWAY_TOKEN_FILE is totp-bot's)"
-            case "GATEWAY_CA_FILE": hint = " (it is totp-bot's); remove it from the gateway's environment"
-            default:
-                hint = pathVariables.contains(base)
-                    ? "; \(base) is already a path, so it has no _FILE variant" : "; see totp-gateway --help for the variables"
-            }
+            if name == "GATEWAY_TOKEN_FILE" || name == "GATEWAY_CA_FILE" { continue }  // totp-bot's
+            let hint = pathVariables.contains(base)
+                ? "; \(base) is already a path, so it has no _FILE variant" : "; see totp-gateway --help for the variables"
             problems.append(ConfigProblem(source: name, message: "is not a totp-gateway variable and would be ignored\(hint)"))
         }
         return problems
