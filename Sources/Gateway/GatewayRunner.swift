@@ -60,6 +60,10 @@ enum GatewayRunner {
         httpConfig.host = config.listen.host
         httpConfig.port = config.listen.port
         if let loops = config.eventLoops { httpConfig.eventLoops = loops }
+        httpConfig.headerReadTimeout = .milliseconds(Int(config.headerTimeoutSeconds * 1000))
+        httpConfig.idleTimeout = .milliseconds(Int(config.idleTimeoutSeconds * 1000))
+        httpConfig.writeTimeout = .milliseconds(Int(config.writeTimeoutSeconds * 1000))
+        httpConfig.maxConnections = config.maxConnections
         let server = HTTPServer(configuration: httpConfig, logger: logger.with(component: "http")) { app.handle($0) }
         app.metrics.registry.gaugeFunction("gateway_open_connections", help: "Open client connections.") {
             [([], Double(server.openConnections))]

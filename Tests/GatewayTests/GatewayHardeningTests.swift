@@ -148,4 +148,29 @@ final class GatewayHardeningTests: XCTestCase {
         gw.process.signal(SIGTERM)
         XCTAssertTrue(notify.collect(for: 1).contains { $0.contains("STOPPING=1") })
     }
+
+    func testHTTPLimitsAreConfigurable() throws {
+        let gw = try GatewayHarness(extra: ["GATEWAY_HEADER_TIMEOUT_SECONDS": "0.5", "GATEWAY_MAX_CONNECTIONS": "2"])
+        let silent = try RawHTTP(port: gw.port)
+        defer { silent.close() }
+        let started = Date()
+        XCTAssertTrue(silent.peerClosed(), "a connection that sends nothing is closed after the header timeout")
+        XCTAssertLessThan(Date().timeIntervalSince(started), 3)
+        let a = try RawHTTP(port: gw.port)
+        let b = try RawHTTP(port: gw.port)
+        let c = try RawHTTP(port: gw.port)
+        defer { a.close(); b.close(); c.close() }
+        XCTAssertTrue(c.peerClosed(), "the third connection is over GATEWAY_MAX_CONNECTIONS=2")
+        // Once a and b time out, a scrape gets through and shows why c was closed.
+        XCTAssertTrue(TestProcess.waitUntil(timeout: 5) {
+            String(decoding: gw.get("/metrics")?.body ?? Data(), as: UTF8.self).contains("gateway_http_connections_rejected_total 1\n")
+        })
+        var bad = GatewayHarness.baseEnvironment(dir: "/tmp")
+        bad["GATEWAY_IDLE_TIMEOUT_SECONDS"] = "0"
+        bad["GATEWAY_MAX_CONNECTIONS"] = "lots"
+        let check = TestProcess.run(GatewayHarness.binary, ["--check-config"], environment: bad)
+        XCTAssertEqual(check.status, 2)
+        XCTAssertTrue(check.stderr.contains("GATEWAY_IDLE_TIMEOUT_SECONDS: must be more than 0 seconds"), check.stderr)
+        XCTAssertTrue(check.stderr.contains("GATEWAY_MAX_CONNECTIONS: must be a number from 1 to 1000000"), check.stderr)
+    }
 }

@@ -23,6 +23,10 @@ enum HelpText {
       GATEWAY_DRAIN_SECONDS        on SIGTERM, seconds /healthz answers 503 before the listener
                                    closes (default 3, from HAProxy's inter 1s/fastinter 250ms/fall 2)
       GATEWAY_SHUTDOWN_GRACE_SECONDS  seconds in-flight requests get after the drain (default 10)
+      GATEWAY_HEADER_TIMEOUT_SECONDS  a request head must arrive within this (slowloris; default 10)
+      GATEWAY_IDLE_TIMEOUT_SECONDS    keep-alive connections idle this long are closed (default 60)
+      GATEWAY_WRITE_TIMEOUT_SECONDS   a client not reading its response for this long is dropped (default 10)
+      GATEWAY_MAX_CONNECTIONS         open connections; more are closed at once (default 4096)
       GATEWAY_LOG_LEVEL            debug | info | warning | error (default info)
 
     SEEDS (all optional and combinable; a label defined twice is an error)

@@ -12,8 +12,8 @@ import Shared
 struct GatewayConfiguration: Sendable {
     static let defaultListen = "127.0.0.1:8080"
     /// HAProxy (infra/haproxy/haproxy.cfg) checks every 1 s and, after a first failure, every
-    /// 250 ms with fall 2: a draining instance is out of the pool at most ~1.25 s (plus one
-    /// 500 ms check timeout) after /healthz turns 503. 3 s leaves margin for a slow check.
+    /// 250 ms with fall 2 and 250 ms check timeouts: a draining instance is out of the pool at
+    /// most 1.75 s after /healthz turns 503. 3 s leaves margin for a slow check.
     static let defaultDrainSeconds = 3.0
 
     var listen: ListenAddress
@@ -29,6 +29,12 @@ struct GatewayConfiguration: Sendable {
     var requireClockSync: Bool
     var logLevel: LogLevel
     var eventLoops: Int?
+    /// HTTP limits: slowloris (request head), keep-alive idle, slow reader (seconds), and the
+    /// open-connection cap.
+    var headerTimeoutSeconds: Double
+    var idleTimeoutSeconds: Double
+    var writeTimeoutSeconds: Double
+    var maxConnections: Int
 
     /// Variables that may also be given as `NAME_FILE` (a path to a file holding the value),
     /// including those the seed loader and the token set read.
@@ -36,6 +42,7 @@ struct GatewayConfiguration: Sendable {
         "GATEWAY_LISTEN", "GATEWAY_INSTANCE", "GATEWAY_EVENT_LOOPS", "GATEWAY_DRAIN_SECONDS", "GATEWAY_SHUTDOWN_GRACE_SECONDS",
         "GATEWAY_LOG_LEVEL", "GATEWAY_TOKENS", "API_KEY", "GATEWAY_INSECURE_NO_AUTH", "GATEWAY_RATE_LIMIT", "GATEWAY_RATE_BURST",
         "GATEWAY_METRICS_TOKEN", "GATEWAY_TRUSTED_PROXIES", "GATEWAY_REQUIRE_CLOCK_SYNC", "LABELS", "TOTP_PERIOD", "TOTP_DIGITS",
+        "GATEWAY_HEADER_TIMEOUT_SECONDS", "GATEWAY_IDLE_TIMEOUT_SECONDS", "GATEWAY_WRITE_TIMEOUT_SECONDS", "GATEWAY_MAX_CONNECTIONS",
     ]
     /// Variables whose value is a path already; they have no `_FILE` variant.
     static let pathVariables: Set<String> = ["GATEWAY_SEEDS_FILE", "GATEWAY_SEEDS_KEY_FILE", "GATEWAY_AUDIT_FILE", "GATEWAY_AUDIT_KEY_FILE"]
@@ -81,6 +88,20 @@ struct GatewayConfiguration: Sendable {
         let grace = attempt { () throws(ConfigProblem) in try Self.seconds(graceSetting, default: 10) } ?? 10
         let proxiesText = setting("GATEWAY_TRUSTED_PROXIES")?.value ?? ""
         let proxies = attempt { () throws(ConfigProblem) in try TrustedProxies(parsing: proxiesText) } ?? TrustedProxies()
+        func positiveSeconds(_ name: String, _ fallback: Double) -> Double {
+            let value = attempt { () throws(ConfigProblem) in try Self.seconds(setting(name), default: fallback) } ?? fallback
+            if value <= 0 { problems.append(ConfigProblem(source: name, message: "must be more than 0 seconds")) }
+            return value
+        }
+        let headerTimeout = positiveSeconds("GATEWAY_HEADER_TIMEOUT_SECONDS", 10)
+        let idleTimeout = positiveSeconds("GATEWAY_IDLE_TIMEOUT_SECONDS", 60)
+        let writeTimeout = positiveSeconds("GATEWAY_WRITE_TIMEOUT_SECONDS", 10)
+        var maxConnections = 4096
+        if let t = setting("GATEWAY_MAX_CONNECTIONS") {
+            if let n = Int(t.value), (1...1_000_000).contains(n) { maxConnections = n } else {
+                problems.append(ConfigProblem(source: t.source, message: "must be a number from 1 to 1000000"))
+            }
+        }
         var level = LogLevel.info
         if let l = setting("GATEWAY_LOG_LEVEL") {
             if let parsed = LogLevel(parsing: l.value) { level = parsed } else {
@@ -99,7 +120,8 @@ struct GatewayConfiguration: Sendable {
             metricsTokenHash: metricsToken.map { Crypto.sha256(Array($0.value.utf8)) }, rateLimit: rate,
             auditFile: env["GATEWAY_AUDIT_FILE"].flatMap { $0.isEmpty ? nil : $0 }, auditKey: auditKey,
             drainSeconds: drain, shutdownGraceSeconds: grace, trustedProxies: proxies, requireClockSync: requireSync,
-            logLevel: level, eventLoops: loops)
+            logLevel: level, eventLoops: loops, headerTimeoutSeconds: headerTimeout, idleTimeoutSeconds: idleTimeout,
+            writeTimeoutSeconds: writeTimeout, maxConnections: maxConnections)
     }
 
     /// `GATEWAY_*_FILE` and `TOTP_*_FILE` variables the gateway would not read: refused, because
