@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import FoundationEssentials
 import Shared
 import Synchronization
@@ -31,7 +34,7 @@ final class WatermarkStore: Sendable {
     func load() throws(ConfigProblem) -> Int? {
         let bytes: [UInt8]
         do { bytes = try FileIO.read(path, maxBytes: 4096) } catch {
-            if error.reason.contains("No such file") { return nil }
+            if error.errorNumber == ENOENT { return nil }
             throw ConfigProblem(source: "BOT_STATE_DIR", message: "\(error.description); check the directory's permissions")
         }
         guard let record = try? JSONDecoder().decode(Record.self, from: Data(bytes)) else {
