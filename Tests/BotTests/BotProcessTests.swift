@@ -8,24 +8,7 @@ import TestSupport
 /// Real processes on loopback: the test Zulip, a real gateway, real `totp-bot`s. Every test
 /// ends by checking every request the bot sent and every answer it got against Zulip's
 /// OpenAPI spec (spec_check, 0 violations).
-final class BotProcessTests: XCTestCase {
-    private var stack: BotStack!
-
-    override func tearDown() {
-        if let stack {
-            let (violations, output) = stack.zulip.specCheck()
-            let summary = output.split(separator: "\n").last { $0.hasPrefix("spec-check:") } ?? "no summary"
-            print("\(name) \(summary) [\(ZulipEmulator.python)]")
-            XCTAssertEqual(violations, 0, "spec_check found violations:\n\(output)")
-        }
-        stack = nil
-        super.tearDown()
-    }
-
-    private func reply(_ user: String, after: Int, timeout: TimeInterval = 10) -> String? {
-        stack.zulip.waitForReplies(to: user, after: after, timeout: timeout).first?.content
-    }
-
+final class BotProcessTests: BotProcessTestCase {
     func testDirectMessageGetsTheRightCodeAndACLIsEnforced() throws {
         stack = try BotStack()
         let bot = try stack.startBot()
@@ -389,9 +372,4 @@ final class BotProcessTests: XCTestCase {
         }
     }
 
-    private func fetch(_ url: String) -> String? {
-        let http = HTTPClient(options: HTTPClientOptions(userAgent: "bot-tests"))
-        guard let r = try? http.perform(HTTPClientRequest(url: url, timeout: .seconds(5))) else { return nil }
-        return String(decoding: r.body, as: UTF8.self)
-    }
 }

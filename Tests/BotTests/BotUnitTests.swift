@@ -118,10 +118,16 @@ final class BotUnitTests: XCTestCase {
         let busy = CatchUpPlan(messages: window, botID: 1, now: 1010, maxAge: 120, replies: [3031: 3033], sending: [], taken: [3032])
         XCTAssertEqual(busy.toAnswer.map(\.id), [])
         XCTAssertFalse(busy.settled.contains(3032))
-        // A state file of the first version (no replies recorded): the old order-based pairing.
+        // A state file of the first version (no replies recorded): order-based pairing, with
+        // the watermark's own message fetched so that it takes its reply first.
         let legacy = CatchUpPlan(messages: [dm(40, from: 5, partner: 5), dm(41, from: 1, partner: 5), dm(42, from: 5, partner: 5)],
                                  botID: 1, now: 1010, maxAge: 120, replies: [:], sending: [], legacy: true)
         XCTAssertEqual(legacy.toAnswer.map(\.id), [42])
+        let audit = CatchUpPlan(messages: [dm(3031, from: 5, partner: 5)] + window, botID: 1, now: 1010, maxAge: 120,
+                                replies: [:], sending: [], legacy: true, watermark: 3031)
+        XCTAssertEqual(audit.toAnswer.map(\.id), [3032])
+        XCTAssertEqual(audit.alreadyAnswered, 0)
+        XCTAssertFalse(audit.settled.contains(3031), "at the watermark: settled already")
     }
 
     func testProgressMovesTheWatermarkOnlyPastSettledMessages() {

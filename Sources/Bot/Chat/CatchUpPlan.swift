@@ -6,6 +6,12 @@
 /// answered now if younger than `maxAge` seconds (a stale code helps nobody), else dropped.
 /// Requests this process is already handling (`taken`) are left alone.
 ///
+/// A state file of the first version recorded no replies (`legacy`): then every unanswered
+/// request may pair with an unclaimed bot message, oldest first, and the watermark's own
+/// message (fetched too) pairs first, because that version answered one DM at a time and
+/// moved the watermark after each reply, so the one reply above the watermark that answers an
+/// older request is the watermark's.
+///
 /// ```swift
 /// let plan = CatchUpPlan(messages: fetched, botID: 7, now: 1_800_000_000, maxAge: 120,
 ///                        replies: state.replies, sending: state.sending)
@@ -21,10 +27,11 @@ struct CatchUpPlan: Sendable {
     /// Requests found answered by a reply their sender never recorded: request id -> reply id.
     private(set) var inferredReplies: [Int: Int] = [:]
 
-    /// `legacy`: the state comes from a version that recorded no replies, so every unanswered
-    /// request may pair with an unclaimed bot message (the old, order-based rule).
+    /// `watermark`: messages at or below it are settled; in `legacy` mode they only claim
+    /// their reply.
     init(messages: [ZulipMessage], botID: Int, now: Int64, maxAge: Int, replies: [Int: Int], sending: Set<Int>,
-         legacy: Bool = false, taken: Set<Int> = []) {
+         legacy: Bool = false, taken: Set<Int> = [], watermark: Int? = nil) {
+        let mark = watermark ?? Int.min
         let claimed = Set(replies.values)
         // Bot messages in each 1:1 conversation that answer nothing known, oldest first.
         var unclaimed: [Int: [Int]] = [:]
@@ -33,16 +40,21 @@ struct CatchUpPlan: Sendable {
             let partner = m.isOneToOne(botID: botID) ? m.others(botID: botID).first?.id : nil
             if m.sender_id == botID {
                 if let partner, !claimed.contains(m.id) { unclaimed[partner, default: []].append(m.id) }
-                if !taken.contains(m.id) { settled.append(m.id) }
+                if !taken.contains(m.id), m.id > mark { settled.append(m.id) }
             } else if partner != nil {
                 requests.append(m)
-            } else if !taken.contains(m.id) {
+            } else if !taken.contains(m.id), m.id > mark {
                 settled.append(m.id)
             }
         }
         for m in requests where !taken.contains(m.id) {
             let partner = m.others(botID: botID)[0].id
-            if replies[m.id] != nil {
+            if m.id <= mark {
+                // Answered before: it only takes its reply out of the pairing.
+                if legacy, replies[m.id] == nil, let index = unclaimed[partner]?.firstIndex(where: { $0 > m.id }) {
+                    unclaimed[partner]!.remove(at: index)
+                }
+            } else if replies[m.id] != nil {
                 alreadyAnswered += 1
                 settled.append(m.id)
             } else if legacy || sending.contains(m.id),

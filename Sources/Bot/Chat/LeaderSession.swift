@@ -185,7 +185,9 @@ final class LeaderSession: Sendable {
     private func catchUp(_ ctx: DMHandler.Session, _ backoff: inout Backoff) -> Bool {
         let start = watermark ?? 0
         let retry = tracking.withLock { $0.catchUpWanted }
-        var anchor = start
+        let saved = store.current
+        // A first-version state file: fetch the watermark's own message too (see CatchUpPlan).
+        var anchor = saved.legacy ? max(0, start - 1) : start
         var fetched: [ZulipMessage] = []
         for _ in 0..<20 {
             guard let page = retrying("catch_up", &backoff, { () throws(ZulipError) in
@@ -196,11 +198,10 @@ final class LeaderSession: Sendable {
             anchor = last
         }
         let received = ContinuousClock.now
-        let saved = store.current
         let taken = tracking.withLock { t in Set(fetched.map(\.id).filter { t.progress.isTaken($0) }) }
         let plan = CatchUpPlan(
             messages: fetched, botID: ctx.botID, now: Logger.wallClock().seconds, maxAge: config.catchUpMaxAge,
-            replies: saved.replies, sending: saved.sending, legacy: saved.legacy, taken: taken)
+            replies: saved.replies, sending: saved.sending, legacy: saved.legacy, taken: taken, watermark: start)
         logger.info("catch_up", [
             "from": .int(start), "fetched": .int(fetched.count), "to_answer": .int(plan.toAnswer.count),
             "already_answered": .int(plan.alreadyAnswered), "too_old": .int(plan.tooOld), "in_progress": .int(taken.count),

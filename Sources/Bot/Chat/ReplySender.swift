@@ -26,8 +26,9 @@ final class ReplySender: Sendable {
     private let store: LeaderStateStore
     private let deadline: Duration
     private let logger: Logger
-    /// Longest wait for the echo of a send whose answer was lost.
-    private let echoWait: Duration = .milliseconds(1500)
+    /// Longest wait for the echo of a send whose answer was lost (the bot's long poll gets
+    /// its own messages within milliseconds).
+    private let echoWait: Duration = .milliseconds(500)
 
     init(zulip: ZulipClient, store: LeaderStateStore, deadline: Duration, logger: Logger) {
         self.zulip = zulip
