@@ -87,9 +87,7 @@ final class LeaderSession: Sendable {
         logger.info("zulip_connected", ["bot_id": .int(base.botID), "feature_level": .int(base.featureLevel)])
 
         while !stopping {
-            // A successful register does not reset the back-off: only a successful poll proves
-            // the queue works (a poll refused every time must not turn into a hot loop).
-            guard let queue = retrying("register", &backoff, resetsBackoff: false, { () throws(ZulipError) in
+            guard let queue = retrying("register", &backoff, { () throws(ZulipError) in
                 try zulip.register(featureLevel: base.featureLevel)
             }) else { return }
             var ctx = base
@@ -330,14 +328,15 @@ final class LeaderSession: Sendable {
 
     // MARK: - Retry helpers
 
-    /// Runs `body` until it succeeds, backing off on transient errors; nil once stopping.
-    private func retrying<T>(_ what: String, _ backoff: inout Backoff, resetsBackoff: Bool = true,
-                             _ body: () throws(ZulipError) -> T) -> T? {
+    /// Runs `body` until it succeeds, backing off on transient errors; nil once stopping. A
+    /// success does not reset the back-off: only a successful poll proves the loop works, so
+    /// a poll refused every time (with a register and a catch-up succeeding in between) keeps
+    /// backing off instead of turning into a hot loop.
+    private func retrying<T>(_ what: String, _ backoff: inout Backoff, _ body: () throws(ZulipError) -> T) -> T? {
         while !stopping {
             do {
                 let value = try body()
                 heartbeat()
-                if resetsBackoff { backoff.reset() }
                 return value
             } catch {
                 heartbeat()
