@@ -84,7 +84,9 @@ final class BotProcessTests: BotProcessTestCase {
         let port = try XCTUnwrap(BotStack.metricsPort(bot))
         let metrics = try XCTUnwrap(fetch("http://127.0.0.1:\(port)/metrics"))
         for line in ["bot_leader 1", "bot_leader_epoch 1", "bot_dms_total{outcome=\"code\"} 3", "bot_dms_total{outcome=\"not_available\"} 3",
-                     "bot_gateway_failovers_total 0", "bot_gateway_requests_total{instance=\"\(stack.gatewayURL)\",outcome=\"success\"}"] {
+                     "bot_gateway_failovers_total 0", "bot_gateway_requests_total{instance=\"\(stack.gatewayURL)\",outcome=\"success\"}",
+                     "bot_gateway_attempts_total{instance=\"\(stack.gatewayURL)\"} 3", "bot_gateway_circuit_open{instance=\"\(stack.gatewayURL)\"} 0",
+                     "# TYPE bot_gateway_circuit_open gauge"] {
             XCTAssertTrue(metrics.contains(line), "missing \(line) in\n\(metrics)")
         }
         XCTAssertTrue(metrics.contains("bot_zulip_last_success_timestamp_seconds 1"))
@@ -159,6 +161,9 @@ final class BotProcessTests: BotProcessTestCase {
         let metrics = try XCTUnwrap(fetch("http://127.0.0.1:\(port)/metrics"))
         XCTAssertTrue(metrics.contains("bot_gateway_failovers_total 1"), metrics)
         XCTAssertTrue(metrics.contains("bot_gateway_requests_total{instance=\"http://127.0.0.1:\(dead)\",outcome=\"failure\"} 1"), metrics)
+        XCTAssertTrue(metrics.contains("bot_gateway_attempts_total{instance=\"http://127.0.0.1:\(dead)\"} 1"), metrics)
+        XCTAssertTrue(metrics.contains("bot_gateway_circuit_open{instance=\"http://127.0.0.1:\(dead)\"} 1"), metrics)
+        XCTAssertTrue(metrics.contains("bot_gateway_circuit_open{instance=\"\(stack.gatewayURL)\"} 0"), metrics)
 
         // Every gateway down: a clear "try again" within 5 s, never silence.
         stack.gateway?.signal(SIGKILL)
