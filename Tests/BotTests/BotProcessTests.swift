@@ -449,7 +449,9 @@ final class BotProcessTests: BotProcessTestCase {
         XCTAssertEqual(help.status, 0)
         for name in ["--zuliprc", "ZULIP_CONFIG", "ZULIP_SITE", "ZULIP_EMAIL", "ZULIP_API_KEY", "ZULIP_ORG_URL", "ZULIP_BOT_EMAIL", "ZULIP_BOT_TOKEN",
                      "GATEWAY_URLS", "GATEWAY_TOKEN", "GATEWAY_CA_FILE", "BOT_ACL", "BOT_ACL_FILE", "ALLOWED_SENDERS", "BOT_LOCK_FILE",
-                     "BOT_STATE_DIR", "BOT_LISTEN", "BOT_CATCHUP_MAX_AGE", "BOT_EXPIRY_EDIT", "--healthcheck", "_FILE"] {
+                     "BOT_STATE_DIR", "BOT_LISTEN", "BOT_CATCHUP_MAX_AGE", "BOT_EXPIRY_EDIT", "--healthcheck", "_FILE",
+                     "ZULIP_ALLOW_INSECURE", "BOT_REPLY_DEADLINE_MS", "BOT_WATCHDOG_STALL_SECONDS", "BOT_USER_RATE_BURST",
+                     "BOT_GATEWAY_ATTEMPT_TIMEOUT_MS", "BOT_BACKOFF_MAX_MS", "BOT_LOG_LEVEL"] {
             XCTAssertTrue(help.stdout.contains(name), "--help does not mention \(name)")
         }
     }
