@@ -62,14 +62,16 @@ final class ExpiryEditor: Sendable {
     var phase: Phase { state.withLock { $0.phase } }
 
     /// Edits `messageID` to "expired" at `dueAt` (unix seconds).
+    /// After a flush (a reply that finished late during shutdown) the edit is only saved, for
+    /// the next leader.
     func schedule(messageID: Int, label: String, dueAt: Double) {
         let entry = PendingEdit(messageID: messageID, label: label, dueAt: dueAt)
-        guard add(entry) else { return }
+        let armed = add(entry)
         persist { state in
             state.pendingEdits.removeAll { $0.messageID == messageID }
             state.pendingEdits.append(entry)
         }
-        arm(entry)
+        if armed { arm(entry) }
     }
 
     /// Takes over edits a previous leader left in the state file (already persisted).
