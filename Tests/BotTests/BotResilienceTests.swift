@@ -79,7 +79,7 @@ final class BotResilienceTests: BotProcessTestCase {
             "NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "400000", "BOT_WATCHDOG_STALL_SECONDS": "1",
             "GATEWAY_URLS": "http://127.0.0.1:\(hang.port)", "BOT_GATEWAY_ATTEMPT_TIMEOUT_MS": "30000", "BOT_GATEWAY_DEADLINE_MS": "30000",
         ])
-        let healthy = notify.collect(for: 2.5)
+        let healthy = notify.collect(for: 3.5)
         XCTAssertGreaterThanOrEqual(healthy.filter { $0 == "WATCHDOG=1" }.count, 2, "\(healthy)")
         stack.zulip.dm(from: BotStack.alice, "code certus")
         XCTAssertNotNil(waitForLine(bot, "reply_path_stalled", timeout: 5))
