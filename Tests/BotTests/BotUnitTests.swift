@@ -114,6 +114,14 @@ final class BotUnitTests: XCTestCase {
         let plan = CatchUpPlan(messages: mixed.shuffled(), botID: 1, now: 1010, maxAge: 120, replies: [20: 24], sending: [21, 23])
         XCTAssertEqual(plan.inferredReplies, [21: 22])
         XCTAssertEqual(plan.toAnswer.map(\.id), [23])
+        // Retrying 23 while alice has 25 in progress: 25's reply (26) may not be recorded yet,
+        // so 23 is deferred rather than paired with it.
+        let retry = CatchUpPlan(messages: mixed + [dm(25, from: 5, partner: 5), dm(26, from: 1, partner: 5)], botID: 1, now: 1010,
+                                maxAge: 120, replies: [20: 24], sending: [23], taken: [20, 21, 22, 24, 25], busy: [5])
+        XCTAssertEqual(retry.deferred, 1)
+        XCTAssertEqual(retry.toAnswer.map(\.id), [])
+        XCTAssertTrue(retry.inferredReplies.isEmpty)
+        XCTAssertFalse(retry.settled.contains(23))
         // Messages this process is already handling are left alone.
         let busy = CatchUpPlan(messages: window, botID: 1, now: 1010, maxAge: 120, replies: [3031: 3033], sending: [], taken: [3032])
         XCTAssertEqual(busy.toAnswer.map(\.id), [])

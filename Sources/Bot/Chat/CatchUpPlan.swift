@@ -4,7 +4,9 @@
 /// or the leader died before recording it), so each such request is paired with the first
 /// unclaimed bot message after it in its conversation. Everything else is unanswered:
 /// answered now if younger than `maxAge` seconds (a stale code helps nobody), else dropped.
-/// Requests this process is already handling (`taken`) are left alone.
+/// Requests this process is already handling (`taken`) are left alone, and so are in-doubt
+/// requests of a sender with a request in progress (`busy`): that request's reply may already
+/// exist unrecorded and would look unclaimed. They are `deferred` to a later catch-up.
 ///
 /// A state file of the first version recorded no replies (`legacy`): then every unanswered
 /// request may pair with an unclaimed bot message, oldest first, and the watermark's own
@@ -26,11 +28,13 @@ struct CatchUpPlan: Sendable {
     private(set) var settled: [Int] = []
     /// Requests found answered by a reply their sender never recorded: request id -> reply id.
     private(set) var inferredReplies: [Int: Int] = [:]
+    /// In-doubt requests left for a later catch-up (see `busy`).
+    private(set) var deferred = 0
 
     /// `watermark`: messages at or below it are settled; in `legacy` mode they only claim
     /// their reply.
     init(messages: [ZulipMessage], botID: Int, now: Int64, maxAge: Int, replies: [Int: Int], sending: Set<Int>,
-         legacy: Bool = false, taken: Set<Int> = [], watermark: Int? = nil) {
+         legacy: Bool = false, taken: Set<Int> = [], busy: Set<Int> = [], watermark: Int? = nil) {
         let mark = watermark ?? Int.min
         let claimed = Set(replies.values)
         // Bot messages in each 1:1 conversation that answer nothing known, oldest first.
@@ -57,6 +61,8 @@ struct CatchUpPlan: Sendable {
             } else if replies[m.id] != nil {
                 alreadyAnswered += 1
                 settled.append(m.id)
+            } else if sending.contains(m.id), busy.contains(partner) {
+                deferred += 1
             } else if legacy || sending.contains(m.id),
                 let index = unclaimed[partner]?.firstIndex(where: { $0 > m.id }) {
                 inferredReplies[m.id] = unclaimed[partner]!.remove(at: index)

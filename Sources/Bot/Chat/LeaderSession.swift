@@ -183,9 +183,8 @@ final class LeaderSession: Sendable {
     private func catchUp(_ ctx: DMHandler.Session, _ backoff: inout Backoff) -> Bool {
         let start = watermark ?? 0
         let retry = tracking.withLock { $0.catchUpWanted }
-        let saved = store.current
         // A first-version state file: fetch the watermark's own message too (see CatchUpPlan).
-        var anchor = saved.legacy ? max(0, start - 1) : start
+        var anchor = store.current.legacy ? max(0, start - 1) : start
         var fetched: [ZulipMessage] = []
         for _ in 0..<20 {
             guard let page = retrying("catch_up", &backoff, { () throws(ZulipError) in
@@ -196,14 +195,19 @@ final class LeaderSession: Sendable {
             anchor = last
         }
         let received = ContinuousClock.now
-        let taken = tracking.withLock { t in Set(fetched.map(\.id).filter { t.progress.isTaken($0) }) }
+        let (taken, busy) = tracking.withLock { t in
+            (Set(fetched.map(\.id).filter { t.progress.isTaken($0) }),
+             Set(fetched.filter { t.progress.isInProgress($0.id) }.map(\.sender_id)))
+        }
+        // Read after `busy`: a sender not busy now finished, and recorded its reply, before this.
+        let saved = store.current
         let plan = CatchUpPlan(
             messages: fetched, botID: ctx.botID, now: Logger.wallClock().seconds, maxAge: config.catchUpMaxAge,
-            replies: saved.replies, sending: saved.sending, legacy: saved.legacy, taken: taken, watermark: start)
+            replies: saved.replies, sending: saved.sending, legacy: saved.legacy, taken: taken, busy: busy, watermark: start)
         logger.info("catch_up", [
             "from": .int(start), "fetched": .int(fetched.count), "to_answer": .int(plan.toAnswer.count),
             "already_answered": .int(plan.alreadyAnswered), "too_old": .int(plan.tooOld), "in_progress": .int(taken.count),
-            "retry": .bool(retry),
+            "deferred": .int(plan.deferred), "retry": .bool(retry),
         ])
         persist { state in
             for (request, reply) in plan.inferredReplies { state.recordReply(to: request, replyID: reply) }
@@ -211,7 +215,7 @@ final class LeaderSession: Sendable {
         }
         tracking.withLock { t in
             for id in plan.settled { t.progress.claim(id) }
-            t.catchUpWanted = false
+            t.catchUpWanted = plan.deferred > 0
             t.lastCatchUp = .now
         }
         settle(plan.settled)

@@ -47,6 +47,9 @@ struct MessageProgress: Sendable {
     /// Whether `id` is being handled or was handled here (seen, and not waiting for a retry).
     func isTaken(_ id: Int) -> Bool { seen.contains(id) && !failed.contains(id) }
 
+    /// Whether `id` is queued or being answered right now.
+    func isInProgress(_ id: Int) -> Bool { open.contains(id) && !failed.contains(id) }
+
     mutating func settle(_ id: Int) {
         open.remove(id)
         failed.remove(id)
