@@ -75,7 +75,7 @@ final class DMHandler: Sendable {
             // A code must never go to a group: at most a hint, and only when addressed.
             guard m.flags.contains("mentioned") else { return .ignoredGroup }
             let ids = m.others(botID: session.botID).map(\.id)
-            let sent = send(to: ids, ReplyFormatter.groupHint, session: session, inReplyTo: m.id) != nil
+            let sent = send(to: ids, ReplyFormatter.groupHint, session: session, inReplyTo: m.id) != .failed
             auditLine(m, received, label: "", outcome: sent ? .groupHint : .replyFailed)
             return sent ? .groupHint : .replyFailed
         }
@@ -117,7 +117,8 @@ final class DMHandler: Sendable {
             }
             let text = ReplyFormatter.code(code: c.code, label: label, remaining: remaining, next: next)
             let sentAt = Logger.wallClock()
-            guard let replyID = send(to: [m.sender_id], text, session: session, inReplyTo: m.id) else {
+            let sent = send(to: [m.sender_id], text, session: session, inReplyTo: m.id)
+            guard case .sent(let replyID) = sent else {
                 auditLine(m, received, label: label, outcome: .replyFailed)
                 return .replyFailed
             }
@@ -148,16 +149,22 @@ final class DMHandler: Sendable {
     /// Replies `text` to the sender and writes the audit line; `.replyFailed` if not sent.
     private func answer(_ m: ZulipMessage, _ text: String, _ outcome: Outcome, label: String, session: Session,
                         received: ContinuousClock.Instant) -> Outcome {
-        let sent = send(to: [m.sender_id], text, session: session, inReplyTo: m.id) != nil
+        let sent = send(to: [m.sender_id], text, session: session, inReplyTo: m.id) != .failed
         auditLine(m, received, label: label, outcome: sent ? outcome : .replyFailed)
         return sent ? outcome : .replyFailed
     }
 
-    /// The reply's id when sent (`.some(nil)`: sent, id unknown), nil when not sent.
-    private func send(to ids: [Int], _ text: String, session: Session, inReplyTo: Int) -> Int?? {
+    /// How sending one reply ended.
+    private enum Sent: Equatable {
+        /// Zulip took it: the reply's id, when known.
+        case sent(Int?)
+        case failed
+    }
+
+    private func send(to ids: [Int], _ text: String, session: Session, inReplyTo: Int) -> Sent {
         switch sender.send(to: ids, text, inReplyTo: inReplyTo, session: session) {
-        case .sent(let id): return .some(id)
-        case .failed: return nil
+        case .sent(let id): .sent(id)
+        case .failed: .failed
         }
     }
 

@@ -22,13 +22,19 @@ final class MessageDispatcher: Sendable {
         let work: @Sendable () -> Void
     }
 
-    /// Queued jobs per key, keys ready to run, and the start time of each running key's job.
+    /// Lifecycle: taking work, or stopped (new work is ignored, queued work was dropped).
+    enum Phase: Sendable, Equatable {
+        case accepting
+        case stopped
+    }
+
+    /// Queued jobs per key, keys ready to run, and the submit time of each running key's job.
     private struct State {
         var queued: [Int: [Job]] = [:]
         var ready: [Int] = []
         var running: [Int: ContinuousClock.Instant] = [:]
         var workers = 0
-        var accepting = true
+        var phase = Phase.accepting
     }
 
     let maxConcurrent: Int
@@ -41,7 +47,7 @@ final class MessageDispatcher: Sendable {
     /// Queues `work` behind earlier work of the same `key`. Ignored once stopped.
     func submit(key: Int, _ work: @escaping @Sendable () -> Void) {
         let startWorker = state.withLock { s -> Bool in
-            guard s.accepting else { return false }
+            guard s.phase == .accepting else { return false }
             s.queued[key, default: []].append(Job(submitted: .now, work: work))
             if s.running[key] == nil, !s.ready.contains(key) { s.ready.append(key) }
             guard s.workers < maxConcurrent else { return false }
@@ -56,7 +62,7 @@ final class MessageDispatcher: Sendable {
     @discardableResult
     func stop() -> Int {
         state.withLock { s in
-            s.accepting = false
+            s.phase = .stopped
             let dropped = s.queued.values.reduce(0) { $0 + $1.count }
             s.queued.removeAll()
             s.ready.removeAll()
@@ -85,6 +91,7 @@ final class MessageDispatcher: Sendable {
     }
 
     var runningCount: Int { state.withLock { $0.running.count } }
+    var phase: Phase { state.withLock { $0.phase } }
 
     private func workerLoop() {
         while let (key, job) = next() {
