@@ -5,7 +5,8 @@ import CurlHTTP
 /// (infra/prometheus/alerts.yml): `bot_leader`, `bot_leader_epoch`,
 /// `bot_zulip_last_success_timestamp_seconds`, `bot_zulip_errors_total{kind}`,
 /// `bot_gateway_requests_total{instance,outcome}`, `bot_gateway_failovers_total`,
-/// `bot_dms_total{outcome}`, plus `process_*`.
+/// `bot_dms_total{outcome}`, plus `process_*`. Also per gateway URL: `bot_gateway_attempts_total`
+/// and `bot_gateway_circuit_open` (1 while that instance is skipped or being probed).
 ///
 /// ```swift
 /// let metrics = BotMetrics()
@@ -47,6 +48,18 @@ final class BotMetrics: Sendable {
         }
         registry.counterFunction("bot_gateway_failovers_total", help: "Requests moved from a failed gateway URL to the next one.") {
             [([], Double(gateway.failoverCount))]
+        }
+        registry.counterFunction(
+            "bot_gateway_attempts_total", help: "Attempts sent to each gateway URL (first tries, failovers and probes).",
+            labelNames: ["instance"]
+        ) {
+            gateway.instanceStats().map { ([$0.url], Double($0.attempts)) }
+        }
+        registry.gaugeFunction(
+            "bot_gateway_circuit_open", help: "1 while the circuit breaker of a gateway URL is open (skipped, or one probe in flight), else 0.",
+            labelNames: ["instance"]
+        ) {
+            gateway.instanceStats().map { ([$0.url], $0.circuitOpen ? 1 : 0) }
         }
     }
 }

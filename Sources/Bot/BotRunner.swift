@@ -8,8 +8,9 @@ import CurlHTTP
 
 /// Runs the bot: configure, serve /healthz and /metrics, tell systemd READY=1, wait for the
 /// leader lock (pinging the watchdog), then lead (`LeaderSession`). SIGTERM/SIGINT: a standby
-/// just exits; a leader stops taking events, finishes the reply in progress, deletes its
-/// queue, and releases the lock last. A second signal exits at once (1).
+/// just exits; a leader stops taking events, finishes the replies in progress, does its pending
+/// expiry edits, deletes its queue, and releases the lock last, all within `shutdownBudget`.
+/// A second signal exits at once (1).
 enum BotRunner {
     /// What this process is doing in the election: waiting for the lock, or leading.
     enum Role: Sendable, Equatable {
@@ -19,6 +20,9 @@ enum BotRunner {
     }
 
     static let credentialsMessage = "Zulip rejected the bot's credentials (check ZULIP_EMAIL / ZULIP_API_KEY)"
+
+    /// SIGTERM to exit: under the unit's TimeoutStopSec=20s, after which systemd kills.
+    static let shutdownBudget: Duration = .seconds(18)
 
     /// Exit 3 after a 401: retrying cannot help, and a supervisor should not hide it.
     static func fatalCredentials(logger: Logger) -> Never {
@@ -39,8 +43,8 @@ enum BotRunner {
             logger.warning("acl_empty", ["message": "the access list is empty: nobody will get a code; set BOT_ACL or BOT_ACL_FILE"])
         }
 
-        let watermark = WatermarkStore(directory: config.stateDir)
-        do { _ = try watermark.load() } catch {
+        let store = LeaderStateStore(directory: config.stateDir)
+        do { try store.load() } catch {
             BotMain.printError("totp-bot: \(error.description)")
             exit(2)
         }
@@ -87,14 +91,16 @@ enum BotRunner {
 
         let notifier = SystemdNotifier()
         let ping: @Sendable () -> Void = { _ = try? notifier.watchdog() }
-        let editor: ExpiryEditor? = config.expiryEdit
-            ? ExpiryEditor(logger: logger, metrics: metrics) { (id, text) throws(ZulipError) in try zulip.editMessage(id, content: text) }
-            : nil
+        // Edits left by a previous leader are done even with BOT_EXPIRY_EDIT=0 (it promised them).
+        let editor = ExpiryEditor(logger: logger, metrics: metrics, store: store) { (id, text, timeout) throws(ZulipError) in
+            try zulip.editMessage(id, content: text, timeout: timeout)
+        }
         let handler = DMHandler(
-            zulip: zulip, gateway: gateway, acl: config.acl,
+            sender: ReplySender(zulip: zulip, store: store, deadline: config.replyDeadline, logger: logger),
+            gateway: gateway, acl: config.acl,
             limiter: UserRateLimiter(burst: config.userRateBurst, perMinute: config.userRatePerMinute),
-            editor: editor, editDelay: config.expiryEditDelay, metrics: metrics, logger: logger)
-        let session = LeaderSession(config: config, zulip: zulip, handler: handler, watermark: watermark, logger: logger, ping: ping)
+            editor: config.expiryEdit ? editor : nil, editDelay: config.expiryEditDelay, metrics: metrics, logger: logger)
+        let session = LeaderSession(config: config, zulip: zulip, handler: handler, store: store, editor: editor, logger: logger, ping: ping)
 
         // READY before blocking on the lock: a standby is a healthy, started service.
         _ = try? notifier.ready()
@@ -167,23 +173,26 @@ enum BotRunner {
         withExtendedLifetime(sources) { dispatchMain() }
     }
 
-    /// The documented order: stop taking events, finish in-flight replies, delete the queue,
-    /// release the lock last.
-    static func shutdownLeader(session: LeaderSession, editor: ExpiryEditor?, lock: LeaderLock, metrics: BotMetrics,
+    /// The documented order: stop taking events, finish in-flight replies, do the pending
+    /// expiry edits (early: the codes expire within their period anyway), delete the queue,
+    /// release the lock last. Each step has a share of `shutdownBudget`; edits not done in time
+    /// stay in the state file for the next leader.
+    static func shutdownLeader(session: LeaderSession, editor: ExpiryEditor, lock: LeaderLock, metrics: BotMetrics,
                                server: HTTPServer?, logger: Logger, signalName: String) -> Never {
+        let end = ContinuousClock.now + shutdownBudget
         let queueID: String? = if case .registered(let id) = session.current { id } else { nil }
         session.beginStopping()
         logger.info("shutdown_events_stopped", ["signal": .string(signalName)])
-        let finished = session.waitForInFlight(timeout: .seconds(15))
+        // A reply takes at most the gateway deadline plus BOT_REPLY_DEADLINE_MS (4 + 10 s by default).
+        let finished = session.waitForInFlight(timeout: end - .now - .seconds(5))
         logger.info("shutdown_inflight_finished", ["complete": .bool(finished)])
-        if let editor {
-            let dropped = editor.stop()
-            if dropped > 0 {
-                logger.warning("expiry_edits_dropped", ["count": .int(dropped), "message": "pending expiry edits are not carried over to the next leader"])
-            }
+        let (edited, left) = editor.flush(until: end - .seconds(2))
+        logger.info("shutdown_edits_flushed", ["edited": .int(edited), "left": .int(left)])
+        if left > 0 {
+            logger.warning("expiry_edits_left", ["count": .int(left), "message": "not done in time; they stay in BOT_STATE_DIR for the next leader"])
         }
         if let queueID {
-            let deleted = session.deleteQueue(queueID)
+            let deleted = session.deleteQueue(queueID, timeout: max(.milliseconds(500), end - .now - .milliseconds(500)))
             logger.info("shutdown_queue_deleted", ["queue_id": .string(queueID), "deleted": .bool(deleted)])
         }
         metrics.leader.set(0)

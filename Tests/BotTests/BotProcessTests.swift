@@ -8,24 +8,7 @@ import TestSupport
 /// Real processes on loopback: the test Zulip, a real gateway, real `totp-bot`s. Every test
 /// ends by checking every request the bot sent and every answer it got against Zulip's
 /// OpenAPI spec (spec_check, 0 violations).
-final class BotProcessTests: XCTestCase {
-    private var stack: BotStack!
-
-    override func tearDown() {
-        if let stack {
-            let (violations, output) = stack.zulip.specCheck()
-            let summary = output.split(separator: "\n").last { $0.hasPrefix("spec-check:") } ?? "no summary"
-            print("\(name) \(summary) [\(ZulipEmulator.python)]")
-            XCTAssertEqual(violations, 0, "spec_check found violations:\n\(output)")
-        }
-        stack = nil
-        super.tearDown()
-    }
-
-    private func reply(_ user: String, after: Int, timeout: TimeInterval = 10) -> String? {
-        stack.zulip.waitForReplies(to: user, after: after, timeout: timeout).first?.content
-    }
-
+final class BotProcessTests: BotProcessTestCase {
     func testDirectMessageGetsTheRightCodeAndACLIsEnforced() throws {
         stack = try BotStack()
         let bot = try stack.startBot()
@@ -101,7 +84,9 @@ final class BotProcessTests: XCTestCase {
         let port = try XCTUnwrap(BotStack.metricsPort(bot))
         let metrics = try XCTUnwrap(fetch("http://127.0.0.1:\(port)/metrics"))
         for line in ["bot_leader 1", "bot_leader_epoch 1", "bot_dms_total{outcome=\"code\"} 3", "bot_dms_total{outcome=\"not_available\"} 3",
-                     "bot_gateway_failovers_total 0", "bot_gateway_requests_total{instance=\"\(stack.gatewayURL)\",outcome=\"success\"}"] {
+                     "bot_gateway_failovers_total 0", "bot_gateway_requests_total{instance=\"\(stack.gatewayURL)\",outcome=\"success\"}",
+                     "bot_gateway_attempts_total{instance=\"\(stack.gatewayURL)\"} 3", "bot_gateway_circuit_open{instance=\"\(stack.gatewayURL)\"} 0",
+                     "# TYPE bot_gateway_circuit_open gauge"] {
             XCTAssertTrue(metrics.contains(line), "missing \(line) in\n\(metrics)")
         }
         XCTAssertTrue(metrics.contains("bot_zulip_last_success_timestamp_seconds 1"))
@@ -129,7 +114,8 @@ final class BotProcessTests: XCTestCase {
         XCTAssertTrue(BotStack.events(bot).contains("queue_lost"))
         XCTAssertEqual(BotStack.events(bot).filter { $0 == "queue_registered" }.count, 2)
 
-        // A DM sent while no queue exists is caught up from the watermark.
+        // Expired right before a DM: answered exactly once, through the new queue or the
+        // catch-up, whichever sees it first (BotCatchUpTests forces the catch-up path).
         z.control("POST", "/expire-queues", [:])
         m = z.dm(from: BotStack.alice, "code github")
         XCTAssertEqual(z.waitForReplies(to: BotStack.alice, after: m).count, 1)
@@ -175,6 +161,9 @@ final class BotProcessTests: XCTestCase {
         let metrics = try XCTUnwrap(fetch("http://127.0.0.1:\(port)/metrics"))
         XCTAssertTrue(metrics.contains("bot_gateway_failovers_total 1"), metrics)
         XCTAssertTrue(metrics.contains("bot_gateway_requests_total{instance=\"http://127.0.0.1:\(dead)\",outcome=\"failure\"} 1"), metrics)
+        XCTAssertTrue(metrics.contains("bot_gateway_attempts_total{instance=\"http://127.0.0.1:\(dead)\"} 1"), metrics)
+        XCTAssertTrue(metrics.contains("bot_gateway_circuit_open{instance=\"http://127.0.0.1:\(dead)\"} 1"), metrics)
+        XCTAssertTrue(metrics.contains("bot_gateway_circuit_open{instance=\"\(stack.gatewayURL)\"} 0"), metrics)
 
         // Every gateway down: a clear "try again" within 5 s, never silence.
         stack.gateway?.signal(SIGKILL)
@@ -223,17 +212,28 @@ final class BotProcessTests: XCTestCase {
         XCTAssertTrue(leaderRecord.contains("\"pid\":\(leader.process.processIdentifier)"), leaderRecord)
         XCTAssertTrue(leaderRecord.contains("\"epoch\":1"), leaderRecord)
 
-        // kill -9 the leader; DMs sent during the gap are answered exactly once.
+        // kill -9 the leader; DMs sent during the gap are answered exactly once. Zulip refuses
+        // the standby's first registers until both are sent, so they can only come back
+        // through its catch-up from the watermark.
+        z.control("POST", "/fail", ["count": 1000, "status": 503, "method": "POST", "path": "/api/v1/register"])
         let killedAt = Date()
         leader.signal(SIGKILL)
         let gap1 = z.dm(from: BotStack.alice, "code certus")
         let gap2 = z.dm(from: BotStack.bob, "code github")
+        XCTAssertNotNil(waitForLine(standby, "zulip_retry", timeout: 3) { $0["call"] as? String == "register" })
+        z.control("POST", "/fail", ["count": 0, "status": 503])
         let first = z.waitForReplies(to: BotStack.alice, after: gap1, timeout: 5)
         let takeover = Date().timeIntervalSince(killedAt)
         print("bot takeover: \(Int(takeover * 1000)) ms")
         XCTAssertEqual(first.count, 1)
         XCTAssertLessThan(takeover, 2.0, "the standby must answer within 2 s of the kill")
         XCTAssertEqual(z.waitForReplies(to: BotStack.bob, after: gap2, timeout: 5).count, 1)
+        let catchUp = try XCTUnwrap(waitForLine(standby, "catch_up"))
+        XCTAssertEqual(catchUp["to_answer"] as? Int, 2, "\(catchUp)")
+        for gap in [gap1, gap2] {
+            XCTAssertNotNil(waitForLine(standby, "dm_received") { $0["message_id"] as? Int == gap && $0["caught_up"] as? Bool == true },
+                            "gap DM \(gap) was not answered by the catch-up")
+        }
 
         // A new DM after the takeover.
         let m = z.dm(from: BotStack.alice, "code github")
@@ -319,19 +319,84 @@ final class BotProcessTests: XCTestCase {
         XCTAssertNil(BotStack.code(in: edited.content), "the edited reply still shows a code")
         XCTAssertTrue(first.content.contains("Next code `"), "fewer than 5 s remain with a 4 s period: \(first.content)")
 
-        // The realm forbids edits: logged once, the bot carries on.
+        // The realm forbids edits: both replies' edits are refused, logged once, the bot carries on.
         z.control("POST", "/forbid-edits", ["forbid": true])
         let m2 = z.dm(from: BotStack.alice, "code fast")
         let m3 = z.dm(from: BotStack.alice, "code fast")
-        XCTAssertEqual(z.waitForReplies(to: BotStack.alice, after: m2, count: 2).count, 2)
+        let replies = z.waitForReplies(to: BotStack.alice, after: m2, count: 2)
+        XCTAssertEqual(replies.count, 2, "one reply each to m2 (\(m2)) and m3 (\(m3))")
         let bot = stack.bots[0]
-        XCTAssertTrue(TestProcess.waitUntil(timeout: 12) {
-            z.requests().filter { $0["method"] as? String == "PATCH" && $0["status"] as? Int == 400 }.count >= 2
-        })
+        let refused = { z.requests().filter { $0["method"] as? String == "PATCH" && $0["status"] as? Int == 400 } }
+        XCTAssertTrue(TestProcess.waitUntil(timeout: 12) { refused().count >= 2 })
+        XCTAssertEqual(Set(refused().compactMap { $0["path"] as? String }), Set(replies.map { "/api/v1/messages/\($0.id)" }))
         XCTAssertEqual(BotStack.events(bot).filter { $0 == "expiry_edit_refused" }.count, 1)
-        _ = m3
+        XCTAssertTrue(z.botReplies(to: BotStack.alice, after: m2).allSatisfy { !$0.edited })
         let n = z.dm(from: BotStack.alice, "code certus")
         XCTAssertNotNil(BotStack.code(in: try XCTUnwrap(reply(BotStack.alice, after: n))))
+    }
+
+    /// The seconds in a reply are the gateway's: compared with `expires_at` from the gateway
+    /// itself, and for a short period the next code's start and end as well.
+    func testTheReplySaysExactlyHowLongTheCodeStaysValid() throws {
+        stack = try BotStack()
+        try stack.startBot()
+        let z = stack.zulip
+        for label in ["certus", "fast"] {
+            var checked = false
+            for _ in 0..<3 where !checked {
+                let t0 = Int64(Date().timeIntervalSince1970.rounded(.down))
+                let m = z.dm(from: BotStack.alice, "code \(label)")
+                let text = try XCTUnwrap(reply(BotStack.alice, after: m))
+                let t1 = Int64(Date().timeIntervalSince1970.rounded(.down))
+                let body = try XCTUnwrap(fetch(stack.gatewayURL + "/code?label=\(label)&next=1", bearer: BotStack.gatewayToken))
+                let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])
+                // The window may have rolled over between the reply and this request: try again.
+                guard BotStack.code(in: text) == json["code"] as? String else { continue }
+                let expiresAt = try XCTUnwrap(json["expires_at"] as? Int64)
+                let seconds = try XCTUnwrap(Self.number(after: "valid for ", in: text), text)
+                XCTAssertGreaterThanOrEqual(seconds, expiresAt - t1 - 1, text)
+                XCTAssertLessThanOrEqual(seconds, expiresAt - t0, text)
+                if seconds < 5 {
+                    // Fewer than 5 s left (always for fast's 4 s period): the next code, when it starts and ends.
+                    XCTAssertEqual(Self.number(after: "starts in ", in: text), seconds, text)
+                    let nextCode = try XCTUnwrap(json["next_code"] as? String)
+                    XCTAssertTrue(text.contains("Next code `\(nextCode)`"), text)
+                    let until = try XCTUnwrap(json["next_expires_at"] as? Int64)
+                    XCTAssertTrue(text.hasSuffix("valid until \(ReplyFormatter.utcTime(until)) UTC."), text)
+                } else {
+                    XCTAssertFalse(text.contains("Next code"), text)
+                }
+                checked = true
+            }
+            XCTAssertTrue(checked, "\(label): the window rolled over three times in a row")
+        }
+    }
+
+    private static func number(after prefix: String, in text: String) -> Int64? {
+        guard let range = text.range(of: prefix) else { return nil }
+        return Int64(text[range.upperBound...].prefix { $0.isNumber })
+    }
+
+    /// BOT_USER_RATE_BURST / _PER_MINUTE: the third DM within the burst of two is refused with
+    /// the wait, other users are not affected.
+    func testPerUserRateLimit() throws {
+        stack = try BotStack()
+        let bot = try stack.startBot(["BOT_USER_RATE_BURST": "2", "BOT_USER_RATE_PER_MINUTE": "1"])
+        let z = stack.zulip
+        let ids = (0..<3).map { _ in z.dm(from: BotStack.alice, "code certus") }
+        let replies = z.waitForReplies(to: BotStack.alice, after: ids[2], count: 3)
+        XCTAssertEqual(replies.count, 3)
+        XCTAssertEqual(replies.prefix(2).compactMap { BotStack.code(in: $0.content) }.count, 2)
+        let limited = try XCTUnwrap(replies.last?.content)
+        XCTAssertTrue(limited.hasPrefix("Too many requests. Please try again in "), limited)
+        let wait = try XCTUnwrap(Self.number(after: "try again in ", in: limited))
+        XCTAssertTrue((55...60).contains(wait), "one request a minute: \(limited)")
+        let b = z.dm(from: BotStack.bob, "code github")
+        XCTAssertNotNil(BotStack.code(in: try XCTUnwrap(reply(BotStack.bob, after: b))), "bob has a bucket of his own")
+        let audit = bot.logLines.filter { $0["component"] as? String == "audit" }
+        XCTAssertEqual(audit.filter { $0["outcome"] as? String == "rate_limited" }.map { $0["message_id"] as? Int }, [ids[2]])
+        let port = try XCTUnwrap(BotStack.metricsPort(bot))
+        XCTAssertTrue(try XCTUnwrap(fetch("http://127.0.0.1:\(port)/metrics")).contains(#"bot_dms_total{outcome="rate_limited"} 1"#))
     }
 
     func testStandbyIsReadyAndFeedsTheWatchdogWhileWaitingForTheLock() throws {
@@ -384,14 +449,11 @@ final class BotProcessTests: XCTestCase {
         XCTAssertEqual(help.status, 0)
         for name in ["--zuliprc", "ZULIP_CONFIG", "ZULIP_SITE", "ZULIP_EMAIL", "ZULIP_API_KEY", "ZULIP_ORG_URL", "ZULIP_BOT_EMAIL", "ZULIP_BOT_TOKEN",
                      "GATEWAY_URLS", "GATEWAY_TOKEN", "GATEWAY_CA_FILE", "BOT_ACL", "BOT_ACL_FILE", "ALLOWED_SENDERS", "BOT_LOCK_FILE",
-                     "BOT_STATE_DIR", "BOT_LISTEN", "BOT_CATCHUP_MAX_AGE", "BOT_EXPIRY_EDIT", "--healthcheck", "_FILE"] {
+                     "BOT_STATE_DIR", "BOT_LISTEN", "BOT_CATCHUP_MAX_AGE", "BOT_EXPIRY_EDIT", "--healthcheck", "_FILE",
+                     "ZULIP_ALLOW_INSECURE", "BOT_REPLY_DEADLINE_MS", "BOT_WATCHDOG_STALL_SECONDS", "BOT_USER_RATE_BURST",
+                     "BOT_GATEWAY_ATTEMPT_TIMEOUT_MS", "BOT_BACKOFF_MAX_MS", "BOT_LOG_LEVEL"] {
             XCTAssertTrue(help.stdout.contains(name), "--help does not mention \(name)")
         }
     }
 
-    private func fetch(_ url: String) -> String? {
-        let http = HTTPClient(options: HTTPClientOptions(userAgent: "bot-tests"))
-        guard let r = try? http.perform(HTTPClientRequest(url: url, timeout: .seconds(5))) else { return nil }
-        return String(decoding: r.body, as: UTF8.self)
-    }
 }

@@ -73,8 +73,8 @@ final class BotUnitTests: XCTestCase {
 
     func testCatchUpAnswersOnlyUnansweredYoungOneToOneRequests() {
         let messages = [
-            dm(10, from: 5, partner: 5),          // answered by 12
-            dm(11, from: 5, partner: 5),          // answered by 13
+            dm(10, from: 5, partner: 5),          // answered by 12 (recorded)
+            dm(11, from: 5, partner: 5),          // answered by 13 (recorded)
             dm(12, from: 1, partner: 5),
             dm(13, from: 1, partner: 5),
             dm(14, from: 5, partner: 5),          // unanswered: the leader died
@@ -84,10 +84,113 @@ final class BotUnitTests: XCTestCase {
                          participants: [.init(id: 1, email: "b"), .init(id: 7, email: "g"), .init(id: 8, email: "h")]),
             ZulipMessage(id: 18, type: "stream", sender_id: 7, sender_email: "g", content: "code a", timestamp: 1000, participants: []),
         ]
-        let plan = CatchUpPlan(messages: messages.shuffled(), botID: 1, now: 1010, maxAge: 120)
+        let plan = CatchUpPlan(messages: messages.shuffled(), botID: 1, now: 1010, maxAge: 120, replies: [10: 12, 11: 13], sending: [])
         XCTAssertEqual(plan.toAnswer.map(\.id), [14, 16])
         XCTAssertEqual(plan.alreadyAnswered, 2)
         XCTAssertEqual(plan.tooOld, 1)
+        XCTAssertEqual(Set(plan.settled), [10, 11, 12, 13, 15, 17, 18])
+        XCTAssertTrue(plan.inferredReplies.isEmpty)
+    }
+
+    /// The audit's case: alice 3031 (the watermark), alice 3032 sent before the reply to 3031,
+    /// then that reply 3033. The reply answers 3031, not 3032: 3032 must still be answered.
+    func testCatchUpDoesNotCountTheReplyToTheWatermarkAsTheNextAnswer() {
+        let window = [dm(3032, from: 5, partner: 5), dm(3033, from: 1, partner: 5)]
+        let exact = CatchUpPlan(messages: window, botID: 1, now: 1010, maxAge: 120, replies: [3031: 3033], sending: [])
+        XCTAssertEqual(exact.toAnswer.map(\.id), [3032])
+        XCTAssertEqual(exact.alreadyAnswered, 0)
+        // 3032's reply was being sent when the leader died (no answer recorded): the bot message
+        // after it that no recorded reply claims is its answer, the reply to 3031 is not.
+        let inDoubt = CatchUpPlan(messages: window + [dm(3034, from: 1, partner: 5)], botID: 1, now: 1010, maxAge: 120,
+                                  replies: [3031: 3033], sending: [3032])
+        XCTAssertEqual(inDoubt.toAnswer.map(\.id), [])
+        XCTAssertEqual(inDoubt.inferredReplies, [3032: 3034])
+        // In doubt but no such bot message: it was never sent, answer it.
+        let neverSent = CatchUpPlan(messages: window, botID: 1, now: 1010, maxAge: 120, replies: [3031: 3033], sending: [3032])
+        XCTAssertEqual(neverSent.toAnswer.map(\.id), [3032])
+        // Interleaved conversations: each reply pairs only within its own conversation.
+        let mixed = [dm(20, from: 5, partner: 5), dm(21, from: 6, partner: 6), dm(22, from: 1, partner: 6),
+                     dm(23, from: 5, partner: 5), dm(24, from: 1, partner: 5)]
+        let plan = CatchUpPlan(messages: mixed.shuffled(), botID: 1, now: 1010, maxAge: 120, replies: [20: 24], sending: [21, 23])
+        XCTAssertEqual(plan.inferredReplies, [21: 22])
+        XCTAssertEqual(plan.toAnswer.map(\.id), [23])
+        // Retrying 23 while alice has 25 in progress: 25's reply (26) may not be recorded yet,
+        // so 23 is deferred rather than paired with it.
+        let retry = CatchUpPlan(messages: mixed + [dm(25, from: 5, partner: 5), dm(26, from: 1, partner: 5)], botID: 1, now: 1010,
+                                maxAge: 120, replies: [20: 24], sending: [23], taken: [20, 21, 22, 24, 25], busy: [5])
+        XCTAssertEqual(retry.deferred, 1)
+        XCTAssertEqual(retry.toAnswer.map(\.id), [])
+        XCTAssertTrue(retry.inferredReplies.isEmpty)
+        XCTAssertFalse(retry.settled.contains(23))
+        // Messages this process is already handling are left alone.
+        let busy = CatchUpPlan(messages: window, botID: 1, now: 1010, maxAge: 120, replies: [3031: 3033], sending: [], taken: [3032])
+        XCTAssertEqual(busy.toAnswer.map(\.id), [])
+        XCTAssertFalse(busy.settled.contains(3032))
+        // A state file of the first version (no replies recorded): order-based pairing, with
+        // the watermark's own message fetched so that it takes its reply first.
+        let legacy = CatchUpPlan(messages: [dm(40, from: 5, partner: 5), dm(41, from: 1, partner: 5), dm(42, from: 5, partner: 5)],
+                                 botID: 1, now: 1010, maxAge: 120, replies: [:], sending: [], legacy: true)
+        XCTAssertEqual(legacy.toAnswer.map(\.id), [42])
+        let audit = CatchUpPlan(messages: [dm(3031, from: 5, partner: 5)] + window, botID: 1, now: 1010, maxAge: 120,
+                                replies: [:], sending: [], legacy: true, watermark: 3031)
+        XCTAssertEqual(audit.toAnswer.map(\.id), [3032])
+        XCTAssertEqual(audit.alreadyAnswered, 0)
+        XCTAssertFalse(audit.settled.contains(3031), "at the watermark: settled already")
+    }
+
+    func testProgressMovesTheWatermarkOnlyPastSettledMessages() {
+        var p = MessageProgress(watermark: 3031)
+        XCTAssertTrue(p.claim(3032))
+        XCTAssertTrue(p.claim(3033))
+        XCTAssertFalse(p.claim(3033), "a message met twice is handled once")
+        p.settle(3033)
+        XCTAssertNil(p.advance(), "3032 is still open")
+        p.fail(3032)
+        XCTAssertNil(p.advance(), "a failed reply holds the watermark back")
+        XCTAssertFalse(p.isTaken(3032))
+        XCTAssertTrue(p.claim(3032), "a catch-up may retry it")
+        XCTAssertTrue(p.isTaken(3032))
+        p.settle(3032)
+        XCTAssertEqual(p.advance(), 3033)
+        XCTAssertTrue(p.claim(3040))
+        XCTAssertEqual(p.advance(), 3039, "up to just below the open one")
+        p.settle(3040)
+        XCTAssertEqual(p.advance(), 3040)
+        XCTAssertFalse(p.claim(3032), "still remembered after the watermark passed it")
+        var first = MessageProgress(watermark: nil)
+        XCTAssertNil(first.advance())
+        first.initialise(watermark: 500)
+        XCTAssertEqual(first.watermark, 500)
+    }
+
+    func testDispatcherRunsSendersConcurrentlyButEachInOrder() {
+        let dispatcher = MessageDispatcher(maxConcurrent: 3)
+        let log = Mutex<[String]>([])
+        let gate = DispatchSemaphore(value: 0)
+        // Sender 1's first job blocks; sender 2 and 3 are not held up by it.
+        dispatcher.submit(key: 1) { gate.wait(); log.withLock { $0.append("1a") } }
+        dispatcher.submit(key: 1) { log.withLock { $0.append("1b") } }
+        dispatcher.submit(key: 2) { log.withLock { $0.append("2a") } }
+        dispatcher.submit(key: 3) { log.withLock { $0.append("3a") } }
+        let deadline = Date().addingTimeInterval(5)
+        while log.withLock({ $0.count }) < 2 && Date() < deadline { usleep(5_000) }
+        XCTAssertEqual(Set(log.withLock { $0 }), ["2a", "3a"])
+        XCTAssertNotNil(dispatcher.oldestUnfinished())
+        gate.signal()
+        XCTAssertTrue(dispatcher.waitUntilIdle(timeout: .seconds(5)))
+        let order = log.withLock { $0 }
+        XCTAssertEqual(order.filter { $0.hasPrefix("1") }, ["1a", "1b"])
+        XCTAssertNil(dispatcher.oldestUnfinished())
+        // Stopped: queued work is dropped, running work finishes.
+        dispatcher.submit(key: 4) { gate.wait() }
+        dispatcher.submit(key: 4) { log.withLock { $0.append("never") } }
+        while dispatcher.runningCount == 0 && Date() < deadline { usleep(5_000) }
+        XCTAssertEqual(dispatcher.stop(), 1)
+        gate.signal()
+        XCTAssertTrue(dispatcher.waitUntilIdle(timeout: .seconds(5)))
+        dispatcher.submit(key: 5) { log.withLock { $0.append("never") } }
+        usleep(50_000)
+        XCTAssertFalse(log.withLock { $0 }.contains("never"))
     }
 
     func testZuliprcAndEnvironmentPrecedence() throws {
@@ -123,6 +226,22 @@ final class BotUnitTests: XCTestCase {
         XCTAssertEqual(config.listen?.port, 9101)
         XCTAssertTrue(config.acl.allows(userID: 0, email: "alice@example.com", label: "x"))
         XCTAssertFalse(config.description.contains("rc-key") || config.description.contains("file-token"))
+
+        // ZULIP_ALLOW_INSECURE, then the zuliprc's insecure: TLS is always verified, so true is refused.
+        try "[api]\nemail=rc@example.com\nkey=rc-key\nsite=https://rc.example.com\ninsecure=true\n".write(toFile: dir + "/insecure", atomically: true, encoding: .utf8)
+        var base = ["GATEWAY_URLS": "http://a:1", "GATEWAY_TOKEN": "t", "BOT_STATE_DIR": dir]
+        func problems(_ env: [String: String], rc: String? = nil) -> String {
+            do { _ = try BotConfiguration.load(environment: Environment(base.merging(env) { $1 }), zuliprcPath: rc); return "" } catch { return "\(error)" }
+        }
+        XCTAssertTrue(problems([:], rc: dir + "/insecure").contains("zuliprc insecure"))
+        XCTAssertEqual(problems(["ZULIP_ALLOW_INSECURE": "false"], rc: dir + "/insecure"), "", "the environment wins over the file")
+        XCTAssertTrue(problems(["ZULIP_ALLOW_INSECURE": "true"], rc: dir + "/zuliprc").contains("ZULIP_ALLOW_INSECURE"))
+        XCTAssertTrue(problems(["ZULIP_ALLOW_INSECURE": "yes"], rc: dir + "/zuliprc").contains("must be true or false"))
+        base["BOT_REPLY_DEADLINE_MS"] = "2500"
+        base["BOT_WATCHDOG_STALL_SECONDS"] = "30"
+        let tuned = try BotConfiguration.load(environment: Environment(base), zuliprcPath: dir + "/zuliprc")
+        XCTAssertEqual(tuned.replyDeadline, .milliseconds(2500))
+        XCTAssertEqual(tuned.watchdogStall, .seconds(30))
 
         XCTAssertThrowsError(try BotConfiguration.load(environment: Environment(["ZULIP_API_KEY": "k", "ZULIP_API_KEY_FILE": "/x"]), zuliprcPath: nil)) { error in
             let text = "\(error)"
@@ -210,18 +329,48 @@ final class BotUnitTests: XCTestCase {
         throw NSError(domain: "lock", code: 1)
     }
 
-    func testWatermarkOnlyMovesForwardAndSurvivesRestart() throws {
+    func testLeaderStateOnlyMovesForwardAndSurvivesRestart() throws {
         let dir = NSTemporaryDirectory() + "botmark-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let store = WatermarkStore(directory: dir)
-        XCTAssertNil(try store.load())
-        XCTAssertTrue(try store.advance(to: 10))
-        XCTAssertFalse(try store.advance(to: 5))
-        XCTAssertEqual(store.current, 10)
-        XCTAssertEqual(try WatermarkStore(directory: dir).load(), 10)
+        let store = LeaderStateStore(directory: dir)
+        XCTAssertNil(try store.load().lastMessageID)
+        try store.update { $0.advance(to: 10) }
+        try store.update { $0.advance(to: 5) }
+        XCTAssertEqual(store.current.lastMessageID, 10)
+        try store.update { state in
+            state.recordReply(to: 9, replyID: 12)     // reply above the watermark: kept
+            state.recordReply(to: 8, replyID: 10)     // at the watermark: catch-up cannot meet it
+            state.sending.insert(11)
+            state.pendingEdits.append(PendingEdit(messageID: 12, label: "certus", dueAt: 1_800_000_000.5))
+        }
+        let reread = try LeaderStateStore(directory: dir).load()
+        XCTAssertEqual(reread.lastMessageID, 10)
+        XCTAssertEqual(reread.replies, [9: 12])
+        XCTAssertEqual(reread.sending, [11])
+        XCTAssertEqual(reread.pendingEdits, [PendingEdit(messageID: 12, label: "certus", dueAt: 1_800_000_000.5)])
+        XCTAssertFalse(reread.legacy)
+        let text = try String(contentsOfFile: store.path, encoding: .utf8)
+        XCTAssertTrue(text.contains(#""last_message_id":10"#) && text.contains(#""replies":{"9":12}"#), text)
+        // Moving past 12 forgets what no catch-up can meet.
+        try store.update { $0.advance(to: 12) }
+        XCTAssertEqual(store.current.replies, [:])
+        XCTAssertEqual(store.current.sending, [])
+
+        // The first version's file: only the watermark.
+        try #"{"last_message_id":20,"updated_at":1}"#.write(toFile: store.path, atomically: true, encoding: .utf8)
+        let old = try LeaderStateStore(directory: dir).load()
+        XCTAssertEqual(old.lastMessageID, 20)
+        XCTAssertTrue(old.legacy)
         try "garbage".write(toFile: store.path, atomically: true, encoding: .utf8)
-        XCTAssertThrowsError(try WatermarkStore(directory: dir).load())
+        XCTAssertThrowsError(try LeaderStateStore(directory: dir).load())
+        // A missing file is "no watermark yet"; any other failure (a file where the directory
+        // should be) is an error, told apart by errno.
+        try "x".write(toFile: dir + "/notadir", atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try LeaderStateStore(directory: dir + "/notadir").load()) { error in
+            XCTAssertTrue("\(error)".contains("BOT_STATE_DIR"), "\(error)")
+        }
+        XCTAssertNil(try LeaderStateStore(directory: dir + "/empty-\(UUID().uuidString)").load().lastMessageID)
     }
 
     func testMessageDecodingHandlesDirectAndStreamRecipients() throws {

@@ -226,6 +226,37 @@ final class GatewayClientTests: XCTestCase {
         XCTAssertEqual(client.instanceStats().map(\.circuitOpen), [false, true])
     }
 
+    func testEveryCircuitOpenProbesOnceAtATimeAndFailsTheRestFast() throws {
+        let servers = try (0..<2).map { _ in try ScriptedHTTPServer(fallback: .delayed(.seconds(5))) }
+        defer { servers.forEach { $0.stop() } }
+        let client = makeClient(servers.map(\.baseURL), perAttempt: .milliseconds(400), deadline: .seconds(2), cooldown: .seconds(60))
+        guard case .unavailable = client.fetchCode(label: "db/prod", next: false, requestID: "1") else { return XCTFail() }
+        XCTAssertEqual(servers.map { $0.requests.count }, [1, 1])
+        XCTAssertEqual(client.instanceStats().map(\.circuitOpen), [true, true])
+
+        // All cooling down: one fetch probes the oldest failure (one attempt, not every instance).
+        let probeOutcome = Mutex<GatewayOutcome?>(nil)
+        let probeDone = DispatchSemaphore(value: 0)
+        Thread {
+            let outcome = client.fetchCode(label: "db/prod", next: false, requestID: "probe")
+            probeOutcome.withLock { $0 = outcome }
+            probeDone.signal()
+        }.start()
+        let waitStart = ContinuousClock.now
+        while servers[0].requests.count < 2 && ContinuousClock.now - waitStart < .seconds(5) { usleep(5_000) }
+        XCTAssertEqual(servers[0].requests.count, 2, "the probe went to the instance that failed first")
+        // While that probe is in flight, another fetch gives up at once without a request.
+        let started = ContinuousClock.now
+        guard case .unavailable(let reason) = client.fetchCode(label: "db/prod", next: false, requestID: "fast") else { return XCTFail() }
+        XCTAssertLessThan(ContinuousClock.now - started, .milliseconds(100))
+        XCTAssertTrue(reason.contains("one is being retried"), reason)
+        XCTAssertEqual(probeDone.wait(timeout: .now() + 5), .success)
+        guard case .unavailable? = probeOutcome.withLock({ $0 }) else { return XCTFail("the probe should time out") }
+        let elapsed = ContinuousClock.now - started
+        XCTAssertLessThan(elapsed, .milliseconds(900), "the probe tried one instance only")
+        XCTAssertEqual(servers.map { $0.requests.count }, [2, 1])
+    }
+
     func testConcurrentFetchesAllSucceed() throws {
         let a = try ScriptedHTTPServer(fallback: Self.codeJSON(instance: "gw-a"))
         let b = try ScriptedHTTPServer(fallback: Self.codeJSON(instance: "gw-b"))

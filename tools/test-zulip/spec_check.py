@@ -398,15 +398,24 @@ class Checker:
         self.responses += 1
         body = entry.get("response")
         schemas = []
+        documented = []
         for origin, resp in candidates:
             content = resp.get("content", {})
             media = content.get("application/json")
             if media is None and not content:
-                return  # documented without a body schema; nothing more to check
+                return  # documented without a body; nothing more to check
+            if media is not None and "schema" not in media:
+                return  # JSON documented without a schema: any JSON body will do
             if media is not None:
-                schemas.append((origin, media.get("schema", {})))
+                schemas.append((origin, media["schema"]))
+            documented += list(content)
         if body is None:
             self.report(entry, "violation", "response: body is not JSON")
+            return
+        if not schemas:
+            self.report(entry, "violation",
+                        f"response: JSON body, but status {status} of {method} {template} is "
+                        f"documented only as {', '.join(sorted(set(documented)))}")
             return
         first_errors = None
         for origin, schema in schemas:

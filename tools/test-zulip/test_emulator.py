@@ -451,6 +451,51 @@ def test_5xx_injection(emu):
     assert status == 200 and body["result"] == "success"
 
 
+def test_injections_limited_to_one_call(emu):
+    emu.control("POST", "/fail", {"count": 1, "status": 502, "method": "POST",
+                                  "path": "/api/v1/messages"})
+    assert emu.api("GET", "/users/me")[0] == 200  # other calls are not hit
+    status, _, _ = emu.api("POST", "/messages", {"type": "direct", "to": [26], "content": "x"})
+    assert status == 502
+    assert emu.api("POST", "/messages", {"type": "direct", "to": [26], "content": "x"})[0] == 200
+    q = emu.register()
+    emu.control("POST", "/bad-request", {"count": 2, "path": "/api/v1/events"})
+    for _ in range(2):
+        status, _, body = emu.poll(q["queue_id"], -1, dont_block="true")
+        assert (status, body["code"]) == (400, "BAD_REQUEST")
+    assert emu.poll(q["queue_id"], -1, dont_block="true")[0] == 200
+    with pytest.raises(urllib.error.HTTPError):
+        emu.control("POST", "/fail", {"count": 1, "path": "/messages"})
+
+
+def test_drop_after_send_delivers_without_answering(emu, bot_id):
+    emu.user("dora@example.com", "Dora")
+    q = emu.register(narrow=[["is", "dm"]])
+    emu.control("POST", "/drop-after-send", {"count": 1})
+    before = emu.control("GET", "/messages")["messages"][-1]["id"]
+    with pytest.raises(Exception):
+        emu.api("POST", "/messages", {"type": "direct", "to": ["dora@example.com"],
+                                      "content": "lost answer", "queue_id": q["queue_id"],
+                                      "local_id": "r-7"})
+    sent = emu.control("GET", f"/messages?after={before}")["messages"]
+    assert [m["content"] for m in sent] == ["lost answer"]
+    # The sender's own queue still learns it was sent, with the local_id it chose.
+    _, _, body = emu.poll(q["queue_id"], -1, dont_block="true")
+    events = [e for e in body["events"] if e["type"] == "message"]
+    assert events[0]["local_message_id"] == "r-7" and events[0]["message"]["id"] == sent[0]["id"]
+    assert emu.api("POST", "/messages", {"type": "direct", "to": ["dora@example.com"],
+                                         "content": "answered"})[0] == 200
+
+
+def test_api_key_rotation(emu):
+    emu.control("POST", "/users", {"email": "rot@example.com", "api_key": "old-key-1"})
+    assert emu.api("GET", "/users/me", auth=("rot@example.com", "old-key-1"))[0] == 200
+    emu.control("POST", "/users", {"email": "rot@example.com", "api_key": "new-key-2"})
+    status, _, body = emu.api("GET", "/users/me", auth=("rot@example.com", "old-key-1"))
+    assert (status, body["code"]) == (401, "INVALID_API_KEY")
+    assert emu.api("GET", "/users/me", auth=("rot@example.com", "new-key-2"))[0] == 200
+
+
 def test_request_log_records_and_never_leaks_key(emu):
     entries = emu.control("GET", "/requests")["requests"]
     assert entries and all("status" in e and "method" in e for e in entries)
@@ -580,6 +625,65 @@ def test_spec_check_reports_violations(tmp_path):
     assert "no operation GET /no/such/thing" in text
     assert "#8" not in text
     assert text.strip().splitlines()[-1] == "spec-check: 8 requests, 6 responses checked, 8 violations"
+
+
+def test_repeated_parameters_are_logged_and_flagged(tmp_path):
+    e = Emulator(str(tmp_path))
+    try:
+        token = base64.b64encode(f"{BOT_EMAIL}:{BOT_KEY}".encode()).decode()
+        req = urllib.request.Request(
+            e.url + "/api/v1/messages", method="POST",
+            data=b"type=direct&to=%5B26%5D&content=first&content=second",
+            headers={"Content-Type": "application/x-www-form-urlencoded",
+                     "Authorization": "Basic " + token})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            assert resp.status == 200
+        entry = [r for r in e.control("GET", "/requests")["requests"]
+                 if r["path"] == "/api/v1/messages"][0]
+        assert entry["form"]["content"] == ["first", "second"]
+        assert entry["form"]["type"] == "direct"
+    finally:
+        e.stop()
+    out = run_spec_check(e.log_path)
+    assert out.returncode == 1
+    assert "parameter 'content' sent more than once" in out.stdout
+
+
+def test_spec_check_json_body_where_no_json_schema_is_documented(tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("""
+openapi: 3.0.1
+info: {title: t, version: "1"}
+paths:
+  /text:
+    get:
+      responses:
+        "200":
+          description: plain text only
+          content:
+            text/plain: {schema: {type: string}}
+  /any:
+    get:
+      responses:
+        "200":
+          description: JSON of any shape
+          content:
+            application/json: {}
+""")
+    base = {"query": {}, "form": {}, "content_type": None, "response_headers": {}, "status": 200,
+            "response": {"result": "success", "msg": ""}}
+    log = tmp_path / "log.jsonl"
+    log.write_text(json.dumps(dict(base, seq=1, method="GET", path="/api/v1/text")) + "\n"
+                   + json.dumps(dict(base, seq=2, method="GET", path="/api/v1/any")) + "\n")
+    out = subprocess.run([sys.executable, SPEC_CHECK, "--spec", str(spec), "--log", str(log)],
+                         capture_output=True, text=True, timeout=60)
+    assert "Traceback" not in out.stderr, out.stderr
+    assert out.returncode == 1, out.stdout
+    assert "#1 GET /api/v1/text -> 200] response: JSON body, but status 200 of GET /text is " \
+        "documented only as text/plain" in out.stdout
+    assert "#2" not in out.stdout
+    assert out.stdout.strip().splitlines()[-1] == \
+        "spec-check: 2 requests, 2 responses checked, 1 violations"
 
 
 # ---- a legacy-feature-level server, and clean shutdown ------------------------------------------

@@ -70,6 +70,28 @@ KNOWN_PARAMS = {
 }
 
 
+def matches(only, method, path):
+    """Whether an injection limited to `only` = (method, path), either None for any, applies."""
+    if only is None:
+        return True
+    want_method, want_path = only
+    return (want_method is None or want_method == method) and \
+        (want_path is None or want_path == path)
+
+
+def logged_params(pairs):
+    """Request parameters for the log: name -> value, or a list of values when repeated."""
+    out = {}
+    for name, value in pairs:
+        if name not in out:
+            out[name] = value
+        elif isinstance(out[name], list):
+            out[name].append(value)
+        else:
+            out[name] = [out[name], value]
+    return out
+
+
 class ApiError(Exception):
     """A Zulip-style JSON error: `{"result":"error","msg":..,"code":..,**extra}`."""
 
@@ -320,6 +342,10 @@ class State:
             self.rate_limit_retry_after = 1
             self.fail_left = 0
             self.fail_status = 502
+            self.fail_only = None  # (method or None, path or None): which calls /fail hits
+            self.bad_request_left = 0
+            self.bad_request_only = None
+            self.drop_after_send_left = 0
             self.forbid_edits = False
             self.window = {}  # user id -> [window start, count]
             self.bot_id = self.create_user(self.bot_email, self.bot_name, api_key=self.bot_key,
@@ -1074,6 +1100,11 @@ class Api:
                                       topic=topic.strip()[:MAX_TOPIC_LENGTH], content=content,
                                       client=self.current_client, read_by_sender=read_by_sender,
                                       queue_id=queue_id, local_id=local_id)
+            if s.drop_after_send_left > 0:
+                # Stored and delivered, but the answer is lost (a proxy timing out, a reset):
+                # the client cannot tell whether the message was sent.
+                s.drop_after_send_left -= 1
+                raise DropConnection()
         return self.success(("POST", "/messages"), params, id=msg["id"])
 
     def update_message(self, user, params, raw_id):
@@ -1177,21 +1208,24 @@ class Handler(BaseHTTPRequestHandler):
         s = self.state
         started = time.time()
         path = parts.path[len(API_PREFIX):] or "/"
-        query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        query_pairs = parse_qsl(parts.query, keep_blank_values=True)
         ctype = self.headers.get("Content-Type", "")
-        form = {}
+        form_pairs = []
         if raw_body and ctype.split(";")[0].strip().lower() == "application/x-www-form-urlencoded":
             try:
-                form = dict(parse_qsl(raw_body.decode("utf-8"), keep_blank_values=True,
-                                      strict_parsing=False))
+                form_pairs = parse_qsl(raw_body.decode("utf-8"), keep_blank_values=True,
+                                       strict_parsing=False)
             except UnicodeDecodeError:
-                form = {}
+                form_pairs = []
+        # The handlers see one value per name (the last, as Django's QueryDict.get does); the
+        # log keeps every value, so spec_check can flag a parameter sent more than once.
+        query, form = dict(query_pairs), dict(form_pairs)
         entry = {
             "time": round(started, 3),
             "method": method,
             "path": parts.path,
-            "query": query,
-            "form": form,
+            "query": logged_params(query_pairs),
+            "form": logged_params(form_pairs),
             "content_type": ctype or None,
             "user_agent": self.headers.get("User-Agent"),
         }
@@ -1229,7 +1263,7 @@ class Handler(BaseHTTPRequestHandler):
     def api_call(self, method, path, query, form, entry):
         s = self.state
         with s.lock:
-            if s.fail_left > 0:
+            if s.fail_left > 0 and matches(s.fail_only, method, API_PREFIX + path):
                 s.fail_left -= 1
                 reason = {502: "Bad Gateway", 503: "Service Temporarily Unavailable",
                           504: "Gateway Time-out", 500: "Internal Server Error"}.get(
@@ -1243,6 +1277,11 @@ class Handler(BaseHTTPRequestHandler):
                 err = ApiError(429, "API usage exceeded rate limit", "RATE_LIMIT_HIT",
                                **{"retry-after": ra})
                 return 429, self.rate_headers(None, exhausted=True, retry_after=ra), err.body()
+            if s.bad_request_left > 0 and matches(s.bad_request_only, method, API_PREFIX + path):
+                s.bad_request_left -= 1
+                entry["injected"] = "bad-request"
+                err = ApiError(400, "Injected bad request", "BAD_REQUEST")
+                return 400, {}, err.body()
         api = Api(s)
         api.current_client = self.client_name()
         handler, template = api.route(method, path)
@@ -1378,10 +1417,15 @@ class Handler(BaseHTTPRequestHandler):
             raise ControlError("email (string with @) is required")
         full_name = payload.get("full_name") or email.split("@")[0].replace(".", " ").title()
         api_key = payload.get("api_key")
+        if api_key is not None and not isinstance(api_key, str):
+            raise ControlError("api_key must be a string")
         with s.lock:
             existed = s.user_by_email(email) is not None
             user = s.create_user(email, full_name, api_key=api_key,
                                  is_bot=bool(payload.get("is_bot", False)))
+            if existed and api_key is not None:
+                # Rotating a key (the bot's too): calls with the old key now get 401.
+                user["api_key"] = api_key
         return 200, {"id": user["id"], "email": user["email"], "full_name": user["full_name"],
                      "created": not existed}
 
@@ -1496,9 +1540,30 @@ class Handler(BaseHTTPRequestHandler):
             raise ControlError("count must be a non-negative integer")
         if status not in (500, 502, 503, 504):
             raise ControlError("status must be 500, 502, 503 or 504")
+        only = injection_filter(payload)
         with s.lock:
-            s.fail_left, s.fail_status = count, status
-        return 200, {"count": count, "status": status}
+            s.fail_left, s.fail_status, s.fail_only = count, status, only
+        return 200, {"count": count, "status": status, "method": payload.get("method"),
+                     "path": payload.get("path")}
+
+    def control_post_bad_request(self, payload, query):
+        s = self.state
+        count = payload.get("count", 1)
+        if not isinstance(count, int) or count < 0:
+            raise ControlError("count must be a non-negative integer")
+        only = injection_filter(payload)
+        with s.lock:
+            s.bad_request_left, s.bad_request_only = count, only
+        return 200, {"count": count, "method": payload.get("method"), "path": payload.get("path")}
+
+    def control_post_drop_after_send(self, payload, query):
+        s = self.state
+        count = payload.get("count", 1)
+        if not isinstance(count, int) or count < 0:
+            raise ControlError("count must be a non-negative integer")
+        with s.lock:
+            s.drop_after_send_left = count
+        return 200, {"count": count}
 
     def control_post_forbid_edits(self, payload, query):
         s = self.state
@@ -1539,6 +1604,18 @@ class Handler(BaseHTTPRequestHandler):
     def control_post_reset(self, payload, query):
         self.state.reset()
         return 200, {"reset": True}
+
+
+def injection_filter(payload):
+    """The optional `method` / `path` (e.g. "POST", "/api/v1/messages") of an injection."""
+    method, path = payload.get("method"), payload.get("path")
+    if method is not None and (not isinstance(method, str) or not method.isalpha()):
+        raise ControlError("method must be an HTTP method such as POST")
+    if path is not None and (not isinstance(path, str) or not path.startswith(API_PREFIX + "/")):
+        raise ControlError(f"path must be an API path such as {API_PREFIX}/messages")
+    if method is None and path is None:
+        return None
+    return (method.upper() if method else None, path)
 
 
 class ProxyFailure(Exception):

@@ -3,17 +3,21 @@ import CurlHTTP
 
 /// Answers one Zulip message. Only 1:1 DMs get codes; group DMs get at most a hint (when the
 /// bot is mentioned), stream messages and the bot's own messages nothing. Every request
-/// produces exactly one reply (the catch-up after a takeover relies on that) and one audit
-/// line (sender, label, outcome; never the code).
+/// produces exactly one reply (sent through `ReplySender`, which records it for catch-up) and
+/// one audit line (sender, label, outcome; never the code). A reply that could not be sent is
+/// reported as not settled: the leader keeps it for the next catch-up.
 ///
 /// ```swift
-/// let outcome = handler.handle(message, session: DMHandler.Session(botID: 7, featureLevel: 247))
+/// let handled = handler.handle(message, session: DMHandler.Session(botID: 7, featureLevel: 247), received: .now)
+/// if !handled.settled { /* retry later */ }
 /// ```
 final class DMHandler: Sendable {
     /// Facts about the Zulip connection the handler needs.
     struct Session: Sendable {
         var botID: Int
         var featureLevel: Int
+        /// The leader's event queue, for local echo of its sends (nil before registering).
+        var queueID: String? = nil
     }
 
     /// How a message was dealt with (`bot_dms_total{outcome}`).
@@ -23,7 +27,13 @@ final class DMHandler: Sendable {
         case ignoredOwn = "ignored_own", replyFailed = "reply_failed"
     }
 
-    private let zulip: ZulipClient
+    /// The outcome, and whether the message needs nothing more (false: its reply failed).
+    struct Handled: Sendable, Equatable {
+        var outcome: Outcome
+        var settled: Bool { outcome != .replyFailed }
+    }
+
+    private let sender: ReplySender
     private let gateway: GatewayClient
     private let acl: AccessList
     private let limiter: UserRateLimiter
@@ -33,9 +43,9 @@ final class DMHandler: Sendable {
     private let logger: Logger
     private let audit: Logger
 
-    init(zulip: ZulipClient, gateway: GatewayClient, acl: AccessList, limiter: UserRateLimiter, editor: ExpiryEditor?,
+    init(sender: ReplySender, gateway: GatewayClient, acl: AccessList, limiter: UserRateLimiter, editor: ExpiryEditor?,
          editDelay: Double, metrics: BotMetrics, logger: Logger) {
-        self.zulip = zulip
+        self.sender = sender
         self.gateway = gateway
         self.acl = acl
         self.limiter = limiter
@@ -46,11 +56,13 @@ final class DMHandler: Sendable {
         self.audit = logger.with(component: "audit")
     }
 
+    /// `received`: when the message reached the bot (its event or its catch-up page), the
+    /// start of `handling_ms` in the audit line.
     @discardableResult
-    func handle(_ message: ZulipMessage, session: Session) -> Outcome {
-        let outcome = decideAndReply(message, session: session, received: ContinuousClock.now)
+    func handle(_ message: ZulipMessage, session: Session, received: ContinuousClock.Instant) -> Handled {
+        let outcome = decideAndReply(message, session: session, received: received)
         metrics.dms.labels(outcome.rawValue).inc()
-        return outcome
+        return Handled(outcome: outcome)
     }
 
     private func decideAndReply(_ m: ZulipMessage, session: Session, received: ContinuousClock.Instant) -> Outcome {
@@ -63,26 +75,22 @@ final class DMHandler: Sendable {
             // A code must never go to a group: at most a hint, and only when addressed.
             guard m.flags.contains("mentioned") else { return .ignoredGroup }
             let ids = m.others(botID: session.botID).map(\.id)
-            _ = send(to: ids, ReplyFormatter.groupHint, session: session, inReplyTo: m.id)
-            auditLine(m, received, label: "", outcome: .groupHint)
-            return .groupHint
+            let sent = send(to: ids, ReplyFormatter.groupHint, session: session, inReplyTo: m.id) != .failed
+            auditLine(m, received, label: "", outcome: sent ? .groupHint : .replyFailed)
+            return sent ? .groupHint : .replyFailed
         }
 
         let command = BotCommand.parse(m.content)
         if let wait = limiter.check(userID: m.sender_id) {
-            let outcome: Outcome = reply(m, ReplyFormatter.rateLimited(retryIn: Int(wait.rounded(.up))), session: session) ? .rateLimited : .replyFailed
-            auditLine(m, received, label: command.label, outcome: .rateLimited)
-            return outcome
+            return answer(m, ReplyFormatter.rateLimited(retryIn: Int(wait.rounded(.up))), .rateLimited, label: command.label,
+                          session: session, received: received)
         }
         switch command {
         case .help, .unknown:
-            let ok = reply(m, ReplyFormatter.help, session: session)
-            auditLine(m, received, label: "", outcome: .help)
-            return ok ? .help : .replyFailed
+            return answer(m, ReplyFormatter.help, .help, label: "", session: session, received: received)
         case .labels:
-            let ok = reply(m, ReplyFormatter.labels(acl.grant(userID: m.sender_id, email: m.sender_email)), session: session)
-            auditLine(m, received, label: "", outcome: .labels)
-            return ok ? .labels : .replyFailed
+            return answer(m, ReplyFormatter.labels(acl.grant(userID: m.sender_id, email: m.sender_email)), .labels, label: "",
+                          session: session, received: received)
         case .code(let rawLabel):
             return answerCode(m, rawLabel: rawLabel, session: session, received: received)
         }
@@ -92,9 +100,8 @@ final class DMHandler: Sendable {
         guard let label = try? SeedLabel(rawLabel).value,
             acl.allows(userID: m.sender_id, email: m.sender_email, label: label)
         else {
-            let ok = reply(m, ReplyFormatter.notAvailable(label: rawLabel), session: session)
-            auditLine(m, received, label: AccessList.printable(rawLabel), outcome: .notAvailable)
-            return ok ? .notAvailable : .replyFailed
+            return answer(m, ReplyFormatter.notAvailable(label: rawLabel), .notAvailable, label: AccessList.printable(rawLabel),
+                          session: session, received: received)
         }
         let started = ContinuousClock.now
         let outcome = gateway.fetchCode(label: label, next: true, requestID: "zulip-\(m.id)")
@@ -109,59 +116,60 @@ final class DMHandler: Sendable {
                 next = (nextCode, remaining, until)
             }
             let text = ReplyFormatter.code(code: c.code, label: label, remaining: remaining, next: next)
-            guard let replyID = send(to: [m.sender_id], text, session: session, inReplyTo: m.id) else {
+            let sentAt = Logger.wallClock()
+            let sent = send(to: [m.sender_id], text, session: session, inReplyTo: m.id)
+            guard case .sent(let replyID) = sent else {
                 auditLine(m, received, label: label, outcome: .replyFailed)
                 return .replyFailed
             }
             auditLine(m, received, label: label, outcome: .code, extra: ["gateway": .string(c.instance)])
-            if let editor {
-                let validFor = remaining + (next == nil ? 0 : c.period)
-                editor.schedule(messageID: replyID, label: label, after: .milliseconds(Int64((Double(validFor) + editDelay) * 1000)))
+            if let editor, let replyID {
+                let validFor = Double(remaining + (next == nil ? 0 : c.period))
+                let now = Double(sentAt.seconds) + Double(sentAt.nanoseconds) / 1e9
+                editor.schedule(messageID: replyID, label: label, dueAt: now + validFor + editDelay)
             }
             return .code
         case .refused(let status, let error):
             if status == 403 || status == 404 {
-                let ok = reply(m, ReplyFormatter.notAvailable(label: label), session: session)
-                auditLine(m, received, label: label, outcome: .notAvailable)
-                return ok ? .notAvailable : .replyFailed
+                return answer(m, ReplyFormatter.notAvailable(label: label), .notAvailable, label: label, session: session, received: received)
             }
-            logger.error("gateway_refused", ["status": .int(status), "error": .string(error), "label": .string(label),
-                "message": "the gateway refused the bot's request; check GATEWAY_TOKEN and the gateway's token list"])
-            let ok = reply(m, ReplyFormatter.unavailable, session: session)
-            auditLine(m, received, label: label, outcome: .unavailable)
-            return ok ? .unavailable : .replyFailed
+            let hint = switch status {
+            case 429: "the gateway rate-limits the bot's token; raise its GATEWAY_RATE_LIMIT / GATEWAY_RATE_BURST or lower BOT_USER_RATE_*"
+            case 401: "the gateway does not accept the bot's token; check GATEWAY_TOKEN and the gateway's GATEWAY_TOKENS"
+            default: "the gateway refused the bot's request; check the bot's and the gateways' versions and configuration"
+            }
+            logger.error("gateway_refused", ["status": .int(status), "error": .string(error), "label": .string(label), "message": .string(hint)])
+            return answer(m, ReplyFormatter.unavailable, .unavailable, label: label, session: session, received: received)
         case .unavailable(let reason):
             logger.error("gateway_unavailable", ["label": .string(label), "reason": .string(reason)])
-            let ok = reply(m, ReplyFormatter.unavailable, session: session)
-            auditLine(m, received, label: label, outcome: .unavailable)
-            return ok ? .unavailable : .replyFailed
+            return answer(m, ReplyFormatter.unavailable, .unavailable, label: label, session: session, received: received)
         }
     }
 
-    private func reply(_ m: ZulipMessage, _ text: String, session: Session) -> Bool {
-        send(to: [m.sender_id], text, session: session, inReplyTo: m.id) != nil
+    /// Replies `text` to the sender and writes the audit line; `.replyFailed` if not sent.
+    private func answer(_ m: ZulipMessage, _ text: String, _ outcome: Outcome, label: String, session: Session,
+                        received: ContinuousClock.Instant) -> Outcome {
+        let sent = send(to: [m.sender_id], text, session: session, inReplyTo: m.id) != .failed
+        auditLine(m, received, label: label, outcome: sent ? outcome : .replyFailed)
+        return sent ? outcome : .replyFailed
     }
 
-    /// Sends with a few bounded retries for 429 and 5xx (a rejected send was not delivered).
-    private func send(to ids: [Int], _ text: String, session: Session, inReplyTo: Int) -> Int? {
-        for attempt in 1...3 {
-            do {
-                return try zulip.sendDirect(to: ids, content: text, featureLevel: session.featureLevel)
-            } catch {
-                logger.warning("reply_failed", ["in_reply_to": .int(inReplyTo), "attempt": .int(attempt), "error": .string(error.description)])
-                switch error.code {
-                case .rateLimited where attempt < 3: Sleep.seconds(min(error.retryAfter ?? 1, 30))
-                case .server where attempt < 3, .network where attempt < 3: Sleep.seconds(0.5 * Double(attempt))
-                case .unauthorized: BotRunner.fatalCredentials(logger: logger)
-                default: return nil
-                }
-            }
+    /// How sending one reply ended.
+    private enum Sent: Equatable {
+        /// Zulip took it: the reply's id, when known.
+        case sent(Int?)
+        case failed
+    }
+
+    private func send(to ids: [Int], _ text: String, session: Session, inReplyTo: Int) -> Sent {
+        switch sender.send(to: ids, text, inReplyTo: inReplyTo, session: session) {
+        case .sent(let id): .sent(id)
+        case .failed: .failed
         }
-        return nil
     }
 
-    /// One audit line per request; `handling_ms` is the bot's own time from taking the event
-    /// to having sent the reply (the gateway call and the Zulip POST included).
+    /// One audit line per request; `handling_ms` runs from the message reaching the bot to
+    /// its reply being sent (queueing, the gateway call and the Zulip POST included).
     private func auditLine(_ m: ZulipMessage, _ received: ContinuousClock.Instant, label: String, outcome: Outcome, extra: [String: LogValue] = [:]) {
         let took = ContinuousClock.now - received
         let ms = Double(took.components.seconds) * 1000 + Double(took.components.attoseconds) / 1e15

@@ -3,15 +3,21 @@ import Shared
 import Synchronization
 
 /// What the leader does with Zulip: learn its id and the feature level, register a DM queue,
-/// catch up from the watermark, then long-poll, handing messages in id order to one serial
-/// handler queue. Expired queues are re-registered (and caught up), 429s wait `Retry-After`,
-/// 5xx and network errors back off exponentially with jitter, 401 ends the process (exit 3).
+/// set the watermark (first start: register's `max_message_id`) or catch up from it, then
+/// long-poll. Messages are answered concurrently (`MessageDispatcher`: a few at once, each
+/// sender's in order), and the watermark moves only past messages that are settled, so a
+/// shutdown, a failed reply or a crash never skips one. A reply that failed is retried by a
+/// catch-up a few seconds later. Expired queues are re-registered (and caught up), 429s wait
+/// `Retry-After`, other errors back off exponentially with jitter (the back-off is reset only
+/// by a successful poll), 401 ends the process (exit 3). systemd's watchdog is fed after every
+/// Zulip call that returned, but only while no message has waited or run longer than
+/// `BOT_WATCHDOG_STALL_SECONDS`: a stuck reply path stops the pings and systemd restarts the bot.
 ///
 /// ```swift
 /// let session = LeaderSession(...)
 /// BotThread.spawn(name: "zulip") { session.run() }
 /// // shutdown:
-/// session.beginStopping(); session.waitForInFlight(timeout: .seconds(15)); session.deleteQueue()
+/// session.beginStopping(); session.waitForInFlight(timeout: .seconds(12)); session.deleteQueue(id, timeout: .seconds(2))
 /// ```
 final class LeaderSession: Sendable {
     /// Lifecycle of the leader's session: serving Zulip, or stopping after SIGTERM.
@@ -21,22 +27,37 @@ final class LeaderSession: Sendable {
         case stopping
     }
 
+    /// Which messages are settled, and whether a catch-up should retry failed replies.
+    private struct Tracking: Sendable {
+        var progress = MessageProgress(watermark: nil)
+        var catchUpWanted = false
+        var lastCatchUp: ContinuousClock.Instant? = nil
+        var stallReported = false
+    }
+
+    /// Replies in flight at once (each may wait up to the gateway deadline).
+    static let maxConcurrentReplies = 4
+    /// Shortest pause between catch-ups that retry failed replies.
+    static let retryCatchUpInterval: Duration = .seconds(5)
+
     private let config: BotConfiguration
     private let zulip: ZulipClient
     private let handler: DMHandler
-    private let watermark: WatermarkStore
+    private let store: LeaderStateStore
+    private let editor: ExpiryEditor?
     private let logger: Logger
     private let ping: @Sendable () -> Void
     private let state = Mutex<State>(.starting)
-    private let handlerQueue = DispatchQueue(label: "dm-handler")
-    private let session = Mutex<DMHandler.Session?>(nil)
+    private let tracking = Mutex(Tracking())
+    private let dispatcher = MessageDispatcher(maxConcurrent: LeaderSession.maxConcurrentReplies)
 
-    init(config: BotConfiguration, zulip: ZulipClient, handler: DMHandler, watermark: WatermarkStore, logger: Logger,
-         ping: @escaping @Sendable () -> Void) {
+    init(config: BotConfiguration, zulip: ZulipClient, handler: DMHandler, store: LeaderStateStore, editor: ExpiryEditor?,
+         logger: Logger, ping: @escaping @Sendable () -> Void) {
         self.config = config
         self.zulip = zulip
         self.handler = handler
-        self.watermark = watermark
+        self.store = store
+        self.editor = editor
         self.logger = logger
         self.ping = ping
     }
@@ -44,35 +65,73 @@ final class LeaderSession: Sendable {
     var current: State { state.withLock { $0 } }
     private var stopping: Bool { current == .stopping }
 
+    /// The watermark as this leader knows it.
+    var watermark: Int? { tracking.withLock { $0.progress.watermark } }
+
     /// The poll loop; returns only once stopping.
     func run() {
+        // Re-read the file: the previous leader moved it while this process waited as a standby.
+        do { try store.load() } catch {
+            logger.error("watermark_read_failed", ["message": .string(error.description)])
+        }
+        let saved = store.current
+        tracking.withLock { $0.progress = MessageProgress(watermark: saved.lastMessageID) }
+        editor?.resume(saved.pendingEdits)
+
         var backoff = Backoff(initial: config.backoffInitial, maximum: config.backoffMax)
         guard let base = retrying("startup", &backoff, { () throws(ZulipError) -> DMHandler.Session in
             let settings = try zulip.serverSettings()
             let me = try zulip.ownUser()
             return DMHandler.Session(botID: me.user_id, featureLevel: settings.zulip_feature_level ?? 0)
         }) else { return }
-        session.withLock { $0 = base }
         logger.info("zulip_connected", ["bot_id": .int(base.botID), "feature_level": .int(base.featureLevel)])
 
         while !stopping {
-            guard let queue = retrying("register", &backoff, { () throws(ZulipError) in try zulip.register(featureLevel: base.featureLevel) }) else { return }
+            guard let queue = retrying("register", &backoff, { () throws(ZulipError) in
+                try zulip.register(featureLevel: base.featureLevel)
+            }) else { return }
             var ctx = base
             if let fl = queue.zulip_feature_level { ctx.featureLevel = fl }
+            ctx.queueID = queue.queue_id
             let registered = state.withLock { s -> Bool in
                 guard s != .stopping else { return false }
                 s = .registered(queueID: queue.queue_id)
                 return true
             }
             guard registered else {
-                _ = try? zulip.deleteQueue(queue.queue_id)
+                _ = try? zulip.deleteQueue(queue.queue_id, timeout: .seconds(2))
                 return
             }
             logger.info("queue_registered", ["queue_id": .string(queue.queue_id), "feature_level": .int(ctx.featureLevel)])
             // Registered first, then caught up: nothing sent in between can slip through.
-            guard catchUp(ctx, &backoff) else { return }
+            if watermark == nil {
+                guard initialiseWatermark(queue, ctx, &backoff) else { return }
+            } else {
+                guard catchUp(ctx, &backoff) else { return }
+            }
             poll(queue, ctx, &backoff)
         }
+    }
+
+    /// First start: nothing to catch up. Everything after register's `max_message_id` reaches
+    /// the queue, so that is where the watermark starts (asking for the newest DM after
+    /// registering would skip one sent in between).
+    private func initialiseWatermark(_ queue: ZulipQueue, _ ctx: DMHandler.Session, _ backoff: inout Backoff) -> Bool {
+        let start: Int
+        if let max = queue.max_message_id {
+            // -1 when the bot can see no message yet; anchors must not be negative.
+            start = Swift.max(0, max)
+        } else {
+            // Not sent by servers that ignore fetch_event_types: the newest DM is the best left.
+            guard let newest = retrying("watermark_init", &backoff, { () throws(ZulipError) in
+                try zulip.newestDirectMessageID(featureLevel: ctx.featureLevel)
+            }) else { return false }
+            start = newest
+        }
+        tracking.withLock { $0.progress.initialise(watermark: start) }
+        persist { $0.advance(to: start) }
+        logger.info("watermark_initialised", ["last_message_id": .int(start), "from": .string(queue.max_message_id == nil ? "newest_dm" : "register")])
+        return true
     }
 
     /// Long-polls until the queue is gone (returns to re-register) or stopping.
@@ -82,21 +141,31 @@ final class LeaderSession: Sendable {
         while !stopping {
             do {
                 let events = try zulip.events(queueID: queue.queue_id, lastEventID: lastEventID, timeout: timeout)
-                ping()
+                let received = ContinuousClock.now
+                heartbeat()
                 backoff.reset()
                 if stopping { return }
                 for event in events {
                     lastEventID = max(lastEventID, event.id)
                     guard event.type == "message", var message = event.message else { continue }
                     if let flags = event.flags { message.flags = flags }
-                    enqueue(message, ctx, caughtUp: false)
+                    receive(message, ctx, received: received, caughtUp: false, localID: event.local_message_id)
+                }
+                if retryCatchUpDue() {
+                    guard catchUp(ctx, &backoff) else { return }
                 }
             } catch {
-                ping()
+                heartbeat()
                 if stopping { return }
                 switch error.code {
-                case .badEventQueue, .badRequest:
+                case .badEventQueue:
                     logger.warning("queue_lost", ["queue_id": .string(queue.queue_id), "error": .string(error.description)])
+                    return
+                case .badRequest:
+                    // Not a lost queue: something about the poll is refused. Register again
+                    // (a fresh queue and event id), but only after backing off.
+                    logger.warning("events_refused", ["queue_id": .string(queue.queue_id), "error": .string(error.description)])
+                    wait(seconds: seconds(backoff.next()), what: "events", error: error)
                     return
                 case .unauthorized:
                     BotRunner.fatalCredentials(logger: logger)
@@ -109,21 +178,13 @@ final class LeaderSession: Sendable {
         }
     }
 
-    /// DMs after the watermark, answered once each if young enough; a message the bot has
-    /// already answered (a later bot message in that conversation) is skipped.
+    /// DMs after the watermark, each answered once if young enough (see `CatchUpPlan`); also
+    /// retries replies that failed.
     private func catchUp(_ ctx: DMHandler.Session, _ backoff: inout Backoff) -> Bool {
-        // Re-read the file: the previous leader moved it while this process waited as a standby.
-        do { _ = try watermark.load() } catch {
-            logger.error("watermark_read_failed", ["message": .string(error.description)])
-        }
-        guard let start = watermark.current else {
-            // First start: nothing to catch up; begin at the newest DM.
-            guard let newest = retrying("watermark_init", &backoff, { () throws(ZulipError) in try zulip.newestDirectMessageID(featureLevel: ctx.featureLevel) }) else { return false }
-            _ = try? watermark.advance(to: newest)
-            logger.info("watermark_initialised", ["last_message_id": .int(newest)])
-            return true
-        }
-        var anchor = start
+        let start = watermark ?? 0
+        let retry = tracking.withLock { $0.catchUpWanted }
+        // A first-version state file: fetch the watermark's own message too (see CatchUpPlan).
+        var anchor = store.current.legacy ? max(0, start - 1) : start
         var fetched: [ZulipMessage] = []
         for _ in 0..<20 {
             guard let page = retrying("catch_up", &backoff, { () throws(ZulipError) in
@@ -133,35 +194,112 @@ final class LeaderSession: Sendable {
             guard let last = page.messages.map(\.id).max(), last > anchor, page.found_newest != true else { break }
             anchor = last
         }
-        let now = Logger.wallClock().seconds
-        let plan = CatchUpPlan(messages: fetched, botID: ctx.botID, now: now, maxAge: config.catchUpMaxAge)
+        let received = ContinuousClock.now
+        let (taken, busy) = tracking.withLock { t in
+            (Set(fetched.map(\.id).filter { t.progress.isTaken($0) }),
+             Set(fetched.filter { t.progress.isInProgress($0.id) }.map(\.sender_id)))
+        }
+        // Read after `busy`: a sender not busy now finished, and recorded its reply, before this.
+        let saved = store.current
+        let plan = CatchUpPlan(
+            messages: fetched, botID: ctx.botID, now: Logger.wallClock().seconds, maxAge: config.catchUpMaxAge,
+            replies: saved.replies, sending: saved.sending, legacy: saved.legacy, taken: taken, busy: busy, watermark: start)
         logger.info("catch_up", [
             "from": .int(start), "fetched": .int(fetched.count), "to_answer": .int(plan.toAnswer.count),
-            "already_answered": .int(plan.alreadyAnswered), "too_old": .int(plan.tooOld),
+            "already_answered": .int(plan.alreadyAnswered), "too_old": .int(plan.tooOld), "in_progress": .int(taken.count),
+            "deferred": .int(plan.deferred), "retry": .bool(retry),
         ])
-        for message in plan.toAnswer { enqueue(message, ctx, caughtUp: true) }
-        // Everything else up to the newest fetched id is settled: record it after the answers.
-        if let last = fetched.map(\.id).max() {
-            handlerQueue.async { [watermark, logger] in
-                do { try watermark.advance(to: last) } catch { logger.error("watermark_write_failed", ["error": .string("\(error)")]) }
-            }
+        persist { state in
+            for (request, reply) in plan.inferredReplies { state.recordReply(to: request, replyID: reply) }
+            state.legacy = false
         }
+        tracking.withLock { t in
+            for id in plan.settled { t.progress.claim(id) }
+            t.catchUpWanted = plan.deferred > 0
+            t.lastCatchUp = .now
+        }
+        settle(plan.settled)
+        for message in plan.toAnswer { receive(message, ctx, received: received, caughtUp: true, localID: nil) }
         return true
     }
 
-    private func enqueue(_ message: ZulipMessage, _ ctx: DMHandler.Session, caughtUp: Bool) {
-        handlerQueue.async { [self] in
-            // Stopping: leave it to the next leader (the watermark does not move).
-            guard !stopping else { return }
-            if let mark = watermark.current, message.id <= mark { return }
-            if message.sender_id != ctx.botID {
-                logger.info("dm_received", ["message_id": .int(message.id), "sender_id": .int(message.sender_id), "caught_up": .bool(caughtUp)])
+    /// Takes one message (from the queue or a catch-up) unless it was taken before.
+    private func receive(_ message: ZulipMessage, _ ctx: DMHandler.Session, received: ContinuousClock.Instant, caughtUp: Bool,
+                         localID: String?) {
+        guard tracking.withLock({ $0.progress.claim(message.id) }) else { return }
+        if message.sender_id == ctx.botID {
+            // The bot's own message. With a local_id it is the echo of a reply: proof that the
+            // reply exists even if its POST got no answer.
+            if let localID, let requestID = ReplySender.requestID(fromLocalID: localID) {
+                persist { if $0.replies[requestID] == nil { $0.recordReply(to: requestID, replyID: message.id) } }
+                let wasFailed = tracking.withLock { $0.progress.failed.contains(requestID) }
+                if wasFailed {
+                    logger.info("reply_confirmed_by_echo", ["in_reply_to": .int(requestID), "message_id": .int(message.id)])
+                    settle(requestID)
+                }
             }
-            handler.handle(message, session: ctx)
-            do { try watermark.advance(to: message.id) } catch {
-                logger.error("watermark_write_failed", ["error": .string("\(error)")])
+            settle(message.id)
+            return
+        }
+        dispatcher.submit(key: message.sender_id) { [self] in
+            // Stopping: leave it to the next leader (it stays open, so the watermark waits).
+            guard !stopping else { return }
+            logger.info("dm_received", ["message_id": .int(message.id), "sender_id": .int(message.sender_id), "caught_up": .bool(caughtUp)])
+            if handler.handle(message, session: ctx, received: received).settled {
+                settle(message.id)
+            } else {
+                tracking.withLock { t in
+                    t.progress.fail(message.id)
+                    t.catchUpWanted = true
+                }
             }
         }
+    }
+
+    private func settle(_ id: Int) { settle([id]) }
+
+    /// Settles `ids` and saves the watermark once, if it moved.
+    private func settle(_ ids: [Int]) {
+        let moved = tracking.withLock { t -> Int? in
+            for id in ids { t.progress.settle(id) }
+            return t.progress.advance()
+        }
+        if let moved { persist { $0.advance(to: moved) } }
+    }
+
+    private func retryCatchUpDue() -> Bool {
+        tracking.withLock { t in
+            guard t.catchUpWanted else { return false }
+            guard let last = t.lastCatchUp else { return true }
+            return ContinuousClock.now - last >= Self.retryCatchUpInterval
+        }
+    }
+
+    private func persist(_ change: (inout LeaderState) -> Void) {
+        do { try store.update(change) } catch {
+            logger.error("watermark_write_failed", ["error": .string(error.description),
+                "message": "the leader's state could not be saved; check BOT_STATE_DIR (free space, permissions)"])
+        }
+    }
+
+    // MARK: - Watchdog
+
+    /// Pings systemd's watchdog unless a message has been waiting or running for longer than
+    /// `BOT_WATCHDOG_STALL_SECONDS`: then the reply path is stuck, and a restart is the cure.
+    private func heartbeat() {
+        let oldest = dispatcher.oldestUnfinished()
+        let stalled = oldest.map { $0 > config.watchdogStall } ?? false
+        let report = tracking.withLock { t -> Bool in
+            defer { t.stallReported = stalled }
+            return stalled && !t.stallReported
+        }
+        if report {
+            logger.error("reply_path_stalled", [
+                "oldest_ms": .int(oldest.map { Int($0.components.seconds * 1000) } ?? 0),
+                "message": "a DM has waited or been answered for longer than BOT_WATCHDOG_STALL_SECONDS; no more watchdog pings, so systemd restarts the bot",
+            ])
+        }
+        if !stalled { ping() }
     }
 
     // MARK: - Shutdown
@@ -169,21 +307,22 @@ final class LeaderSession: Sendable {
     /// Stops taking events: the poll loop ends, queued messages are left to the next leader.
     func beginStopping() {
         state.withLock { $0 = .stopping }
+        let dropped = dispatcher.stop()
+        if dropped > 0 {
+            logger.info("shutdown_messages_left", ["count": .int(dropped), "message": "not started; the next leader's catch-up answers them"])
+        }
     }
 
-    /// Waits until the message being answered (if any) is done.
+    /// Waits until the messages being answered (if any) are done.
     @discardableResult
     func waitForInFlight(timeout: Duration) -> Bool {
-        let done = DispatchSemaphore(value: 0)
-        handlerQueue.async { done.signal() }
-        let ms = Int(timeout.components.seconds * 1000)
-        return done.wait(timeout: .now() + .milliseconds(ms)) == .success
+        dispatcher.waitUntilIdle(timeout: timeout)
     }
 
     /// Deletes the registered queue, if any (call after `beginStopping`).
-    func deleteQueue(_ queueID: String) -> Bool {
+    func deleteQueue(_ queueID: String, timeout: Duration) -> Bool {
         do {
-            try zulip.deleteQueue(queueID)
+            try zulip.deleteQueue(queueID, timeout: timeout)
             return true
         } catch {
             logger.warning("queue_delete_failed", ["queue_id": .string(queueID), "error": .string(error.description)])
@@ -193,15 +332,18 @@ final class LeaderSession: Sendable {
 
     // MARK: - Retry helpers
 
-    /// Runs `body` until it succeeds, backing off on transient errors; nil once stopping.
+    /// Runs `body` until it succeeds, backing off on transient errors; nil once stopping. A
+    /// success does not reset the back-off: only a successful poll proves the loop works, so
+    /// a poll refused every time (with a register and a catch-up succeeding in between) keeps
+    /// backing off instead of turning into a hot loop.
     private func retrying<T>(_ what: String, _ backoff: inout Backoff, _ body: () throws(ZulipError) -> T) -> T? {
         while !stopping {
             do {
                 let value = try body()
-                backoff.reset()
+                heartbeat()
                 return value
             } catch {
-                ping()
+                heartbeat()
                 switch error.code {
                 case .unauthorized:
                     BotRunner.fatalCredentials(logger: logger)
@@ -223,7 +365,7 @@ final class LeaderSession: Sendable {
             let slice = min(left, 30)
             Sleep.seconds(slice)
             left -= slice
-            ping()
+            heartbeat()
         }
     }
 

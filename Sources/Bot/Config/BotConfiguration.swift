@@ -20,6 +20,12 @@ struct BotConfiguration: Sendable, CustomStringConvertible {
     var gatewayCAFile: String?
     var gatewayAttemptTimeout: Duration = .milliseconds(1500)
     var gatewayDeadline: Duration = .milliseconds(4000)
+    /// How long a reply is retried (5xx, network errors, 429) before the message is left for
+    /// the next catch-up.
+    var replyDeadline: Duration = .milliseconds(10000)
+    /// A DM waiting or being answered for longer than this means the reply path is stuck: the
+    /// leader stops feeding systemd's watchdog.
+    var watchdogStall: Duration = .seconds(60)
     var acl: AccessList
     var lockFile: String
     var stateDir: String
@@ -73,9 +79,20 @@ struct BotConfiguration: Sendable, CustomStringConvertible {
         let email = value(["ZULIP_EMAIL", "ZULIP_BOT_EMAIL"])?.value ?? rc?.values["email"]
         let key = value(["ZULIP_API_KEY", "ZULIP_BOT_TOKEN"])?.value ?? rc?.values["key"]
         let zulipCA = env["ZULIP_CERT_BUNDLE"].flatMap { $0.isEmpty ? nil : $0 } ?? rc?.values["cert_bundle"]
-        if (rc?.values["insecure"] ?? env["ZULIP_ALLOW_INSECURE"])?.lowercased() == "true" {
-            problems.append(ConfigProblem(source: "zuliprc insecure / ZULIP_ALLOW_INSECURE",
-                message: "TLS verification cannot be disabled; give the CA with cert_bundle or ZULIP_CERT_BUNDLE"))
+        // The official client's switch, environment first: only "true"/"false". The bot always
+        // verifies Zulip's certificate, so "true" is refused rather than silently ignored.
+        let insecure: (value: String, source: String)? =
+            env["ZULIP_ALLOW_INSECURE"].flatMap { $0.isEmpty ? nil : ($0, "ZULIP_ALLOW_INSECURE") }
+            ?? rc?.values["insecure"].map { ($0, "zuliprc insecure") }
+        if let insecure {
+            switch insecure.value.lowercased() {
+            case "false": break
+            case "true":
+                problems.append(ConfigProblem(source: insecure.source,
+                    message: "TLS verification towards Zulip cannot be disabled; give Zulip's CA with ZULIP_CERT_BUNDLE (or cert_bundle in the zuliprc), or set it to false"))
+            default:
+                problems.append(ConfigProblem(source: insecure.source, message: "must be true or false"))
+            }
         }
         if site == nil || site!.isEmpty {
             problems.append(ConfigProblem(source: "ZULIP_SITE", message: "not set; set ZULIP_SITE (or ZULIP_ORG_URL, or site= in a zuliprc)"))
@@ -115,7 +132,7 @@ struct BotConfiguration: Sendable, CustomStringConvertible {
 
         let stateDir = env["BOT_STATE_DIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/var/lib/totp-bot"
         let lockFile = env["BOT_LOCK_FILE"].flatMap { $0.isEmpty ? nil : $0 } ?? stateDir + "/leader.lock"
-        if lockFile == WatermarkStore.path(in: stateDir) {
+        if lockFile == LeaderStateStore.path(in: stateDir) {
             problems.append(ConfigProblem(source: "BOT_LOCK_FILE", message: "must not be the watermark file \(lockFile); pick another name"))
         }
 
@@ -159,6 +176,8 @@ struct BotConfiguration: Sendable, CustomStringConvertible {
         if let v = number("BOT_EXPIRY_EDIT_DELAY", 0...3600) { config.expiryEditDelay = v }
         if let v = number("BOT_GATEWAY_ATTEMPT_TIMEOUT_MS", 50...60000) { config.gatewayAttemptTimeout = ms(v) }
         if let v = number("BOT_GATEWAY_DEADLINE_MS", 100...60000) { config.gatewayDeadline = ms(v) }
+        if let v = number("BOT_REPLY_DEADLINE_MS", 100...120000) { config.replyDeadline = ms(v) }
+        if let v = number("BOT_WATCHDOG_STALL_SECONDS", 1...3600) { config.watchdogStall = ms(v * 1000) }
         if let v = number("BOT_BACKOFF_INITIAL_MS", 10...600000) { config.backoffInitial = ms(v) }
         if let v = number("BOT_BACKOFF_MAX_MS", 10...3600000) { config.backoffMax = ms(v) }
         if let v = number("BOT_USER_RATE_BURST", 1...1000) { config.userRateBurst = Int(v) }

@@ -26,6 +26,8 @@ enum HelpText {
           ZULIP_EMAIL      the bot's email                              (alias ZULIP_BOT_EMAIL)
           ZULIP_API_KEY    the bot's API key                            (alias ZULIP_BOT_TOKEN)
           ZULIP_CERT_BUNDLE  CA bundle for the Zulip server's certificate
+          ZULIP_ALLOW_INSECURE  only false is accepted (overrides the zuliprc's insecure): the bot
+                           always verifies Zulip's certificate, so true is refused (exit 2)
 
         GATEWAYS
           GATEWAY_URLS     comma-separated base URLs tried with failover (HAProxy and/or instances)
@@ -33,7 +35,9 @@ enum HelpText {
           GATEWAY_CA_FILE  CA bundle for https gateways
           BOT_GATEWAY_ATTEMPT_TIMEOUT_MS  limit per gateway attempt (default 1500)
           BOT_GATEWAY_DEADLINE_MS         limit per code request, failovers included (default 4000);
-                                          when no gateway answers the user is told to try again
+                                          when no gateway answers the user is told to try again.
+                           Up to 4 DMs are answered at once, each user's in order; while every
+                           gateway's circuit is open one request probes and the rest fail at once
 
         ACCESS
           BOT_ACL          "alice@example.com:*;bob@example.com:certus,github;42:demo": sender (email,
@@ -49,21 +53,28 @@ enum HelpText {
                            at once when it dies (default $BOT_STATE_DIR/leader.lock). A lock file
                            elects one leader per host, or per shared file system whose flock works
                            across clients; across hosts use one shared lock service instead (see README)
-          BOT_STATE_DIR    watermark.json: the last handled message id (default /var/lib/totp-bot)
-          BOT_CATCHUP_MAX_AGE  after a takeover or a lost queue, DMs after the watermark younger than
-                           this many seconds are answered, each once (default 120)
+          BOT_STATE_DIR    watermark.json (default /var/lib/totp-bot): the watermark (every DM up to
+                           it is settled), the replies above it, sends in doubt, pending expiry edits
+          BOT_CATCHUP_MAX_AGE  after a takeover, a lost queue or a failed reply, DMs after the
+                           watermark younger than this many seconds are answered, each once (default 120)
 
         REPLIES
-          BOT_EXPIRY_EDIT        1/0: edit replies once the code expired (default 1)
+          BOT_REPLY_DEADLINE_MS  how long a reply is retried (5xx, network errors, 429) before the
+                                 DM is left for the next catch-up (default 10000)
+          BOT_EXPIRY_EDIT        1/0: edit replies once the code expired (default 1); pending edits
+                                 are kept in BOT_STATE_DIR, so a new leader finishes them
           BOT_EXPIRY_EDIT_DELAY  extra seconds after expiry before the edit (default 0)
 
         OPERATIONS
           BOT_LISTEN       HOST:PORT for /healthz and /metrics (optional, e.g. 127.0.0.1:9101)
           BOT_LOG_LEVEL    debug | info | warning | error (default info)
           BOT_BACKOFF_INITIAL_MS, BOT_BACKOFF_MAX_MS  Zulip retry back-off (default 1000, 60000)
+          BOT_WATCHDOG_STALL_SECONDS  a DM waiting or being answered longer than this stops the
+                           leader's WATCHDOG=1 pings, so systemd restarts it (default 60)
           systemd: Type=notify (READY=1 before waiting for the lock), WATCHDOG=1 while waiting
-          and from the Zulip loop. SIGTERM: stop taking events, finish the reply in progress,
-          delete the Zulip queue, release the lock last, exit 0.
+          and after each Zulip call of the leader. SIGTERM: stop taking events, finish the
+          replies in progress, do the pending expiry edits, delete the Zulip queue, release the
+          lock last, exit 0 (within 18 s).
 
         Every secret NAME may instead be given as NAME_FILE=/path (ZULIP_API_KEY_FILE,
         GATEWAY_TOKEN_FILE, BOT_ACL_FILE...). Exit codes: 0 ok, 1 runtime failure,

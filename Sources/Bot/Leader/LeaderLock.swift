@@ -57,7 +57,8 @@ final class LeaderLock: Sendable {
         return false
     }
 
-    /// Tries once without blocking (used by tests and `--check-config`); returns the record when acquired.
+    /// Tries once without blocking (used by tests; `--check-config` never touches the lock);
+    /// returns the record when acquired.
     func tryAcquire() throws(Failure) -> LeaderRecord? {
         guard beginWaiting() else { return nil }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {

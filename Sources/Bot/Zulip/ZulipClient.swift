@@ -68,8 +68,8 @@ final class ZulipClient: Sendable {
         return batch.events
     }
 
-    func deleteQueue(_ queueID: String) throws(ZulipError) {
-        let _: ZulipEmpty = try call("DELETE", "/events", [("queue_id", queueID)])
+    func deleteQueue(_ queueID: String, timeout: Duration? = nil) throws(ZulipError) {
+        let _: ZulipEmpty = try call("DELETE", "/events", [("queue_id", queueID)], timeout: timeout)
     }
 
     /// DMs after `anchor` (exclusive), oldest first, raw Markdown.
@@ -98,18 +98,25 @@ final class ZulipClient: Sendable {
         return page.messages.map(\.id).max() ?? 0
     }
 
-    /// Sends a 1:1 DM; returns the new message id.
-    func sendDirect(to userIDs: [Int], content: String, featureLevel: Int) throws(ZulipError) -> Int {
-        let sent: ZulipSentMessage = try call("POST", "/messages", [
+    /// Sends a DM; returns the new message id. With `queueID` and `localID`, Zulip puts
+    /// `local_message_id: localID` on that queue's event for the message (local echo), which
+    /// tells the bot a send whose answer was lost did arrive.
+    func sendDirect(to userIDs: [Int], content: String, featureLevel: Int, queueID: String? = nil, localID: String? = nil)
+        throws(ZulipError) -> Int
+    {
+        var params: [(String, String)] = [
             ("type", featureLevel >= 174 ? "direct" : "private"),
             ("to", "[" + userIDs.map(String.init).joined(separator: ",") + "]"),
             ("content", content),
-        ])
+        ]
+        // The spec: "If [queue_id is] passed, local_id is required."
+        if let queueID, let localID { params += [("queue_id", queueID), ("local_id", localID)] }
+        let sent: ZulipSentMessage = try call("POST", "/messages", params)
         return sent.id
     }
 
-    func editMessage(_ id: Int, content: String) throws(ZulipError) {
-        let _: ZulipEmpty = try call("PATCH", "/messages/\(id)", [("content", content)])
+    func editMessage(_ id: Int, content: String, timeout: Duration? = nil) throws(ZulipError) {
+        let _: ZulipEmpty = try call("PATCH", "/messages/\(id)", [("content", content)], timeout: timeout)
     }
 
     // MARK: - Transport

@@ -8,6 +8,8 @@ struct ZulipEvent: Decodable, Sendable {
     var type: String
     var message: ZulipMessage?
     var flags: [String]?
+    /// On the event of a message this queue's client sent with `local_id`: that id.
+    var local_message_id: String?
 }
 
 /// The body of a successful `GET /events`.
@@ -26,6 +28,9 @@ struct ZulipQueue: Decodable, Sendable, Equatable {
     var last_event_id: Int
     var zulip_feature_level: Int?
     var event_queue_longpoll_timeout_seconds: Int?
+    /// The newest message id the bot could see when the queue was made (with `message` in
+    /// `fetch_event_types`): everything after it reaches the queue.
+    var max_message_id: Int?
 }
 
 /// `GET /users/me`: the bot's own identity.

@@ -33,7 +33,7 @@ struct GatewayCircuitBoard {
         case healthy
         /// Cool-down over: this request is the half-open probe.
         case probe
-        /// Every better choice is used up; tried although its circuit is open.
+        /// Every circuit is open and none is being probed: tried early, as the one probe.
         case lastResort
     }
 
@@ -56,10 +56,13 @@ struct GatewayCircuitBoard {
         return instances.isEmpty ? 0 : roundRobin % instances.count
     }
 
-    /// Picks the next instance not in `tried` and counts the attempt. Order: one probe of an
-    /// instance whose cool-down ended (so recovered instances get traffic back), healthy ones
-    /// in round-robin order from `start`, further probes, then the rest oldest failure first,
-    /// because trying a cooling instance beats giving up without trying.
+    /// Picks the next instance not in `tried` and counts the attempt; nil means give up now.
+    /// Order: one probe of an instance whose cool-down ended (so recovered instances get traffic
+    /// back), healthy ones in round-robin order from `start`, further probes. When only cooling
+    /// instances are left, the one that failed longest ago is tried as an early probe (trying
+    /// beats giving up without trying, e.g. after a one-off 502 from the only URL), but only
+    /// once per fetch and while no other probe is in flight: with every gateway down, one request at a time waits
+    /// for a timeout and the others fail at once instead of each waiting for every instance.
     /// `failed` is the instance the previous attempt of this fetch failed on: moving on from
     /// it counts as a failover.
     mutating func next(
@@ -80,11 +83,13 @@ struct GatewayCircuitBoard {
             pick = (first, .healthy)
         } else if let first = probeable.first {
             pick = (first, .probe)
-        } else {
+        } else if !probeUsed, !probeInFlight(now: now) {
             let oldest = candidates.min { (instances[$0].lastFailure ?? now) < (instances[$1].lastFailure ?? now) }!
             pick = (oldest, .lastResort)
+        } else {
+            return nil
         }
-        if pick.1 == .probe { instances[pick.0].state = .halfOpen(since: now) }
+        if pick.1 != .healthy { instances[pick.0].state = .halfOpen(since: now) }
         instances[pick.0].attempts += 1
         if let failed {
             failovers += 1
@@ -115,6 +120,14 @@ struct GatewayCircuitBoard {
             GatewayInstanceStats(
                 url: $0.url, attempts: $0.attempts, successes: $0.successes, failures: $0.failures,
                 failoversAway: $0.failoversAway, circuitOpen: $0.state != .closed)
+        }
+    }
+
+    /// Whether some instance is half-open with its probe still within the lease.
+    func probeInFlight(now: ContinuousClock.Instant) -> Bool {
+        instances.contains { instance in
+            if case .halfOpen(let since) = instance.state { return since + probeLease > now }
+            return false
         }
     }
 

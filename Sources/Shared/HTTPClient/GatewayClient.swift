@@ -6,6 +6,8 @@ import Shared
 /// own timeout and the whole call an overall deadline. Connect errors, timeouts, empty replies,
 /// 5xx and unreadable answers move on to the next instance and open that instance's circuit
 /// for the cool-down; a 4xx is the gateway's answer and is returned at once, never retried.
+/// While every circuit is open, one fetch at a time probes an instance and the others fail at
+/// once (`.unavailable`), so a burst of requests to dead gateways does not queue up timeouts.
 /// Thread-safe; blocking (call it off any event loop).
 ///
 /// ```swift
@@ -75,9 +77,14 @@ public final class GatewayClient: Sendable {
             let pick = board.withLock {
                 $0.next(excluding: tried, start: start, probeUsed: probeUsed, after: failed, now: attemptStart)
             }
-            guard let (index, role) = pick else { break }
+            guard let (index, role) = pick else {
+                if tried.isEmpty {
+                    problems.append("every gateway instance failed within the last \(configuration.cooldown) and one is being retried; not waiting for it")
+                }
+                break
+            }
             tried.insert(index)
-            if role == .probe { probeUsed = true }
+            if role != .healthy { probeUsed = true }
 
             let timeout = min(configuration.perAttemptTimeout, left)
             var request = HTTPClientRequest(

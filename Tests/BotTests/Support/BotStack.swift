@@ -116,6 +116,24 @@ final class BotStack {
 
     static func events(_ bot: TestProcess) -> [String] { bot.logLines.compactMap { $0["event"] as? String } }
 
+    /// The bot's log lines for `event`.
+    static func lines(_ bot: TestProcess, _ event: String) -> [[String: Any]] {
+        bot.logLines.filter { $0["event"] as? String == event }
+    }
+
+    /// `last_message_id` in the shared state file (nil when there is none yet).
+    var watermark: Int? {
+        guard let data = FileManager.default.contents(atPath: dir + "/watermark.json"),
+            let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        else { return nil }
+        return json["last_message_id"] as? Int
+    }
+
+    /// Writes the state file a previous leader would have left.
+    func writeState(_ json: String) throws {
+        try json.write(toFile: dir + "/watermark.json", atomically: true, encoding: .utf8)
+    }
+
     /// The bot's /metrics port (from its "listening" line).
     static func metricsPort(_ bot: TestProcess) -> Int? {
         bot.logLines.first { $0["event"] as? String == "listening" && $0["component"] as? String == "bot" }?["port"] as? Int

@@ -94,6 +94,27 @@ final class ZulipEmulator {
         return control("POST", "/send", body)["id"] as? Int ?? -1
     }
 
+    /// A DM sent by the bot itself through the API (as an earlier bot process would have).
+    @discardableResult
+    func sendAsBot(toUserID id: Int, _ content: String) -> Int {
+        var request = HTTPClientRequest(method: "POST", url: site + "/api/v1/messages", timeout: .seconds(10))
+        request.body = FormEncoding.encode([("type", "direct"), ("to", "[\(id)]"), ("content", content)])
+        request.headers = [("Content-Type", "application/x-www-form-urlencoded")]
+        request.basicAuth = (user: Self.botEmail, password: Self.botKey)
+        guard let response = try? http.perform(request),
+            let json = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any], let sent = json["id"] as? Int
+        else {
+            XCTFail("sending as the bot failed")
+            return -1
+        }
+        return sent
+    }
+
+    /// Logged API requests with this method and path (`/api/v1/...`).
+    func requests(_ method: String, _ path: String) -> [[String: Any]] {
+        requests().filter { $0["method"] as? String == method && $0["path"] as? String == path }
+    }
+
     @discardableResult
     func streamMessage(from: String, stream: String, _ content: String) -> Int {
         control("POST", "/send", ["from": from, "stream": stream, "topic": "t", "content": content])["id"] as? Int ?? -1

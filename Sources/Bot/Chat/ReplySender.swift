@@ -1,0 +1,122 @@
+import Shared
+
+/// Sends the bot's replies and records them in the leader's state. A send that fails is
+/// retried with back-off (429: after `Retry-After`) until `deadline`; then the message is left
+/// for the next catch-up rather than dropped. Each POST carries the bot's `queue_id` and a
+/// `local_id` naming the request, which Zulip echoes in the bot's own `message` event
+/// (`local_message_id`): after a failure that may have delivered the message (no answer, a
+/// 5xx), the sender waits briefly for that echo before sending again, so a lost answer does
+/// not become a duplicate reply. Before the first POST the request is marked `sending` and
+/// after it the reply is recorded, so a catch-up knows exactly which requests are answered.
+///
+/// ```swift
+/// let sender = ReplySender(zulip: zulip, store: store, deadline: .seconds(10), logger: logger)
+/// if case .sent(let id?) = sender.send(to: [42], "hello", inReplyTo: 3032, session: session) { ... }
+/// ```
+final class ReplySender: Sendable {
+    /// How a send ended.
+    enum Result: Sendable, Equatable {
+        /// Zulip took it; the reply's id when known.
+        case sent(Int?)
+        /// Given up; `maybeDelivered` when the last failure could have delivered it anyway.
+        case failed(maybeDelivered: Bool)
+    }
+
+    private let zulip: ZulipClient
+    private let store: LeaderStateStore
+    private let deadline: Duration
+    private let logger: Logger
+    /// Longest wait for the echo of a send whose answer was lost (the bot's long poll gets
+    /// its own messages within milliseconds).
+    private let echoWait: Duration = .milliseconds(500)
+
+    init(zulip: ZulipClient, store: LeaderStateStore, deadline: Duration, logger: Logger) {
+        self.zulip = zulip
+        self.store = store
+        self.deadline = deadline
+        self.logger = logger
+    }
+
+    /// The `local_id` of the reply to `requestID`, and back.
+    static func localID(for requestID: Int) -> String { "reply-to-\(requestID)" }
+    static func requestID(fromLocalID localID: String) -> Int? {
+        localID.hasPrefix("reply-to-") ? Int(localID.dropFirst("reply-to-".count)) : nil
+    }
+
+    func send(to ids: [Int], _ text: String, inReplyTo requestID: Int, session: DMHandler.Session) -> Result {
+        let giveUpAt = ContinuousClock.now + deadline
+        var backoff = Backoff(initial: .milliseconds(250), maximum: .seconds(4))
+        persist { $0.sending.insert(requestID) }
+        var attempt = 0
+        // Sticky: once an attempt may have delivered the message, a later refusal does not
+        // make it certain that no reply exists.
+        var maybeDelivered = false
+        var queueID = session.queueID
+        while true {
+            attempt += 1
+            do {
+                let id = try zulip.sendDirect(
+                    to: ids, content: text, featureLevel: session.featureLevel, queueID: queueID,
+                    localID: queueID == nil ? nil : Self.localID(for: requestID))
+                persist { $0.recordReply(to: requestID, replyID: id) }
+                return .sent(id)
+            } catch {
+                let left = giveUpAt - .now
+                logger.warning("reply_failed", [
+                    "in_reply_to": .int(requestID), "attempt": .int(attempt), "error": .string(error.description),
+                    "deadline_left_ms": .int(max(0, Int(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000))),
+                ])
+                var wait: Duration
+                switch error.code {
+                case .unauthorized:
+                    BotRunner.fatalCredentials(logger: logger)
+                case .rateLimited:
+                    // Refused before anything was stored: no echo to wait for.
+                    wait = .milliseconds(Int64((error.retryAfter ?? 1) * 1000))
+                case .server, .network, .decoding:
+                    // The answer is lost, not necessarily the message.
+                    maybeDelivered = true
+                    if let echoed = awaitEcho(of: requestID, until: min(giveUpAt, .now + echoWait)) {
+                        logger.info("reply_confirmed_by_echo", ["in_reply_to": .int(requestID), "message_id": .int(echoed)])
+                        return .sent(echoed)
+                    }
+                    wait = backoff.next()
+                case .badEventQueue where queueID != nil:
+                    // Zulip does not check the sender's queue; should one ever refuse it, send
+                    // without the echo rather than not at all.
+                    queueID = nil
+                    continue
+                case .badRequest, .badEventQueue:
+                    // Zulip refused this message (a deactivated user, say): sending again cannot help.
+                    if !maybeDelivered { persist { $0.sending.remove(requestID) } }
+                    return .failed(maybeDelivered: maybeDelivered)
+                }
+                if ContinuousClock.now + wait >= giveUpAt {
+                    logger.error("reply_gave_up", [
+                        "in_reply_to": .int(requestID), "attempts": .int(attempt), "maybe_delivered": .bool(maybeDelivered),
+                        "message": "no reply could be sent within BOT_REPLY_DEADLINE_MS; the next catch-up retries it",
+                    ])
+                    if !maybeDelivered { persist { $0.sending.remove(requestID) } }
+                    return .failed(maybeDelivered: maybeDelivered)
+                }
+                Sleep.duration(wait)
+            }
+        }
+    }
+
+    /// The reply id recorded for `requestID` once the bot's queue delivered its echo.
+    private func awaitEcho(of requestID: Int, until: ContinuousClock.Instant) -> Int? {
+        while true {
+            if let id = store.current.replies[requestID] { return id }
+            if ContinuousClock.now >= until { return nil }
+            Sleep.seconds(0.05)
+        }
+    }
+
+    private func persist(_ change: (inout LeaderState) -> Void) {
+        do { try store.update(change) } catch {
+            logger.error("state_write_failed", ["error": .string(error.description),
+                "message": "the leader's state could not be saved; check BOT_STATE_DIR (free space, permissions)"])
+        }
+    }
+}

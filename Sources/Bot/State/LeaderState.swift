@@ -1,0 +1,96 @@
+import FoundationEssentials
+
+/// What a leader keeps in `BOT_STATE_DIR/watermark.json` for whoever leads next (itself after a
+/// lost queue, or a standby after a takeover). A plain value; `LeaderStateStore` persists it.
+///
+/// - `lastMessageID`, the watermark: every DM up to it is settled (answered, ignored or too old),
+///   so catch-up starts right after it. It only moves past messages that were really dealt with.
+/// - `replies`: request id -> id of the bot's reply, for replies above the watermark. Catch-up
+///   uses them to know exactly which requests after the watermark are answered, and that a bot
+///   message in the window answers an older request (e.g. the reply to the watermark itself,
+///   sent after the user's next DM) rather than the next one.
+/// - `sending`: requests whose reply was being sent when no answer came back (or the process
+///   died): the reply may exist. Catch-up pairs each with a bot message no recorded reply claims.
+/// - `pendingEdits`: expiry edits still to do.
+///
+/// ```swift
+/// var state = LeaderState(lastMessageID: 3031)
+/// state.recordReply(to: 3032, replyID: 3034)
+/// state.advance(to: 3034)   // also forgets what catch-up can no longer meet
+/// ```
+struct LeaderState: Sendable, Equatable {
+    var lastMessageID: Int?
+    var replies: [Int: Int] = [:]
+    var sending: Set<Int> = []
+    var pendingEdits: [PendingEdit] = []
+    /// Read from a file of a version that kept only the watermark: which requests after it were
+    /// answered is unknown, so catch-up falls back to pairing replies in order.
+    var legacy = false
+
+    init(lastMessageID: Int? = nil) {
+        self.lastMessageID = lastMessageID
+    }
+
+    /// Moves the watermark forward to `id` (never back); returns whether it moved.
+    @discardableResult
+    mutating func advance(to id: Int) -> Bool {
+        if let lastMessageID, lastMessageID >= id { return false }
+        lastMessageID = id
+        prune()
+        return true
+    }
+
+    mutating func recordReply(to requestID: Int, replyID: Int) {
+        replies[requestID] = replyID
+        sending.remove(requestID)
+        prune()
+    }
+
+    /// Drops what no catch-up can meet any more: replies at or below the watermark (the
+    /// request is then below it too) and sends of settled requests.
+    mutating func prune() {
+        guard let mark = lastMessageID else { return }
+        replies = replies.filter { $0.value > mark }
+        sending = sending.filter { $0 > mark }
+    }
+
+    // MARK: - watermark.json
+
+    /// The file's JSON. The first version wrote only `last_message_id` and `updated_at`.
+    private struct Wire: Codable {
+        var last_message_id: Int
+        var updated_at: Int64
+        var replies: [String: Int]?
+        var sending: [Int]?
+        var pending_edits: [PendingEdit]?
+    }
+
+    /// The file's content (nil without a watermark yet: nothing worth writing).
+    func encoded(now: Int64) -> [UInt8]? {
+        guard let lastMessageID else { return nil }
+        let wire = Wire(
+            last_message_id: lastMessageID, updated_at: now,
+            replies: Dictionary(uniqueKeysWithValues: replies.map { (String($0.key), $0.value) }),
+            sending: sending.sorted(), pending_edits: pendingEdits)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        guard let data = try? encoder.encode(wire) else { return nil }
+        return Array(data) + [UInt8(ascii: "\n")]
+    }
+
+    /// Parses a watermark.json; nil if it is not one.
+    static func decode(_ bytes: [UInt8]) -> LeaderState? {
+        guard let wire = try? JSONDecoder().decode(Wire.self, from: Data(bytes)) else { return nil }
+        var state = LeaderState(lastMessageID: wire.last_message_id)
+        var replies: [Int: Int] = [:]
+        for (key, value) in wire.replies ?? [:] {
+            guard let id = Int(key) else { return nil }
+            replies[id] = value
+        }
+        state.replies = replies
+        state.sending = Set(wire.sending ?? [])
+        state.pendingEdits = wire.pending_edits ?? []
+        state.legacy = wire.replies == nil
+        return state
+    }
+}
