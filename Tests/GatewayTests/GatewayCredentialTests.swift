@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 @testable import Gateway
 @testable import Shared
@@ -6,16 +7,11 @@ import XCTest
 /// systemd credentials the gateway reads itself (`tokens`, `audit-key`): a missing one is
 /// absent, any other read failure is a configuration error naming the credential.
 final class GatewayCredentialTests: XCTestCase {
-    var dir: String!
+    private var tmp: TemporaryDirectory!
+    var dir: String { tmp.path }
 
-    override func setUpWithError() throws {
-        dir = NSTemporaryDirectory() + "creds-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(atPath: dir)
-    }
+    override func setUp() { tmp = TemporaryDirectory(prefix: "creds") }
+    override func tearDown() { tmp = nil }
 
     var env: Environment { Environment(["CREDENTIALS_DIRECTORY": dir]) }
 
@@ -40,7 +36,7 @@ final class GatewayCredentialTests: XCTestCase {
     func testUnreadableTokensCredentialIsAnError() throws {
         try FileManager.default.createDirectory(atPath: dir + "/tokens", withIntermediateDirectories: false)
         let p = configProblems { _ = try TokenSet.load(from: env) }
-        XCTAssertEqual(p.map(\.source), ["credential tokens (\(dir!))"])
+        XCTAssertEqual(p.map(\.source), ["credential tokens (\(dir))"])
         XCTAssertTrue(p.first?.message.contains("is a directory") == true, "\(p)")
         try FileManager.default.removeItem(atPath: dir + "/tokens")
         FileManager.default.createFile(atPath: dir + "/tokens", contents: Data([0x62, 0xFF, 0xFE]))
@@ -50,7 +46,7 @@ final class GatewayCredentialTests: XCTestCase {
     func testUnreadableAuditKeyCredentialIsAnError() throws {
         try FileManager.default.createDirectory(atPath: dir + "/audit-key", withIntermediateDirectories: false)
         let p = configProblems { _ = try GatewayConfiguration.load(environment: env, listenOverride: nil) }
-        XCTAssertEqual(p.map(\.source), ["credential audit-key (\(dir!))"])
+        XCTAssertEqual(p.map(\.source), ["credential audit-key (\(dir))"])
         XCTAssertTrue(p.first?.message.contains("is a directory") == true, "\(p)")
         // The same rules as GATEWAY_AUDIT_KEY_FILE: a short key is refused, not used.
         try FileManager.default.removeItem(atPath: dir + "/audit-key")

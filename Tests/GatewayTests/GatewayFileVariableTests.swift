@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 @testable import Gateway
 @testable import Shared
@@ -6,22 +7,13 @@ import XCTest
 /// The `NAME_FILE` convention for every gateway variable, and the refusal of `*_FILE` names the
 /// gateway would not read.
 final class GatewayFileVariableTests: XCTestCase {
-    var dir: String!
+    private var tmp: TemporaryDirectory!
+    var dir: String { tmp.path }
 
-    override func setUpWithError() throws {
-        dir = NSTemporaryDirectory() + "filevars-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    }
+    override func setUp() { tmp = TemporaryDirectory(prefix: "filevars") }
+    override func tearDown() { tmp = nil }
 
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(atPath: dir)
-    }
-
-    func file(_ name: String, _ text: String) -> String {
-        let path = dir + "/" + name
-        FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
-        return path
-    }
+    func file(_ name: String, _ text: String) -> String { tmp.write(name, text) }
 
     func problems(_ env: [String: String]) -> [ConfigProblem] {
         do {
@@ -68,8 +60,8 @@ final class GatewayFileVariableTests: XCTestCase {
     func testErrorsNameTheFileVariable() {
         let p = problems(["GATEWAY_LOG_LEVEL_FILE": file("level", "loud\n"), "GATEWAY_EVENT_LOOPS_FILE": dir + "/missing"])
         XCTAssertEqual(p.map(\.description).sorted(), [
-            "GATEWAY_EVENT_LOOPS_FILE: \(dir!)/missing: cannot open: No such file or directory",
-            "GATEWAY_LOG_LEVEL_FILE (\(dir!)/level): must be debug, info, warning or error",
+            "GATEWAY_EVENT_LOOPS_FILE: \(dir)/missing: cannot open: No such file or directory",
+            "GATEWAY_LOG_LEVEL_FILE (\(dir)/level): must be debug, info, warning or error",
         ])
         XCTAssertTrue(problems(["GATEWAY_LISTEN": "127.0.0.1:1", "GATEWAY_LISTEN_FILE": file("l", "127.0.0.1:2")])
             .first?.message.contains("both GATEWAY_LISTEN and GATEWAY_LISTEN_FILE") == true)

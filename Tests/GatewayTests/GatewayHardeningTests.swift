@@ -7,21 +7,8 @@ import XCTest
 /// that would empty the configuration, audit details behind a proxy, HEAD, and systemd's
 /// notify socket.
 final class GatewayHardeningTests: XCTestCase {
-    /// A free loopback port (bound and released; the gateway binds it right after).
-    private func freePort() -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        return Int(UInt16(bigEndian: addr.sin_port))
-    }
-
     func testClosedStderrPipeDoesNotKillTheGateway() throws {
-        let port = freePort()
+        let port = LoopbackPort.unused()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: GatewayHarness.binary)
         process.arguments = ["--listen", "127.0.0.1:\(port)"]

@@ -6,22 +6,13 @@ import XCTest
 final class SeedLoaderTests: XCTestCase {
     let seedA = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  // 160 bits
     let seedB = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"  // "12345678901234567890" (RFC seed)
-    var dir: String!
+    private var tmp: TemporaryDirectory!
+    var dir: String { tmp.path }
 
-    override func setUpWithError() throws {
-        dir = NSTemporaryDirectory() + "seeds-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    }
+    override func setUp() { tmp = TemporaryDirectory(prefix: "seeds") }
+    override func tearDown() { tmp = nil }
 
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(atPath: dir)
-    }
-
-    func write(_ name: String, _ text: String) -> String {
-        let path = dir + "/" + name
-        FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
-        return path
-    }
+    func write(_ name: String, _ text: String) -> String { tmp.write(name, text) }
 
     func load(_ env: [String: String]) throws -> SeedLoader.Result {
         try SeedLoader(environment: Environment(env)).load()
