@@ -175,9 +175,10 @@ public struct HTTPRequestParser: Sendable {
             return .failure(.absoluteForm)
         }
 
-        // Header fields.
-        var fields: [HTTPHeaders.Field] = []
-        fields.reserveCapacity(headerCount)
+        // Header fields: validated here, kept as positions in one copy of the header block;
+        // strings are made only for the fields a handler asks for.
+        var spans: [HTTPHeaders.Span] = []
+        spans.reserveCapacity(headerCount)
         var contentLengthCount = 0
         var contentLength = 0
         var hostCount = 0
@@ -227,7 +228,9 @@ public struct HTTPRequestParser: Sendable {
             } else if nameLength == 10 && Self.nameIs(p, ls, Names.connection) {
                 Self.scanConnectionTokens(p, vs, ve, close: &connectionClose, keepAlive: &connectionKeepAlive)
             }
-            fields.append((name: Self.string(p, ls, colon), value: Self.string(p, vs, ve)))
+            let base = headersStart
+            spans.append(HTTPHeaders.Span(
+                nameStart: Int32(ls - base), nameEnd: Int32(colon - base), valueStart: Int32(vs - base), valueEnd: Int32(ve - base)))
             ls = le + 2
         }
 
@@ -238,8 +241,9 @@ public struct HTTPRequestParser: Sendable {
         if contentLength > 0 { return .failure(.bodyNotAllowed) }
 
         let keepAlive = version == .http1_1 ? !connectionClose : (connectionKeepAlive && !connectionClose)
+        let block = spans.isEmpty ? [] : Array(UnsafeRawBufferPointer(rebasing: p[headersStart..<headEnd]))
         let request = HTTPRequest(
-            method: method, path: path, query: query, version: version, headers: HTTPHeaders(fields: fields))
+            method: method, path: path, query: query, version: version, headers: HTTPHeaders(bytes: block, spans: spans))
         return .request(request, consumed: end, keepAlive: keepAlive)
     }
 

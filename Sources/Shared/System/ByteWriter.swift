@@ -12,42 +12,47 @@
 /// let body = [UInt8](writingAtMost: 32) { w in w.write(jsonString: "a\"b") }
 /// ```
 public struct ByteWriter: ~Copyable {
-    private let base: UnsafeMutablePointer<UInt8>
-    private let capacity: Int
+    // Inlinable (with the helpers below) so that each client module gets the writes and the
+    // buffer setup specialised: called across modules, the generic array and temporary
+    // allocation paths cost hundreds of instructions per response.
+    @usableFromInline let base: UnsafeMutablePointer<UInt8>
+    @usableFromInline let capacity: Int
+    @usableFromInline var written = 0
     /// Bytes written so far.
-    public private(set) var count = 0
+    public var count: Int { written }
 
+    @usableFromInline
     init(_ buffer: UnsafeMutableBufferPointer<UInt8>) {
         base = buffer.baseAddress ?? UnsafeMutablePointer(bitPattern: 1)!
         capacity = buffer.count
     }
 
-    @inline(__always)
-    private mutating func copy(_ source: UnsafePointer<UInt8>?, _ n: Int) {
-        precondition(n <= capacity - count, "ByteWriter: size bound too small")
-        if n > 0, let source { (base + count).update(from: source, count: n) }
-        count += n
+    @inlinable @inline(__always)
+    mutating func copy(_ source: UnsafePointer<UInt8>?, _ n: Int) {
+        precondition(n <= capacity - written, "ByteWriter: size bound too small")
+        if n > 0, let source { (base + written).update(from: source, count: n) }
+        written += n
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     public mutating func write(byte: UInt8) {
-        precondition(count < capacity, "ByteWriter: size bound too small")
-        base[count] = byte
-        count += 1
+        precondition(written < capacity, "ByteWriter: size bound too small")
+        base[written] = byte
+        written += 1
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     public mutating func write(static literal: StaticString) {
         copy(literal.utf8Start, literal.utf8CodeUnitCount)
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     public mutating func write(utf8 string: String) {
         var string = string
         string.withUTF8 { copy($0.baseAddress, $0.count) }
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     public mutating func write(bytes: [UInt8]) {
         bytes.withUnsafeBufferPointer { copy($0.baseAddress, $0.count) }
     }
@@ -61,10 +66,10 @@ public struct ByteWriter: ~Copyable {
             probe /= 10
             digits += 1
         }
-        precondition(digits + (value < 0 ? 1 : 0) <= capacity - count, "ByteWriter: size bound too small")
+        precondition(digits + (value < 0 ? 1 : 0) <= capacity - written, "ByteWriter: size bound too small")
         if value < 0 { write(byte: UInt8(ascii: "-")) }
-        var at = count + digits
-        count = at
+        var at = written + digits
+        written = at
         repeat {
             at -= 1
             base[at] = UInt8(truncatingIfNeeded: 0x30 + magnitude % 10)
@@ -91,6 +96,7 @@ public struct ByteWriter: ~Copyable {
 extension ByteWriter {
     /// Writes at most `maxCount` bytes into a scratch buffer (on the stack when small) and
     /// hands them to `consume`, e.g. to append them under a lock taken only for the copy.
+    @inlinable
     public static func withBytes<R>(
         writingAtMost maxCount: Int, _ body: (inout ByteWriter) -> Void, consume: (UnsafeBufferPointer<UInt8>) -> R
     ) -> R {
@@ -104,11 +110,13 @@ extension ByteWriter {
 
 extension Array where Element == UInt8 {
     /// Appends what `body` writes, at most `maxCount` bytes (a stack scratch buffer when small).
+    @inlinable
     public mutating func append(writingAtMost maxCount: Int, _ body: (inout ByteWriter) -> Void) {
         ByteWriter.withBytes(writingAtMost: maxCount, body) { append(contentsOf: $0) }
     }
 
     /// A new array holding what `body` writes, at most `maxCount` bytes, with no extra copy.
+    @inlinable
     public init(writingAtMost maxCount: Int, _ body: (inout ByteWriter) -> Void) {
         self.init(unsafeUninitializedCapacity: maxCount) { buffer, initialized in
             var writer = ByteWriter(buffer)
