@@ -43,3 +43,27 @@ final class JSONTextTests: XCTestCase {
         }
     }
 }
+
+final class UTCTimestampTests: XCTestCase {
+    func testKnownInstants() {
+        XCTAssertEqual(UTCTimestamp.string(seconds: 0, nanoseconds: 0), "1970-01-01T00:00:00.000Z")
+        XCTAssertEqual(UTCTimestamp.string(seconds: 1_764_064_800, nanoseconds: 5_000_000), "2025-11-25T10:00:00.005Z")
+        XCTAssertEqual(UTCTimestamp.string(seconds: 951_782_400, nanoseconds: 999_999_999), "2000-02-29T00:00:00.999Z")  // leap day
+        XCTAssertEqual(UTCTimestamp.string(seconds: 4_102_444_799, nanoseconds: 0), "2099-12-31T23:59:59.000Z")
+        XCTAssertEqual(UTCTimestamp.string(seconds: 253_402_300_799, nanoseconds: 0), "9999-12-31T23:59:59.000Z")
+    }
+
+    func testAgreesWithGmtimeOnRandomInstants() {
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<20_000 {
+            let seconds = Int64.random(in: 0...8_000_000_000, using: &generator)
+            let nanoseconds = Int64.random(in: 0..<1_000_000_000, using: &generator)
+            var t = time_t(seconds)
+            var tmv = tm()
+            gmtime_r(&t, &tmv)
+            let expected = String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tmv.tm_year + 1900, tmv.tm_mon + 1, tmv.tm_mday,
+                tmv.tm_hour, tmv.tm_min, tmv.tm_sec, Int32(nanoseconds / 1_000_000))
+            XCTAssertEqual(UTCTimestamp.string(seconds: seconds, nanoseconds: nanoseconds), expected, "\(seconds)")
+        }
+    }
+}

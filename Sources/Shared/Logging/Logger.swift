@@ -83,15 +83,6 @@ public struct Logger: Sendable {
 
     /// `2026-11-25T10:00:00.123Z` (UTC, milliseconds).
     public static func iso8601(seconds: Int64, nanoseconds: Int64) -> String {
-        var t = time_t(seconds)
-        var tmv = tm()
-        gmtime_r(&t, &tmv)
-        func pad(_ v: Int32, _ width: Int) -> String {
-            let s = String(v)
-            return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
-        }
-        return "\(pad(tmv.tm_year + 1900, 4))-\(pad(tmv.tm_mon + 1, 2))-\(pad(tmv.tm_mday, 2))T"
-            + "\(pad(tmv.tm_hour, 2)):\(pad(tmv.tm_min, 2)):\(pad(tmv.tm_sec, 2))."
-            + "\(pad(Int32(nanoseconds / 1_000_000), 3))Z"
+        UTCTimestamp.string(seconds: seconds, nanoseconds: nanoseconds)
     }
 }
