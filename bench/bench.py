@@ -217,7 +217,7 @@ def bot_dm_times(tmp, procs, count=40):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=5, help="wrk duration per run")
-    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds per comparison (median kept)")
+    ap.add_argument("--rounds", type=int, default=5, help="alternating rounds per comparison (median kept)")
     ap.add_argument("--conns", default="1,32,256")
     ap.add_argument("--skip-fastapi", action="store_true")
     ap.add_argument("--skip-haproxy", action="store_true")
