@@ -171,6 +171,39 @@ final class GatewayAppTests: XCTestCase {
         XCTAssertFalse(sink.captured.joined().contains("bot-secret"))
     }
 
+    func testAuditFlushWritesLinesFromEveryThreadInTimeOrder() throws {
+        let sink = LogSink.memory()
+        let audit = AuditLog(sink: sink, key: nil, flushEvery: nil)
+        // Four live threads (distinct thread ids, so usually several shards), each recording newest
+        // first, the newest thread first: the lines can only come out in time order if the flush
+        // sorts them. 32 lines stay below a shard's size-triggered flush, so this is one flush.
+        let perThread = 8
+        let turns = (0..<4).map { _ in DispatchSemaphore(value: 0) }
+        let recorded = DispatchSemaphore(value: 0)
+        let exit = DispatchSemaphore(value: 0)
+        for t in 0..<4 {
+            Thread {
+                turns[t].wait()
+                for i in (0..<perThread).reversed() {
+                    let ms = Int64(t * perThread + i)
+                    audit.record(time: (1_700_000_000, ms * 1_000_000), token: "bot", label: "demo", outcome: "issued",
+                        status: 200, remote: "127.0.0.1", forwardedFor: nil, requestID: "r\(ms)", code: nil)
+                }
+                if t > 0 { turns[t - 1].signal() } else { recorded.signal() }
+                exit.wait()
+            }.start()
+        }
+        turns[3].signal()
+        XCTAssertEqual(recorded.wait(timeout: .now() + 10), .success)
+        XCTAssertTrue(sink.captured.isEmpty, "nothing flushed before the explicit flush")
+        audit.flush()
+        for _ in 0..<4 { exit.signal() }
+        let ids = sink.captured.compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] }
+            .compactMap { $0["request_id"] as? String }
+        XCTAssertEqual(ids, (0..<(4 * perThread)).map { "r\($0)" })
+        XCTAssertEqual(sink.captured.first?.hasPrefix(#"{"time":"2023-11-14T22:13:20.000Z""#), true, sink.captured.first ?? "")
+    }
+
     func testReloadSwapsSnapshotAndMetrics() throws {
         let (app, _) = try makeApp()
         let next = try GatewaySnapshot.load(environment: Environment(["TOTP_SEED_NEW": seed, "GATEWAY_TOKENS": "bot:bot-secret:*"]),

@@ -9,12 +9,14 @@ import Synchronization
 /// audit key, `code_hmac` = HMAC-SHA256(key, "label:code") lets an operator answer "was this code
 /// handed out?" later. Lines are buffered and flushed whole every 50 ms (and at shutdown), so the
 /// request path does not pay a system call per request. The buffer is split in shards picked by
-/// thread, so the event loops do not contend for one lock: lines of one connection (always one
-/// loop) stay in order; across loops a flush groups them by shard, and each line has its time.
+/// thread, so the event loops do not contend for one lock; a flush merges the shards' lines by
+/// their request time (ties keep the order they were recorded in), so the file reads in time order.
 ///
 /// ```swift
 /// let audit = AuditLog(sink: .standardError, key: nil)
-/// audit.record(AuditRecord(token: "bot", label: "certus", outcome: "issued", ...))
+/// audit.record(time: (1_764_064_800, 0), token: "bot", label: "certus", outcome: "issued", status: 200,
+///     remote: "127.0.0.1", forwardedFor: nil, requestID: "r1", code: "123456")
+/// audit.flush()   // also every 50 ms and when a shard fills
 /// ```
 final class AuditLog: Sendable {
     let sink: LogSink
@@ -22,12 +24,20 @@ final class AuditLog: Sendable {
     private let shards: [Shard] = (0..<AuditLog.shardCount).map { _ in Shard() }
     static let shardCount = 8
     private static let flushQueue = DispatchQueue(label: "audit-flush")
+    // Held from gathering to writing, so two flushes (timer and a full shard) cannot swap order.
+    private let flushing = Mutex<Void>(())
     static let flushInterval = DispatchTimeInterval.milliseconds(50)
     static let maxBuffered = 64 * 1024
 
+    /// One shard's pending lines and, per line, its request time and where it ends.
+    private struct Pending {
+        var bytes: [UInt8] = []
+        var lines: [(nanoseconds: Int64, end: Int)] = []
+    }
+
     /// One shard's pending lines, padded to its own cache lines.
     private final class Shard: Sendable {
-        let lines = Mutex<[UInt8]>([])
+        let pending = Mutex<Pending>(Pending())
         private let padding: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
     }
 
@@ -37,18 +47,19 @@ final class AuditLog: Sendable {
         return shards[Int((id &* 0x9E37_79B9_7F4A_7C15) >> 61) % Self.shardCount]
     }
 
-    init(sink: LogSink, key: [UInt8]?) {
+    /// `flushEvery: nil` leaves flushing to the caller (tests that need to know what one flush holds).
+    init(sink: LogSink, key: [UInt8]?, flushEvery interval: DispatchTimeInterval? = AuditLog.flushInterval) {
         self.sink = sink
         self.key = key
-        scheduleFlush()
+        if let interval { scheduleFlush(every: interval) }
     }
 
-    /// Flushes every `flushInterval` for as long as the log exists.
-    private func scheduleFlush() {
-        Self.flushQueue.asyncAfter(deadline: .now() + Self.flushInterval) { [weak self] in
+    /// Flushes every `interval` for as long as the log exists.
+    private func scheduleFlush(every interval: DispatchTimeInterval) {
+        Self.flushQueue.asyncAfter(deadline: .now() + interval) { [weak self] in
             guard let self else { return }
             self.flush()
-            self.scheduleFlush()
+            self.scheduleFlush(every: interval)
         }
     }
 
@@ -100,23 +111,46 @@ final class AuditLog: Sendable {
             }
             w.write(static: "}\n")
         }) { line in
-            shard.lines.withLock { b -> Bool in
-                b.append(contentsOf: line)
-                return b.count >= Self.maxBuffered / Self.shardCount
+            shard.pending.withLock { p -> Bool in
+                p.bytes.append(contentsOf: line)
+                p.lines.append((time.seconds &* 1_000_000_000 &+ time.nanoseconds, p.bytes.count))
+                return p.bytes.count >= Self.maxBuffered / Self.shardCount
             }
         }
         if full { flush() }
     }
 
-    /// Writes every shard's lines in one write (a line is never split).
+    /// Writes every shard's lines in one write, in time order (a line is never split).
     func flush() {
-        var chunk: [UInt8] = []
-        for shard in shards {
-            shard.lines.withLock { b in
-                chunk.append(contentsOf: b)
-                b.removeAll(keepingCapacity: true)
+        flushing.withLock { _ in
+            var taken: [Pending] = []
+            for shard in shards {
+                let p = shard.pending.withLock { p -> Pending in
+                    defer { p = Pending() }
+                    return p
+                }
+                if !p.lines.isEmpty { taken.append(p) }
             }
+            guard !taken.isEmpty else { return }
+            sink.write(lines: Self.merged(taken))
         }
-        if !chunk.isEmpty { sink.write(lines: chunk) }
+    }
+
+    /// The shards' lines sorted by time; ties keep shard and then recording order, so the
+    /// result is deterministic. (Sorted rather than merged: two threads can share a shard.)
+    private static func merged(_ shards: [Pending]) -> [UInt8] {
+        var order: [(nanoseconds: Int64, shard: Int, line: Int)] = []
+        order.reserveCapacity(shards.reduce(0) { $0 + $1.lines.count })
+        for (s, p) in shards.enumerated() {
+            for (i, l) in p.lines.enumerated() { order.append((l.nanoseconds, s, i)) }
+        }
+        order.sort { ($0.nanoseconds, $0.shard, $0.line) < ($1.nanoseconds, $1.shard, $1.line) }
+        var out: [UInt8] = []
+        out.reserveCapacity(shards.reduce(0) { $0 + $1.bytes.count })
+        for o in order {
+            let lines = shards[o.shard].lines
+            out.append(contentsOf: shards[o.shard].bytes[(o.line == 0 ? 0 : lines[o.line - 1].end)..<lines[o.line].end])
+        }
+        return out
     }
 }
