@@ -124,15 +124,21 @@ final class AuditLog: Sendable {
     func flush() {
         flushing.withLock { _ in
             var taken: [Pending] = []
-            for shard in shards {
-                let p = shard.pending.withLock { p -> Pending in
-                    defer { p = Pending() }
-                    return p
-                }
-                if !p.lines.isEmpty { taken.append(p) }
-            }
+            takeAll(from: 0, into: &taken)
             guard !taken.isEmpty else { return }
             sink.write(lines: Self.merged(taken))
+        }
+    }
+
+    /// Takes every shard's lines while holding all the shard locks at once, so the take is one
+    /// instant: a request recorded after another (on any thread) never lands in an earlier
+    /// flush than it. (`record` holds one shard lock at a time, so this cannot deadlock.)
+    private func takeAll(from index: Int, into taken: inout [Pending]) {
+        guard index < shards.count else { return }
+        shards[index].pending.withLock { p in
+            if !p.lines.isEmpty { taken.append(p) }
+            p = Pending()
+            takeAll(from: index + 1, into: &taken)
         }
     }
 

@@ -485,15 +485,17 @@ final class HTTPEventLoop: @unchecked Sendable {
     private func close(_ connection: HTTPConnection) {
         guard !connection.isClosed else { return }
         connection.isClosed = true
-        // close() also removes the descriptor from the epoll set (we never dup it).
-        Syscall.close(connection.fd)
         connections[Int(connection.fd)] = nil
         liveCount -= 1
+        // Counted out before the close, so whoever sees the FIN (a client about to reconnect
+        // under the cap, a drain waiting for zero) never sees the connection still counted.
         context.openConnections.subtract(1, ordering: .relaxed)
         if connection.inFlight > 0 {
             inFlight.subtract(connection.inFlight, ordering: .relaxed)
             connection.inFlight = 0
         }
+        // close() also removes the descriptor from the epoll set (we never dup it).
+        Syscall.close(connection.fd)
     }
 
     private func closeAll() {
