@@ -66,9 +66,11 @@ final class BotProcessTests: BotProcessTestCase {
         let replies = z.messages().filter { $0.senderEmail == ZulipEmulator.botEmail && $0.participants.count == 2 }
         XCTAssertEqual(replies.count, requests.count)
 
-        // Audit lines: one per request, never the code.
-        let audit = bot.logLines.filter { $0["component"] as? String == "audit" }
-        XCTAssertEqual(audit.count, requests.count + 1)  // + the group hint
+        // Audit lines: one per request (+ the group hint), never the code. Each follows its
+        // reply (after the state file's fsyncs), so wait for the last.
+        let audit = { bot.logLines.filter { $0["component"] as? String == "audit" } }
+        XCTAssertTrue(TestProcess.waitUntil(timeout: 5) { audit().count >= requests.count + 1 })
+        XCTAssertEqual(audit().count, requests.count + 1, "\(audit())")
         XCTAssertFalse(bot.stderr.contains(code), "a code appeared in the log")
         XCTAssertFalse(bot.stderr.contains(ZulipEmulator.botKey))
         XCTAssertFalse(bot.stderr.contains(BotStack.gatewayToken))
@@ -82,7 +84,12 @@ final class BotProcessTests: BotProcessTestCase {
 
         // Metrics for the alert rules.
         let port = try XCTUnwrap(BotStack.metricsPort(bot))
-        let metrics = try XCTUnwrap(fetch("http://127.0.0.1:\(port)/metrics"))
+        // The DM counter goes up just after each audit line.
+        var metrics = ""
+        _ = TestProcess.waitUntil(timeout: 5) {
+            metrics = fetch("http://127.0.0.1:\(port)/metrics") ?? ""
+            return metrics.contains("bot_dms_total{outcome=\"code\"} 3") && metrics.contains("bot_dms_total{outcome=\"not_available\"} 3")
+        }
         for line in ["bot_leader 1", "bot_leader_epoch 1", "bot_dms_total{outcome=\"code\"} 3", "bot_dms_total{outcome=\"not_available\"} 3",
                      "bot_gateway_failovers_total 0", "bot_gateway_requests_total{instance=\"\(stack.gatewayURL)\",outcome=\"success\"}",
                      "bot_gateway_attempts_total{instance=\"\(stack.gatewayURL)\"} 3", "bot_gateway_circuit_open{instance=\"\(stack.gatewayURL)\"} 0",
@@ -127,17 +134,25 @@ final class BotProcessTests: BotProcessTestCase {
         z.control("POST", "/rate-limit", ["count": 2, "retry_after": 0.7])
         m = z.dm(from: BotStack.alice, "code certus")
         XCTAssertNotNil(BotStack.code(in: try XCTUnwrap(reply(BotStack.alice, after: m, timeout: 15))))
-        let after = z.requests().filter { ($0["seq"] as? Int ?? 0) > seqBefore }
+        // Two calls may have drawn the 429s (the reply's POST and the next GET /events, say):
+        // wait until each has been sent again before judging the gaps.
+        let key = { (r: [String: Any]) in "\(r["method"] ?? "") \(r["path"] ?? "")" }
+        var after: [[String: Any]] = []
+        _ = TestProcess.waitUntil(timeout: 5) {
+            after = z.requests().filter { ($0["seq"] as? Int ?? 0) > seqBefore }
+            return after.filter { $0["status"] as? Int == 429 }.allSatisfy { hit in
+                after.contains { ($0["seq"] as? Int ?? 0) > (hit["seq"] as? Int ?? 0) && key($0) == key(hit) }
+            }
+        }
         let limited = after.filter { $0["status"] as? Int == 429 }
         XCTAssertEqual(limited.count, 2)
         // Each call that got a 429 was not sent again before Retry-After had passed.
         for hit in limited {
-            let key = "\(hit["method"] ?? "") \(hit["path"] ?? "")"
             let seq = hit["seq"] as? Int ?? 0
-            guard let retry = after.first(where: { ($0["seq"] as? Int ?? 0) > seq && "\($0["method"] ?? "") \($0["path"] ?? "")" == key }),
+            guard let retry = after.first(where: { ($0["seq"] as? Int ?? 0) > seq && key($0) == key(hit) }),
                 let t0 = hit["time"] as? Double, let t1 = retry["time"] as? Double
-            else { XCTFail("\(key) was not retried after its 429"); continue }
-            XCTAssertGreaterThanOrEqual(t1 - t0, 0.6, "\(key) retried before Retry-After")
+            else { XCTFail("\(key(hit)) was not retried after its 429"); continue }
+            XCTAssertGreaterThanOrEqual(t1 - t0, 0.6, "\(key(hit)) retried before Retry-After")
         }
 
         // Injected 502s (non-JSON bodies): exponential back-off, then service resumes.
@@ -397,10 +412,12 @@ final class BotProcessTests: BotProcessTestCase {
         XCTAssertTrue((55...60).contains(wait), "one request a minute: \(limited)")
         let b = z.dm(from: BotStack.bob, "code github")
         XCTAssertNotNil(BotStack.code(in: try XCTUnwrap(reply(BotStack.bob, after: b))), "bob has a bucket of his own")
-        let audit = bot.logLines.filter { $0["component"] as? String == "audit" }
-        XCTAssertEqual(audit.filter { $0["outcome"] as? String == "rate_limited" }.map { $0["message_id"] as? Int }, [ids[2]])
+        let limitedLines = { bot.logLines.filter { $0["component"] as? String == "audit" && $0["outcome"] as? String == "rate_limited" } }
+        XCTAssertTrue(TestProcess.waitUntil(timeout: 5) { !limitedLines().isEmpty })
+        XCTAssertEqual(limitedLines().map { $0["message_id"] as? Int }, [ids[2]])
         let port = try XCTUnwrap(BotStack.metricsPort(bot))
-        XCTAssertTrue(try XCTUnwrap(fetch("http://127.0.0.1:\(port)/metrics")).contains(#"bot_dms_total{outcome="rate_limited"} 1"#))
+        // Counted just after the audit line.
+        XCTAssertTrue(TestProcess.waitUntil(timeout: 5) { fetch("http://127.0.0.1:\(port)/metrics")?.contains(#"bot_dms_total{outcome="rate_limited"} 1"#) == true })
     }
 
     func testStandbyIsReadyAndFeedsTheWatchdogWhileWaitingForTheLock() throws {
