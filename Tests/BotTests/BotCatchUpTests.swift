@@ -43,7 +43,8 @@ final class BotCatchUpTests: BotProcessTestCase {
         stack = try BotStack()
         let z = stack.zulip
         let hang = try Blackhole()
-        let slow = ["GATEWAY_URLS": "http://127.0.0.1:\(hang.port)", "BOT_GATEWAY_ATTEMPT_TIMEOUT_MS": "1500", "BOT_GATEWAY_DEADLINE_MS": "1500"]
+        // 3 s: the SIGTERM below must land while m1's gateway call is still hanging.
+        let slow = ["GATEWAY_URLS": "http://127.0.0.1:\(hang.port)", "BOT_GATEWAY_ATTEMPT_TIMEOUT_MS": "3000", "BOT_GATEWAY_DEADLINE_MS": "3000"]
         let first = try stack.startBot(slow)
         first.signal(SIGKILL)
         first.waitForExit(timeout: 5)
