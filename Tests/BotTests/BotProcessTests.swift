@@ -68,9 +68,8 @@ final class BotProcessTests: BotProcessTestCase {
 
         // Audit lines: one per request (+ the group hint), never the code. Each follows its
         // reply (after the state file's fsyncs), so wait for the last.
-        let audit = { bot.logLines.filter { $0["component"] as? String == "audit" } }
-        XCTAssertTrue(TestProcess.waitUntil(timeout: 5) { audit().count >= requests.count + 1 })
-        XCTAssertEqual(audit().count, requests.count + 1, "\(audit())")
+        XCTAssertTrue(TestProcess.waitUntil(timeout: 5) { BotStack.auditLines(bot).count >= requests.count + 1 })
+        XCTAssertEqual(BotStack.auditLines(bot).count, requests.count + 1, "\(BotStack.auditLines(bot))")
         XCTAssertFalse(bot.stderr.contains(code), "a code appeared in the log")
         XCTAssertFalse(bot.stderr.contains(ZulipEmulator.botKey))
         XCTAssertFalse(bot.stderr.contains(BotStack.gatewayToken))
@@ -412,9 +411,8 @@ final class BotProcessTests: BotProcessTestCase {
         XCTAssertTrue((55...60).contains(wait), "one request a minute: \(limited)")
         let b = z.dm(from: BotStack.bob, "code github")
         XCTAssertNotNil(BotStack.code(in: try XCTUnwrap(reply(BotStack.bob, after: b))), "bob has a bucket of his own")
-        let limitedLines = { bot.logLines.filter { $0["component"] as? String == "audit" && $0["outcome"] as? String == "rate_limited" } }
-        XCTAssertTrue(TestProcess.waitUntil(timeout: 5) { !limitedLines().isEmpty })
-        XCTAssertEqual(limitedLines().map { $0["message_id"] as? Int }, [ids[2]])
+        XCTAssertNotNil(waitForLine(bot, "request", timeout: 5) { $0["component"] as? String == "audit" && $0["outcome"] as? String == "rate_limited" })
+        XCTAssertEqual(BotStack.auditLines(bot).filter { $0["outcome"] as? String == "rate_limited" }.map { $0["message_id"] as? Int }, [ids[2]])
         let port = try XCTUnwrap(BotStack.metricsPort(bot))
         // Counted just after the audit line.
         XCTAssertTrue(TestProcess.waitUntil(timeout: 5) { fetch("http://127.0.0.1:\(port)/metrics")?.contains(#"bot_dms_total{outcome="rate_limited"} 1"#) == true })

@@ -38,10 +38,9 @@ final class BotResilienceTests: BotProcessTestCase {
             XCTAssertLessThan(try XCTUnwrap(elapsed[user], "\(user) got no reply"), 5, user)
         }
         // The audit line follows the reply (after the state file's fsyncs): wait for it.
-        let auditLines = { bot.logLines.filter { $0["component"] as? String == "audit" } }
-        XCTAssertTrue(TestProcess.waitUntil(timeout: 5) { auditLines().count >= 3 }, "\(auditLines())")
-        XCTAssertEqual(auditLines().count, 3)
-        for line in auditLines() { XCTAssertLessThan(line["handling_ms"] as? Double ?? 1e9, 5000, "\(line)") }
+        XCTAssertTrue(TestProcess.waitUntil(timeout: 5) { BotStack.auditLines(bot).count >= 3 }, "\(BotStack.auditLines(bot))")
+        XCTAssertEqual(BotStack.auditLines(bot).count, 3)
+        for line in BotStack.auditLines(bot) { XCTAssertLessThan(line["handling_ms"] as? Double ?? 1e9, 5000, "\(line)") }
 
         // Every circuit is now open: another DM fails fast instead of waiting for each instance.
         // Judged by the bot's own handling time (one 1.5 s attempt at most; two would be 3 s),
@@ -50,9 +49,8 @@ final class BotResilienceTests: BotProcessTestCase {
         let m = z.dm(from: BotStack.alice, "code certus")
         XCTAssertTrue(try XCTUnwrap(reply(BotStack.alice, after: m, timeout: 8)).contains("try again"))
         XCTAssertLessThan(Date().timeIntervalSince(later), 4)
-        XCTAssertTrue(TestProcess.waitUntil(timeout: 5) { auditLines().contains { $0["message_id"] as? Int == m } })
-        let handling = auditLines().first { $0["message_id"] as? Int == m }?["handling_ms"] as? Double
-        XCTAssertLessThan(try XCTUnwrap(handling), 2500, "one attempt at most while every circuit is open")
+        let line = waitForLine(bot, "request", timeout: 5) { $0["component"] as? String == "audit" && $0["message_id"] as? Int == m }
+        XCTAssertLessThan(try XCTUnwrap(line?["handling_ms"] as? Double), 2500, "one attempt at most while every circuit is open")
     }
 
     /// GET /events answers 400 BAD_REQUEST every time: the bot registers again, but backing

@@ -9,7 +9,7 @@ import Synchronization
 /// audit key, `code_hmac` = HMAC-SHA256(key, "label:code") lets an operator answer "was this code
 /// handed out?" later. Lines are buffered and flushed whole every 50 ms (and at shutdown), so the
 /// request path does not pay a system call per request. The buffer is split in shards picked by
-/// thread, so the event loops do not contend for one lock; a flush merges the shards' lines by
+/// thread, so the event loops do not contend for one lock; a flush sorts the shards' lines by
 /// their request time (ties keep the order they were recorded in), so the file reads in time order.
 ///
 /// ```swift
@@ -126,7 +126,7 @@ final class AuditLog: Sendable {
             var taken: [Pending] = []
             takeAll(from: 0, into: &taken)
             guard !taken.isEmpty else { return }
-            sink.write(lines: Self.merged(taken))
+            sink.write(lines: Self.inTimeOrder(taken))
         }
     }
 
@@ -144,7 +144,7 @@ final class AuditLog: Sendable {
 
     /// The shards' lines sorted by time; ties keep shard and then recording order, so the
     /// result is deterministic. (Sorted rather than merged: two threads can share a shard.)
-    private static func merged(_ shards: [Pending]) -> [UInt8] {
+    private static func inTimeOrder(_ shards: [Pending]) -> [UInt8] {
         var order: [(nanoseconds: Int64, shard: Int, line: Int)] = []
         order.reserveCapacity(shards.reduce(0) { $0 + $1.lines.count })
         for (s, p) in shards.enumerated() {

@@ -110,6 +110,11 @@ final class BotStack {
         bot.logLines.filter { $0["event"] as? String == event }
     }
 
+    /// The bot's audit lines (one per DM handled).
+    static func auditLines(_ bot: TestProcess) -> [[String: Any]] {
+        bot.logLines.filter { $0["component"] as? String == "audit" }
+    }
+
     /// `last_message_id` in the shared state file (nil when there is none yet).
     var watermark: Int? {
         guard let data = FileManager.default.contents(atPath: dir + "/watermark.json"),
