@@ -6,7 +6,8 @@ import CurlHTTP
 /// `bot_zulip_last_success_timestamp_seconds`, `bot_zulip_errors_total{kind}`,
 /// `bot_gateway_requests_total{instance,outcome}`, `bot_gateway_failovers_total`,
 /// `bot_dms_total{outcome}`, plus `process_*`. Also per gateway URL: `bot_gateway_attempts_total`
-/// and `bot_gateway_circuit_open` (1 while that instance is skipped or being probed).
+/// and `bot_gateway_circuit_open` (1 while that instance is skipped or being probed), and
+/// `bot_gateway_invalid_answers_total` (answers refused as unsound, see `GatewayCode.problem`).
 ///
 /// ```swift
 /// let metrics = BotMetrics()
@@ -45,6 +46,13 @@ final class BotMetrics: Sendable {
             gateway.instanceStats().flatMap { s in
                 [([s.url, "success"], Double(s.successes)), ([s.url, "failure"], Double(s.failures))]
             }
+        }
+        registry.counterFunction(
+            "bot_gateway_invalid_answers_total",
+            help: "Gateway answers refused as unsound (code not the declared number of ASCII digits, another label, or times off by more than a period); the user got \"try again\".",
+            labelNames: ["instance"]
+        ) {
+            gateway.instanceStats().map { ([$0.url], Double($0.invalidAnswers)) }
         }
         registry.counterFunction("bot_gateway_failovers_total", help: "Requests moved from a failed gateway URL to the next one.") {
             [([], Double(gateway.failoverCount))]
