@@ -22,6 +22,7 @@ final class BotMetrics: Sendable {
     let zulipErrors: CounterFamily
     let dms: CounterFamily
     let expiryEdits: CounterFamily
+    let watermarkRejected: Counter
 
     init() {
         leader = registry.gauge("bot_leader", help: "1 while this bot holds the leader lock and answers DMs, 0 on standby.").labels()
@@ -34,6 +35,9 @@ final class BotMetrics: Sendable {
         }
         dms = registry.counter("bot_dms_total", help: "Messages handled, by outcome.", labelNames: ["outcome"])
         expiryEdits = registry.counter("bot_expiry_edits_total", help: "Edits of replies whose code expired, by result.", labelNames: ["result"])
+        watermarkRejected = registry.counter(
+            "bot_state_watermark_rejected_total",
+            help: "Saved watermarks refused at takeover because they lie beyond the newest message Zulip has; catch-up restarted from the BOT_CATCHUP_MAX_AGE window.").labels()
         ProcessMetrics.register(in: registry)
     }
 

@@ -100,7 +100,8 @@ enum BotRunner {
             gateway: gateway, acl: config.acl,
             limiter: UserRateLimiter(burst: config.userRateBurst, perMinute: config.userRatePerMinute),
             editor: config.expiryEdit ? editor : nil, editDelay: config.expiryEditDelay, metrics: metrics, logger: logger)
-        let session = LeaderSession(config: config, zulip: zulip, handler: handler, store: store, editor: editor, logger: logger, ping: ping)
+        let session = LeaderSession(
+            config: config, zulip: zulip, handler: handler, store: store, editor: editor, metrics: metrics, logger: logger, ping: ping)
 
         // READY before blocking on the lock: a standby is a healthy, started service.
         _ = try? notifier.ready()

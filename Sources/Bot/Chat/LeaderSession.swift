@@ -45,6 +45,7 @@ final class LeaderSession: Sendable {
     private let handler: DMHandler
     private let store: LeaderStateStore
     private let editor: ExpiryEditor?
+    private let metrics: BotMetrics
     private let logger: Logger
     private let ping: @Sendable () -> Void
     private let state = Mutex<State>(.starting)
@@ -52,12 +53,13 @@ final class LeaderSession: Sendable {
     private let dispatcher = MessageDispatcher(maxConcurrent: LeaderSession.maxConcurrentReplies)
 
     init(config: BotConfiguration, zulip: ZulipClient, handler: DMHandler, store: LeaderStateStore, editor: ExpiryEditor?,
-         logger: Logger, ping: @escaping @Sendable () -> Void) {
+         metrics: BotMetrics, logger: Logger, ping: @escaping @Sendable () -> Void) {
         self.config = config
         self.zulip = zulip
         self.handler = handler
         self.store = store
         self.editor = editor
+        self.metrics = metrics
         self.logger = logger
         self.ping = ping
     }
@@ -86,6 +88,7 @@ final class LeaderSession: Sendable {
         }) else { return }
         logger.info("zulip_connected", ["bot_id": .int(base.botID), "feature_level": .int(base.featureLevel)])
 
+        var firstQueue = true
         while !stopping {
             guard let queue = retrying("register", &backoff, { () throws(ZulipError) in
                 try zulip.register(featureLevel: base.featureLevel)
@@ -103,6 +106,12 @@ final class LeaderSession: Sendable {
                 return
             }
             logger.info("queue_registered", ["queue_id": .string(queue.queue_id), "feature_level": .int(ctx.featureLevel)])
+            // The saved watermark is judged once, against the first queue: later ones only
+            // meet this leader's own, which never passes a message it saw.
+            if firstQueue {
+                firstQueue = false
+                guard checkSavedWatermark(queue, ctx, &backoff) else { return }
+            }
             // Registered first, then caught up: nothing sent in between can slip through.
             if watermark == nil {
                 guard initialiseWatermark(queue, ctx, &backoff) else { return }
@@ -131,6 +140,30 @@ final class LeaderSession: Sendable {
         tracking.withLock { $0.progress.initialise(watermark: start) }
         persist { $0.advance(to: start) }
         logger.info("watermark_initialised", ["last_message_id": .int(start), "from": .string(queue.max_message_id == nil ? "newest_dm" : "register")])
+        return true
+    }
+
+    /// A watermark beyond register's `max_message_id` (the newest message the bot can see)
+    /// cannot have been written by a leader: the file was damaged or tampered with, and kept
+    /// as it is every catch-up would start after every message there will ever be and answer
+    /// nothing. It is refused (logged, counted) and replaced by the start of the catch-up
+    /// window: just before the oldest DM younger than `BOT_CATCHUP_MAX_AGE`, else the newest
+    /// message. Replies in that window are then paired in order (`LeaderState.repair`), so
+    /// requests that were answered are not answered again. Returns false once stopping.
+    private func checkSavedWatermark(_ queue: ZulipQueue, _ ctx: DMHandler.Session, _ backoff: inout Backoff) -> Bool {
+        guard let saved = watermark, let newest = queue.max_message_id, saved > Swift.max(0, newest) else { return true }
+        guard let recent = retrying("watermark_repair", &backoff, { () throws(ZulipError) in
+            try zulip.newestDirectMessages(count: 1000, featureLevel: ctx.featureLevel)
+        }) else { return false }
+        let cutoff = Logger.wallClock().seconds - Int64(config.catchUpMaxAge)
+        let start = recent.messages.filter { $0.timestamp >= cutoff }.map(\.id).min().map { $0 - 1 } ?? Swift.max(0, newest)
+        metrics.watermarkRejected.inc()
+        logger.error("watermark_beyond_newest", [
+            "saved": .int(saved), "max_message_id": .int(newest), "replaced_by": .int(start),
+            "message": "the saved watermark lies beyond the newest message on the Zulip server, so the state file was damaged or edited; catching up from the BOT_CATCHUP_MAX_AGE window instead",
+        ])
+        tracking.withLock { $0.progress = MessageProgress(watermark: start) }
+        persist { $0.repair(watermark: start) }
         return true
     }
 

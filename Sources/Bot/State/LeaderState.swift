@@ -40,6 +40,14 @@ struct LeaderState: Sendable, Equatable {
         return true
     }
 
+    /// Replaces a watermark found to be impossible (beyond the newest message Zulip has) by
+    /// `id`, possibly lower. What the file says about replies after it may be just as wrong, so
+    /// catch-up pairs replies in order as for a first-version file (`legacy`).
+    mutating func repair(watermark id: Int) {
+        lastMessageID = id
+        legacy = true
+    }
+
     mutating func recordReply(to requestID: Int, replyID: Int) {
         replies[requestID] = replyID
         sending.remove(requestID)

@@ -90,12 +90,16 @@ final class ZulipClient: Sendable {
 
     /// The newest DM id (0 when there is none).
     func newestDirectMessageID(featureLevel: Int) throws(ZulipError) -> Int {
-        let page: ZulipMessagePage = try call("GET", "/messages", [
-            ("anchor", "newest"), ("num_before", "1"), ("num_after", "0"),
+        try newestDirectMessages(count: 1, featureLevel: featureLevel).messages.map(\.id).max() ?? 0
+    }
+
+    /// The `count` newest DMs, oldest first, raw Markdown.
+    func newestDirectMessages(count: Int, featureLevel: Int) throws(ZulipError) -> ZulipMessagePage {
+        try call("GET", "/messages", [
+            ("anchor", "newest"), ("num_before", String(count)), ("num_after", "0"),
             ("narrow", #"[{"operator":"is","operand":""# + Self.dmOperand(featureLevel: featureLevel) + #""}]"#),
             ("apply_markdown", "false"),
         ])
-        return page.messages.map(\.id).max() ?? 0
     }
 
     /// Sends a DM; returns the new message id. With `queueID` and `localID`, Zulip puts
