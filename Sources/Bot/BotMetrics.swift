@@ -23,6 +23,7 @@ final class BotMetrics: Sendable {
     let dms: CounterFamily
     let expiryEdits: CounterFamily
     let watermarkRejected: Counter
+    let aclUnresolved: Gauge
 
     init() {
         leader = registry.gauge("bot_leader", help: "1 while this bot holds the leader lock and answers DMs, 0 on standby.").labels()
@@ -38,6 +39,9 @@ final class BotMetrics: Sendable {
         watermarkRejected = registry.counter(
             "bot_state_watermark_rejected_total",
             help: "Saved watermarks refused at takeover because they lie beyond the newest message Zulip has; catch-up restarted from the BOT_CATCHUP_MAX_AGE window.").labels()
+        aclUnresolved = registry.gauge(
+            "bot_acl_unresolved_emails",
+            help: "Email entries of the access list that name no single active Zulip account right now (they grant nothing).").labels()
         ProcessMetrics.register(in: registry)
     }
 

@@ -95,13 +95,15 @@ enum BotRunner {
         let editor = ExpiryEditor(logger: logger, metrics: metrics, store: store) { (id, text, timeout) throws(ZulipError) in
             try zulip.editMessage(id, content: text, timeout: timeout)
         }
+        let directory = UserDirectory()
         let handler = DMHandler(
             sender: ReplySender(zulip: zulip, store: store, deadline: config.replyDeadline, logger: logger),
-            gateway: gateway, acl: config.acl,
+            gateway: gateway, acl: config.acl, directory: directory,
             limiter: UserRateLimiter(burst: config.userRateBurst, perMinute: config.userRatePerMinute),
             editor: config.expiryEdit ? editor : nil, editDelay: config.expiryEditDelay, metrics: metrics, logger: logger)
         let session = LeaderSession(
-            config: config, zulip: zulip, handler: handler, store: store, editor: editor, metrics: metrics, logger: logger, ping: ping)
+            config: config, zulip: zulip, handler: handler, directory: directory, store: store, editor: editor, metrics: metrics,
+            logger: logger, ping: ping)
 
         // READY before blocking on the lock: a standby is a healthy, started service.
         _ = try? notifier.ready()

@@ -35,4 +35,43 @@ final class BotSecurityTests: BotProcessTestCase {
         let metrics = try XCTUnwrap(fetch("http://127.0.0.1:\(metricsPort)/metrics"))
         XCTAssertTrue(metrics.contains(#"bot_gateway_invalid_answers_total{instance="http://127.0.0.1:\#(port)"} 1"#), metrics)
     }
+
+    /// The ACL names kate@example.com. A user whose address starts with U+212A KELVIN SIGN
+    /// (which Swift's lowercased() folds into "k") gets nothing; Kate herself gets her code.
+    /// Access follows the address: when Kate moves to another one she loses it, and the entry
+    /// comes back only for whoever holds kate@example.com.
+    func testALookAlikeEmailGetsNoCodeAndAccessFollowsTheAddress() throws {
+        stack = try BotStack()
+        let z = stack.zulip
+        let kelvin = "\u{212A}ate@example.com"
+        let kelvinID = z.addUser(kelvin, name: "Kelvin")
+        let bot = try stack.startBot(["BOT_ACL": "kate@example.com:*"])
+        // Said at start: the entry matches nobody yet.
+        XCTAssertNotNil(waitForLine(bot, "acl_email_unresolved") { $0["email"] as? String == "kate@example.com" })
+
+        var m = z.dm(from: kelvin, "code certus")
+        var text = try XCTUnwrap(reply(kelvin, after: m))
+        XCTAssertNil(BotStack.code(in: text), "a look-alike of an ACL email got a code: \(text)")
+        XCTAssertTrue(text.hasPrefix("No code for `certus`"), text)
+
+        // Kate joins: the realm_user event resolves the entry to her id, and only to hers.
+        let kateID = z.addUser("kate@example.com", name: "Kate")
+        XCTAssertNotEqual(kateID, kelvinID)
+        XCTAssertNotNil(waitForLine(bot, "acl_email_resolved") { $0["user_id"] as? Int == kateID })
+        m = z.dm(from: "kate@example.com", "code certus")
+        XCTAssertNotNil(BotStack.code(in: try XCTUnwrap(reply("kate@example.com", after: m))))
+        m = z.dm(from: kelvin, "code certus")
+        text = try XCTUnwrap(reply(kelvin, after: m))
+        XCTAssertNil(BotStack.code(in: text), text)
+
+        // Kate changes her address: the entry no longer names her.
+        z.control("POST", "/update-user", ["user": kateID, "email": "kate.moved@example.com"])
+        XCTAssertTrue(TestProcess.waitUntil(timeout: 10) { BotStack.lines(bot, "acl_email_unresolved").count == 2 })
+        m = z.dm(from: "kate.moved@example.com", "code certus")
+        text = try XCTUnwrap(reply("kate.moved@example.com", after: m))
+        XCTAssertNil(BotStack.code(in: text), "the ACL names an address Kate no longer has: \(text)")
+
+        let port = try XCTUnwrap(BotStack.metricsPort(bot))
+        XCTAssertTrue(try XCTUnwrap(fetch("http://127.0.0.1:\(port)/metrics")).contains("bot_acl_unresolved_emails 1"))
+    }
 }

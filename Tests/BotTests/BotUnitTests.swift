@@ -10,25 +10,104 @@ import XCTest
 final class BotUnitTests: XCTestCase {
     func testAccessListParsesEmailsIDsAndWildcards() throws {
         let acl = try AccessList.parse("Alice@Example.com:*; bob@example.com:Certus,github ;42:demo", source: "BOT_ACL")
-        XCTAssertTrue(acl.allows(userID: 1, email: "alice@example.COM", label: "anything"))
-        XCTAssertTrue(acl.allows(userID: 2, email: "BOB@example.com", label: "certus"))
-        XCTAssertFalse(acl.allows(userID: 2, email: "bob@example.com", label: "demo"))
-        XCTAssertTrue(acl.allows(userID: 42, email: "x@y.z", label: "demo"))
-        XCTAssertFalse(acl.allows(userID: 43, email: "x@y.z", label: "demo"))
+        XCTAssertTrue(acl.allows(userID: 1, emails: ["alice@example.COM"], label: "anything"))
+        XCTAssertTrue(acl.allows(userID: 2, emails: ["BOB@example.com"], label: "certus"))
+        XCTAssertFalse(acl.allows(userID: 2, emails: ["bob@example.com"], label: "demo"))
+        XCTAssertTrue(acl.allows(userID: 42, emails: ["x@y.z"], label: "demo"))
+        XCTAssertFalse(acl.allows(userID: 43, emails: ["x@y.z"], label: "demo"))
         // Id and email entries of one person add up.
-        XCTAssertTrue(acl.allows(userID: 42, email: "bob@example.com", label: "github"))
+        XCTAssertTrue(acl.allows(userID: 42, emails: ["bob@example.com"], label: "github"))
         XCTAssertEqual(acl.count, 3)
 
         let file = try AccessList.parse("# who = labels\nalice@example.com = demo\n\n7:*\n", source: "acl")
-        XCTAssertTrue(file.allows(userID: 0, email: "alice@example.com", label: "demo"))
-        XCTAssertTrue(file.allows(userID: 7, email: "", label: "x"))
+        XCTAssertTrue(file.allows(userID: 0, emails: ["alice@example.com"], label: "demo"))
+        XCTAssertTrue(file.allows(userID: 7, emails: [""], label: "x"))
 
         var legacy = AccessList()
         try legacy.addAllowedSenders("a@x.org, 9", source: "ALLOWED_SENDERS")
-        XCTAssertTrue(legacy.allows(userID: 9, email: "", label: "z"))
-        XCTAssertTrue(legacy.allows(userID: 0, email: "A@x.org", label: "z"))
+        XCTAssertTrue(legacy.allows(userID: 9, emails: [""], label: "z"))
+        XCTAssertTrue(legacy.allows(userID: 0, emails: ["A@x.org"], label: "z"))
         XCTAssertTrue(AccessList().isEmpty)
-        XCTAssertFalse(AccessList().allows(userID: 1, email: "a@b.c", label: "x"))
+        XCTAssertFalse(AccessList().allows(userID: 1, emails: ["a@b.c"], label: "x"))
+    }
+
+    /// Emails fold in ASCII only: U+212A KELVIN SIGN is not "k" (Swift's lowercased() says it is).
+    func testAccessListFoldsEmailsInASCIIOnly() throws {
+        XCTAssertEqual("\u{212A}ate@example.com".lowercased(), "kate@example.com", "the trap this guards against")
+        XCTAssertEqual("Kate@Example.COM".asciiLowercased, "kate@example.com")
+        XCTAssertEqual("\u{212A}ate@example.com".asciiLowercased, "\u{212A}ate@example.com")
+        let acl = try AccessList.parse("kate@example.com:*", source: "BOT_ACL")
+        XCTAssertTrue(acl.allows(userID: 5, emails: ["KATE@example.com"], label: "x"))
+        XCTAssertFalse(acl.allows(userID: 5, emails: ["\u{212A}ate@example.com"], label: "x"))
+        XCTAssertFalse(acl.allows(userID: 5, emails: ["kate@example.com\u{0301}"], label: "x"))
+        XCTAssertEqual(acl.emails, ["kate@example.com"])
+    }
+
+    /// Register's lists, then realm_user events: a new user, an email change (the API email
+    /// and the delivery email), a deactivation either way, an address claimed twice.
+    func testUserDirectoryFollowsRealmUserEventsAndResolvesTheACL() throws {
+        let dir = UserDirectory()
+        XCTAssertFalse(dir.load(ZulipQueue(queue_id: "q", last_event_id: -1)), "no realm_users: nothing to go by")
+        var queue = ZulipQueue(queue_id: "q", last_event_id: -1)
+        queue.realm_users = [ZulipUser(user_id: 26, email: "bot@example.com", is_bot: true),
+                             ZulipUser(user_id: 31, email: "Kate@example.com", delivery_email: "kate@example.com"),
+                             ZulipUser(user_id: 32, email: "user32@chat.example.com", delivery_email: nil)]
+        queue.realm_non_active_users = [ZulipUser(user_id: 33, email: "old@example.com")]
+        queue.cross_realm_bots = [ZulipUser(user_id: 1, email: "notification-bot@zulip.com")]
+        XCTAssertTrue(dir.load(queue))
+        XCTAssertEqual(dir.isBot(26), true)
+        XCTAssertEqual(dir.isBot(1), true, "cross-realm bots are bots")
+        XCTAssertEqual(dir.isBot(31), false)
+        XCTAssertNil(dir.isBot(99))
+        XCTAssertEqual(dir.emails(of: 31), ["kate@example.com"])
+        XCTAssertEqual(dir.emails(of: 33), [], "deactivated")
+        let acl = try AccessList.parse("kate@example.com:*;old@example.com:*;echo@example.com:*;\u{212A}ate@example.com:x", source: "BOT_ACL")
+        XCTAssertEqual(acl.resolutions(in: dir), ["kate@example.com": .user(31), "old@example.com": .nobody,
+                                                   "echo@example.com": .nobody, "\u{212A}ate@example.com": .nobody])
+
+        func event(_ op: String, _ person: ZulipPersonChange) -> ZulipEvent {
+            ZulipEvent(id: 1, type: "realm_user", op: op, person: person)
+        }
+        // A new bot; an update for someone never seen is ignored.
+        XCTAssertTrue(dir.apply(event("add", ZulipPersonChange(user_id: 40, email: "echo@example.com", delivery_email: .some("echo@example.com"), is_bot: true, is_active: true))))
+        XCTAssertEqual(dir.isBot(40), true)
+        XCTAssertFalse(dir.apply(event("update", ZulipPersonChange(user_id: 77, new_email: "x@example.com"))))
+        XCTAssertFalse(dir.apply(ZulipEvent(id: 2, type: "heartbeat")))
+        // Kate moves: first her delivery email, then her API email.
+        XCTAssertTrue(dir.apply(event("update", ZulipPersonChange(user_id: 31, delivery_email: .some("kate.new@example.com")))))
+        XCTAssertEqual(Set(dir.emails(of: 31)), ["kate@example.com", "kate.new@example.com"])
+        XCTAssertTrue(dir.apply(event("update", ZulipPersonChange(user_id: 31, new_email: "kate.new@example.com"))))
+        XCTAssertEqual(dir.emails(of: 31), ["kate.new@example.com"])
+        XCTAssertEqual(acl.resolutions(in: dir)["kate@example.com"], .nobody)
+        // Someone else takes the old address: the entry now names them.
+        XCTAssertTrue(dir.apply(event("add", ZulipPersonChange(user_id: 41, email: "kate@example.com", delivery_email: .some("kate@example.com"), is_bot: false))))
+        XCTAssertEqual(acl.resolutions(in: dir)["kate@example.com"], .user(41))
+        // The same address as one user's API email and another's delivery email: nobody's.
+        XCTAssertTrue(dir.apply(event("update", ZulipPersonChange(user_id: 32, delivery_email: .some("KATE@example.com")))))
+        XCTAssertEqual(acl.resolutions(in: dir)["kate@example.com"], .ambiguous([32, 41]))
+        XCTAssertEqual(dir.emails(of: 41), [])
+        XCTAssertTrue(dir.apply(event("update", ZulipPersonChange(user_id: 32, delivery_email: .some(nil)))))
+        XCTAssertEqual(dir.emails(of: 41), ["kate@example.com"])
+        // Deactivation (FL 222+: update is_active; before: remove) and reactivation.
+        XCTAssertTrue(dir.apply(event("update", ZulipPersonChange(user_id: 41, is_active: false))))
+        XCTAssertEqual(dir.emails(of: 41), [])
+        XCTAssertTrue(dir.apply(event("update", ZulipPersonChange(user_id: 41, is_active: true))))
+        XCTAssertTrue(dir.apply(event("remove", ZulipPersonChange(user_id: 41))))
+        XCTAssertEqual(acl.resolutions(in: dir)["kate@example.com"], .nobody)
+        XCTAssertEqual(dir.isBot(41), false, "a deactivated user is still known")
+    }
+
+    func testRealmUserEventsDecodeLeniently() throws {
+        let json = #"{"events":[{"id":1,"type":"realm_user","op":"update","person":{"user_id":5,"delivery_email":null}},"#
+            + #"{"id":2,"type":"realm_user","op":"update","person":{"user_id":5,"new_email":"a@b.c"}},"#
+            + #"{"id":3,"type":"realm_user","op":"update","person":{"custom_profile_field":{"id":1}}},"#
+            + #"{"id":4,"type":"heartbeat"}]}"#
+        let batch = try JSONDecoder().decode(ZulipEventBatch.self, from: Data(json.utf8))
+        XCTAssertEqual(batch.events.count, 4)
+        XCTAssertEqual(batch.events[0].person?.delivery_email, .some(nil), "present and null: hidden now")
+        XCTAssertEqual(batch.events[1].person?.delivery_email, nil as String??, "absent: unchanged")
+        XCTAssertEqual(batch.events[1].person?.new_email, "a@b.c")
+        XCTAssertNil(batch.events[2].person, "a shape without user_id does not fail the batch")
     }
 
     func testAccessListRejectsMalformedEntriesWithLineNumbers() {
@@ -224,7 +303,7 @@ final class BotUnitTests: XCTestCase {
         XCTAssertEqual(config.catchUpMaxAge, 60)
         XCTAssertFalse(config.expiryEdit)
         XCTAssertEqual(config.listen?.port, 9101)
-        XCTAssertTrue(config.acl.allows(userID: 0, email: "alice@example.com", label: "x"))
+        XCTAssertTrue(config.acl.allows(userID: 0, emails: ["alice@example.com"], label: "x"))
         XCTAssertFalse(config.description.contains("rc-key") || config.description.contains("file-token"))
 
         // ZULIP_ALLOW_INSECURE, then the zuliprc's insecure: TLS is always verified, so true is refused.

@@ -36,6 +36,7 @@ final class DMHandler: Sendable {
     private let sender: ReplySender
     private let gateway: GatewayClient
     private let acl: AccessList
+    private let directory: UserDirectory
     private let limiter: UserRateLimiter
     private let editor: ExpiryEditor?
     private let editDelay: Double
@@ -43,11 +44,12 @@ final class DMHandler: Sendable {
     private let logger: Logger
     private let audit: Logger
 
-    init(sender: ReplySender, gateway: GatewayClient, acl: AccessList, limiter: UserRateLimiter, editor: ExpiryEditor?,
-         editDelay: Double, metrics: BotMetrics, logger: Logger) {
+    init(sender: ReplySender, gateway: GatewayClient, acl: AccessList, directory: UserDirectory, limiter: UserRateLimiter,
+         editor: ExpiryEditor?, editDelay: Double, metrics: BotMetrics, logger: Logger) {
         self.sender = sender
         self.gateway = gateway
         self.acl = acl
+        self.directory = directory
         self.limiter = limiter
         self.editor = editor
         self.editDelay = editDelay
@@ -89,8 +91,8 @@ final class DMHandler: Sendable {
         case .help, .unknown:
             return answer(m, ReplyFormatter.help, .help, label: "", session: session, received: received)
         case .labels:
-            return answer(m, ReplyFormatter.labels(acl.grant(userID: m.sender_id, email: m.sender_email)), .labels, label: "",
-                          session: session, received: received)
+            return answer(m, ReplyFormatter.labels(acl.grant(userID: m.sender_id, emails: directory.emails(of: m.sender_id))), .labels,
+                          label: "", session: session, received: received)
         case .code(let rawLabel):
             return answerCode(m, rawLabel: rawLabel, session: session, received: received)
         }
@@ -98,7 +100,9 @@ final class DMHandler: Sendable {
 
     private func answerCode(_ m: ZulipMessage, rawLabel: String, session: Session, received: ContinuousClock.Instant) -> Outcome {
         guard let label = try? SeedLabel(rawLabel).value,
-            acl.allows(userID: m.sender_id, email: m.sender_email, label: label)
+            // By user id: the email a message carries is only a name, the directory says
+            // which addresses are really this sender's.
+            acl.allows(userID: m.sender_id, emails: directory.emails(of: m.sender_id), label: label)
         else {
             return answer(m, ReplyFormatter.notAvailable(label: rawLabel), .notAvailable, label: AccessList.printable(rawLabel),
                           session: session, received: received)

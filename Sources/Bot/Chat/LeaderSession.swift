@@ -33,6 +33,8 @@ final class LeaderSession: Sendable {
         var catchUpWanted = false
         var lastCatchUp: ContinuousClock.Instant? = nil
         var stallReported = false
+        /// How each ACL email resolved when last logged.
+        var aclReported: [String: AccessList.EmailResolution]? = nil
     }
 
     /// Replies in flight at once (each may wait up to the gateway deadline).
@@ -43,6 +45,7 @@ final class LeaderSession: Sendable {
     private let config: BotConfiguration
     private let zulip: ZulipClient
     private let handler: DMHandler
+    private let directory: UserDirectory
     private let store: LeaderStateStore
     private let editor: ExpiryEditor?
     private let metrics: BotMetrics
@@ -52,11 +55,12 @@ final class LeaderSession: Sendable {
     private let tracking = Mutex(Tracking())
     private let dispatcher = MessageDispatcher(maxConcurrent: LeaderSession.maxConcurrentReplies)
 
-    init(config: BotConfiguration, zulip: ZulipClient, handler: DMHandler, store: LeaderStateStore, editor: ExpiryEditor?,
-         metrics: BotMetrics, logger: Logger, ping: @escaping @Sendable () -> Void) {
+    init(config: BotConfiguration, zulip: ZulipClient, handler: DMHandler, directory: UserDirectory, store: LeaderStateStore,
+         editor: ExpiryEditor?, metrics: BotMetrics, logger: Logger, ping: @escaping @Sendable () -> Void) {
         self.config = config
         self.zulip = zulip
         self.handler = handler
+        self.directory = directory
         self.store = store
         self.editor = editor
         self.metrics = metrics
@@ -106,6 +110,12 @@ final class LeaderSession: Sendable {
                 return
             }
             logger.info("queue_registered", ["queue_id": .string(queue.queue_id), "feature_level": .int(ctx.featureLevel)])
+            if !directory.load(queue) {
+                logger.error("user_directory_unavailable", [
+                    "message": "register returned no realm_users, so no ACL email can be matched to a user and bots cannot be told apart; only numeric ACL entries grant codes",
+                ])
+            }
+            reportACL()
             // The saved watermark is judged once, against the first queue: later ones only
             // meet this leader's own, which never passes a message it saw.
             if firstQueue {
@@ -180,6 +190,12 @@ final class LeaderSession: Sendable {
                 if stopping { return }
                 for event in events {
                     lastEventID = max(lastEventID, event.id)
+                    if event.type == "realm_user" {
+                        // Before any message after it is handed out: a sender's new email or
+                        // a new bot is known by the time their next DM is judged.
+                        if directory.apply(event) { reportACL() }
+                        continue
+                    }
                     guard event.type == "message", var message = event.message else { continue }
                     if let flags = event.flags { message.flags = flags }
                     receive(message, ctx, received: received, caughtUp: false, localID: event.local_message_id)
@@ -209,6 +225,34 @@ final class LeaderSession: Sendable {
                 }
             }
         }
+    }
+
+    /// Logs each ACL email whose resolution (one account, nobody, several) is new or changed:
+    /// all of them after the first register, then only what a user change altered.
+    private func reportACL() {
+        let now = config.acl.resolutions(in: directory)
+        let changed = tracking.withLock { t -> [(String, AccessList.EmailResolution)] in
+            let before = t.aclReported ?? [:]
+            t.aclReported = now
+            return now.filter { before[$0.key] != $0.value }.sorted { $0.key < $1.key }
+        }
+        for (email, resolution) in changed {
+            switch resolution {
+            case .user(let id):
+                logger.info("acl_email_resolved", ["email": .string(email), "user_id": .int(id)])
+            case .nobody:
+                logger.warning("acl_email_unresolved", [
+                    "email": .string(email),
+                    "message": "no active Zulip account the bot can see has this email, so the entry grants nothing; check the address, the user's email visibility, or use the numeric user id",
+                ])
+            case .ambiguous(let ids):
+                logger.warning("acl_email_ambiguous", [
+                    "email": .string(email), "user_ids": .string(ids.map(String.init).joined(separator: ",")),
+                    "message": "several active accounts have this email (one as its Zulip API email, another as its delivery email), so the entry grants nothing; use the numeric user id",
+                ])
+            }
+        }
+        metrics.aclUnresolved.set(Double(now.values.filter { if case .user = $0 { false } else { true } }.count))
     }
 
     /// DMs after the watermark, each answered once if young enough (see `CatchUpPlan`); also

@@ -41,7 +41,9 @@ enum HelpText {
 
         ACCESS
           BOT_ACL          "alice@example.com:*;bob@example.com:certus,github;42:demo": sender (email,
-                           case-insensitive, or Zulip user id) : * or a comma list of labels
+                           case-insensitive in ASCII only, or Zulip user id) : * or a comma list of
+                           labels. An email grants the one active account that has it now (looked
+                           up in Zulip); one that matches none or several grants nothing (logged)
           BOT_ACL_FILE     same entries, one per line (# comments; "who = labels" also accepted)
           ALLOWED_SENDERS  original project's comma-separated senders, each granted *
                            An empty ACL gives nobody a code (the bot says so at start).

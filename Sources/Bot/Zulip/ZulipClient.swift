@@ -50,10 +50,13 @@ final class ZulipClient: Sendable {
     /// servers ignore an unknown operand and would deliver every message).
     static func dmOperand(featureLevel: Int) -> String { featureLevel >= 177 ? "dm" : "private" }
 
-    /// `POST /register` for DM message events only, raw Markdown content.
+    /// `POST /register` for DM message events (the narrow filters only `message` events) and
+    /// user changes, raw Markdown content; the answer carries the newest message id and the
+    /// users, the starting point the events apply to.
     func register(featureLevel: Int) throws(ZulipError) -> ZulipQueue {
         try call("POST", "/register", [
-            ("event_types", #"["message"]"#),
+            ("event_types", #"["message","realm_user"]"#),
+            ("fetch_event_types", #"["message","realm_user"]"#),
             ("narrow", #"[["is",""# + Self.dmOperand(featureLevel: featureLevel) + #""]]"#),
             ("apply_markdown", "false"),
         ])

@@ -1,4 +1,5 @@
-/// One event from `GET /events`: a `message`, a `heartbeat`, or another type the bot ignores.
+/// One event from `GET /events`: a `message`, a `realm_user` change, a `heartbeat`, or another
+/// type the bot ignores.
 ///
 /// ```swift
 /// for event in batch.events { lastEventID = max(lastEventID, event.id) }
@@ -10,6 +11,38 @@ struct ZulipEvent: Decodable, Sendable {
     var flags: [String]?
     /// On the event of a message this queue's client sent with `local_id`: that id.
     var local_message_id: String?
+    /// `realm_user` events: `add`, `update` or `remove`, and whom they are about.
+    var op: String?
+    var person: ZulipPersonChange?
+
+    /// Zulip's JSON field names.
+    private enum CodingKeys: String, CodingKey {
+        case id, type, message, flags, local_message_id, op, person
+    }
+
+    init(id: Int, type: String, message: ZulipMessage? = nil, flags: [String]? = nil, local_message_id: String? = nil,
+         op: String? = nil, person: ZulipPersonChange? = nil) {
+        self.id = id
+        self.type = type
+        self.message = message
+        self.flags = flags
+        self.local_message_id = local_message_id
+        self.op = op
+        self.person = person
+    }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = try c.decode(Int.self, forKey: .id)
+        type = try c.decode(String.self, forKey: .type)
+        message = try c.decodeIfPresent(ZulipMessage.self, forKey: .message)
+        flags = try c.decodeIfPresent([String].self, forKey: .flags)
+        local_message_id = try c.decodeIfPresent(String.self, forKey: .local_message_id)
+        op = try? c.decodeIfPresent(String.self, forKey: .op)
+        // Leniently: an event shape this bot does not know must not fail the whole batch (the
+        // poll would be retried forever); the directory is rebuilt at every register anyway.
+        person = try? c.decodeIfPresent(ZulipPersonChange.self, forKey: .person)
+    }
 }
 
 /// The body of a successful `GET /events`.
@@ -31,6 +64,11 @@ struct ZulipQueue: Decodable, Sendable, Equatable {
     /// The newest message id the bot could see when the queue was made (with `message` in
     /// `fetch_event_types`): everything after it reaches the queue.
     var max_message_id: Int?
+    /// The users when the queue was made (with `realm_user` in `fetch_event_types`); the
+    /// queue's `realm_user` events carry every change after it.
+    var realm_users: [ZulipUser]?
+    var realm_non_active_users: [ZulipUser]?
+    var cross_realm_bots: [ZulipUser]?
 }
 
 /// `GET /users/me`: the bot's own identity.
