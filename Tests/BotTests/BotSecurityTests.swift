@@ -74,4 +74,66 @@ final class BotSecurityTests: BotProcessTestCase {
         let port = try XCTUnwrap(BotStack.metricsPort(bot))
         XCTAssertTrue(try XCTUnwrap(fetch("http://127.0.0.1:\(port)/metrics")).contains("bot_acl_unresolved_emails 1"))
     }
+
+    /// A bot account that echoes every message it gets: the bot never answers another bot, so
+    /// no loop starts (before, 185 replies in 20 s without end). The echo bot's DM is settled.
+    func testAnotherBotIsNeverAnsweredSoAnEchoBotCannotStartALoop() throws {
+        stack = try BotStack()
+        let z = stack.zulip
+        let echo = "echo-bot@example.com"
+        z.control("POST", "/users", ["email": echo, "full_name": "Echo Bot", "is_bot": true])
+        // Even with the echo bot in the ACL.
+        let bot = try stack.startBot(["BOT_ACL": "\(echo):*;\(BotStack.alice):*"])
+        let port = try XCTUnwrap(BotStack.metricsPort(bot))
+        let first = z.dm(from: echo, "code certus")
+        // Play the echo bot: send back each message the bot sends it, at most 20 times within 10 s,
+        // until the bot has settled the first DM as a bot's and answered a human after it.
+        var echoed = Set<Int>()
+        var marker: Int? = nil
+        let deadline = Date() + 10
+        while Date() < deadline && echoed.count < 20 {
+            for reply in z.botReplies(to: echo, after: first) where !echoed.contains(reply.id) {
+                echoed.insert(reply.id)
+                z.dm(from: echo, reply.content)
+            }
+            if marker == nil, fetch("http://127.0.0.1:\(port)/metrics")?.contains(#"bot_dms_total{outcome="ignored_bot"} 1"#) == true {
+                marker = z.dm(from: BotStack.alice, "help")
+            }
+            if let marker, !z.botReplies(to: BotStack.alice, after: marker).isEmpty { break }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        XCTAssertEqual(z.botReplies(to: echo, after: first).count, 0, "the bot answered a bot: \(echoed.count) echoes")
+        XCTAssertNotNil(marker, "the echo bot's DM was not counted as ignored_bot")
+        XCTAssertTrue(TestProcess.waitUntil(timeout: 5) { (self.stack.watermark ?? 0) >= first }, "the bot's DM is settled")
+        XCTAssertTrue(BotStack.auditLines(bot).allSatisfy { $0["message_id"] as? Int != first }, "a bot's DM is not a request")
+    }
+
+    /// 50 DMs from one user far beyond the limit (burst 2, one a minute): two codes, one
+    /// "too many requests", and the other 47 settled silently (before: 48 notices), each DM
+    /// settled exactly once, also for the next leader.
+    func testAFloodOfDMsGetsOneRateLimitNoticePerWindow() throws {
+        stack = try BotStack()
+        let z = stack.zulip
+        let bot = try stack.startBot(["BOT_USER_RATE_BURST": "2", "BOT_USER_RATE_PER_MINUTE": "1"])
+        let ids = (0..<50).map { _ in z.dm(from: BotStack.alice, "code certus") }
+        XCTAssertTrue(TestProcess.waitUntil(timeout: 20) { BotStack.auditLines(bot).count >= 50 }, "\(BotStack.auditLines(bot).count) audit lines")
+        let outcomes = Dictionary(grouping: BotStack.auditLines(bot), by: { $0["outcome"] as? String ?? "" }).mapValues(\.count)
+        XCTAssertEqual(outcomes, ["code": 2, "rate_limited": 1, "rate_limited_silent": 47])
+        XCTAssertEqual(Set(BotStack.auditLines(bot).compactMap { $0["message_id"] as? Int }), Set(ids), "one audit line per DM")
+        let replies = z.botReplies(to: BotStack.alice, after: ids[0] - 1)
+        XCTAssertEqual(replies.count, 3, "\(replies.map(\.content))")
+        XCTAssertEqual(replies.filter { $0.content.hasPrefix("Too many requests.") }.count, 1)
+        XCTAssertTrue(TestProcess.waitUntil(timeout: 5) { (self.stack.watermark ?? 0) >= ids.last! }, "every DM settled")
+        let port = try XCTUnwrap(BotStack.metricsPort(bot))
+        XCTAssertTrue(try XCTUnwrap(fetch("http://127.0.0.1:\(port)/metrics")).contains(#"bot_dms_total{outcome="rate_limited_silent"} 47"#))
+
+        // The next leader answers none of them again.
+        bot.signal(SIGKILL)
+        bot.waitForExit(timeout: 5)
+        let next = try stack.startBot()
+        XCTAssertEqual(waitForLine(next, "catch_up")?["to_answer"] as? Int, 0)
+        let b = z.dm(from: BotStack.bob, "help")
+        XCTAssertEqual(z.waitForReplies(to: BotStack.bob, after: b).count, 1)
+        XCTAssertEqual(z.botReplies(to: BotStack.alice, after: ids[0] - 1).count, 3)
+    }
 }

@@ -372,6 +372,36 @@ final class BotUnitTests: XCTestCase {
         XCTAssertNil(limiter.check(userID: 1))
     }
 
+    /// One notice per limited stretch: refusals before the notice's wait has run out are silent.
+    func testRateLimitNoticeOncePerWindow() {
+        let clock = Mutex<Double>(0)
+        let limiter = UserRateLimiter(burst: 1, perMinute: 6, now: { clock.withLock { $0 } })
+        XCTAssertEqual(limiter.admit(userID: 1), .allowed)
+        XCTAssertEqual(limiter.admit(userID: 1), .limited(retryIn: 10, notify: true))
+        clock.withLock { $0 = 5 }
+        XCTAssertEqual(limiter.admit(userID: 1), .limited(retryIn: 5, notify: false))
+        XCTAssertEqual(limiter.admit(userID: 2), .allowed)
+        XCTAssertEqual(limiter.admit(userID: 2), .limited(retryIn: 10, notify: true), "another user's notice is their own")
+        clock.withLock { $0 = 10 }
+        XCTAssertEqual(limiter.admit(userID: 1), .allowed)
+        XCTAssertEqual(limiter.admit(userID: 1), .limited(retryIn: 10, notify: true), "a new stretch, a new notice")
+    }
+
+    /// A request settled without a reply on purpose counts as answered in a catch-up, and the
+    /// state file keeps it until the watermark passes it.
+    func testRequestsSettledWithoutAReplyAreNotAnsweredByACatchUp() {
+        let plan = CatchUpPlan(messages: [dm(20, from: 5, partner: 5), dm(21, from: 5, partner: 5)], botID: 1, now: 1010, maxAge: 120,
+                               replies: [:], sending: [], noReply: [21])
+        XCTAssertEqual(plan.toAnswer.map(\.id), [20])
+        XCTAssertEqual(plan.alreadyAnswered, 1)
+        var state = LeaderState(lastMessageID: 19)
+        state.noReply = [21]
+        let read = LeaderState.decode(state.encoded(now: 0)!)
+        XCTAssertEqual(read?.noReply, [21])
+        state.advance(to: 21)
+        XCTAssertEqual(state.noReply, [])
+    }
+
     func testLeaderLockIsExclusiveAndBumpsTheEpoch() throws {
         let dir = NSTemporaryDirectory() + "botlock-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

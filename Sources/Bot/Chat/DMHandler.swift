@@ -23,8 +23,10 @@ final class DMHandler: Sendable {
     /// How a message was dealt with (`bot_dms_total{outcome}`).
     enum Outcome: String, Sendable {
         case code, notAvailable = "not_available", labels, help, unavailable, rateLimited = "rate_limited"
+        /// Rate-limited again before the notice's wait ran out: no reply, recorded as settled.
+        case rateLimitedSilent = "rate_limited_silent"
         case groupHint = "group_hint", ignoredGroup = "ignored_group", ignoredStream = "ignored_stream"
-        case ignoredOwn = "ignored_own", replyFailed = "reply_failed"
+        case ignoredOwn = "ignored_own", ignoredBot = "ignored_bot", replyFailed = "reply_failed"
     }
 
     /// The outcome, and whether the message needs nothing more (false: its reply failed).
@@ -69,6 +71,12 @@ final class DMHandler: Sendable {
 
     private func decideAndReply(_ m: ZulipMessage, session: Session, received: ContinuousClock.Instant) -> Outcome {
         if m.sender_id == session.botID { return .ignoredOwn }
+        if directory.isBot(m.sender_id) == true {
+            // Another bot (an echo bot, a second instance of this one under another account):
+            // answering could start a loop that never ends, and bots need no codes.
+            logger.debug("ignored_bot_message", ["message_id": .int(m.id), "sender_id": .int(m.sender_id)])
+            return .ignoredBot
+        }
         guard m.isDirect else {
             logger.debug("ignored_stream_message", ["message_id": .int(m.id)])
             return .ignoredStream
@@ -83,9 +91,18 @@ final class DMHandler: Sendable {
         }
 
         let command = BotCommand.parse(m.content)
-        if let wait = limiter.check(userID: m.sender_id) {
+        switch limiter.admit(userID: m.sender_id) {
+        case .allowed:
+            break
+        case .limited(let wait, notify: true):
             return answer(m, ReplyFormatter.rateLimited(retryIn: Int(wait.rounded(.up))), .rateLimited, label: command.label,
                           session: session, received: received)
+        case .limited(_, notify: false):
+            // Settled without a reply, and recorded as such first, so no later catch-up (this
+            // leader's or the next one's) answers it after all.
+            guard sender.recordNoReply(to: m.id) else { return .replyFailed }
+            auditLine(m, received, label: command.label, outcome: .rateLimitedSilent)
+            return .rateLimitedSilent
         }
         switch command {
         case .help, .unknown:

@@ -280,7 +280,8 @@ final class LeaderSession: Sendable {
         let saved = store.current
         let plan = CatchUpPlan(
             messages: fetched, botID: ctx.botID, now: Logger.wallClock().seconds, maxAge: config.catchUpMaxAge,
-            replies: saved.replies, sending: saved.sending, legacy: saved.legacy, taken: taken, busy: busy, watermark: start)
+            replies: saved.replies, sending: saved.sending, noReply: saved.noReply, legacy: saved.legacy, taken: taken, busy: busy,
+            watermark: start)
         logger.info("catch_up", [
             "from": .int(start), "fetched": .int(fetched.count), "to_answer": .int(plan.toAnswer.count),
             "already_answered": .int(plan.alreadyAnswered), "too_old": .int(plan.tooOld), "in_progress": .int(taken.count),

@@ -104,6 +104,19 @@ final class ReplySender: Sendable {
         }
     }
 
+    /// Records that `requestID` is settled without a reply (a rate-limited user already told
+    /// when to come back); false if the state could not be saved.
+    func recordNoReply(to requestID: Int) -> Bool {
+        do {
+            try store.update { $0.noReply.insert(requestID) }
+            return true
+        } catch {
+            logger.error("state_write_failed", ["error": .string(error.description),
+                "message": "the leader's state could not be saved; check BOT_STATE_DIR (free space, permissions)"])
+            return false
+        }
+    }
+
     /// The reply id recorded for `requestID` once the bot's queue delivered its echo.
     private func awaitEcho(of requestID: Int, until: ContinuousClock.Instant) -> Int? {
         while true {

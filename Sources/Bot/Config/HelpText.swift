@@ -48,7 +48,9 @@ enum HelpText {
           ALLOWED_SENDERS  original project's comma-separated senders, each granted *
                            An empty ACL gives nobody a code (the bot says so at start).
           BOT_USER_RATE_BURST       requests a user may make at once (default 5)
-          BOT_USER_RATE_PER_MINUTE  sustained requests per user per minute (default 10)
+          BOT_USER_RATE_PER_MINUTE  sustained requests per user per minute (default 10); over
+                                    it a user is told once when to retry, then not answered
+                                    until then. Other bots' messages are never answered.
 
         LEADER ELECTION AND STATE
           BOT_LOCK_FILE    flock()ed by every bot; the holder leads, the others wait and take over

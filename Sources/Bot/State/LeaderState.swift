@@ -11,6 +11,8 @@ import FoundationEssentials
 ///   sent after the user's next DM) rather than the next one.
 /// - `sending`: requests whose reply was being sent when no answer came back (or the process
 ///   died): the reply may exist. Catch-up pairs each with a bot message no recorded reply claims.
+/// - `noReply`: requests above the watermark settled on purpose without a reply (a rate-limited
+///   user who was already told when to come back). Catch-up treats them as answered.
 /// - `pendingEdits`: expiry edits still to do.
 ///
 /// ```swift
@@ -22,6 +24,7 @@ struct LeaderState: Sendable, Equatable {
     var lastMessageID: Int?
     var replies: [Int: Int] = [:]
     var sending: Set<Int> = []
+    var noReply: Set<Int> = []
     var pendingEdits: [PendingEdit] = []
     /// Read from a file of a version that kept only the watermark: which requests after it were
     /// answered is unknown, so catch-up falls back to pairing replies in order.
@@ -60,6 +63,7 @@ struct LeaderState: Sendable, Equatable {
         guard let mark = lastMessageID else { return }
         replies = replies.filter { $0.value > mark }
         sending = sending.filter { $0 > mark }
+        noReply = noReply.filter { $0 > mark }
     }
 
     // MARK: - watermark.json
@@ -70,6 +74,7 @@ struct LeaderState: Sendable, Equatable {
         var updated_at: Int64
         var replies: [String: Int]?
         var sending: [Int]?
+        var no_reply: [Int]?
         var pending_edits: [PendingEdit]?
     }
 
@@ -79,7 +84,7 @@ struct LeaderState: Sendable, Equatable {
         let wire = Wire(
             last_message_id: lastMessageID, updated_at: now,
             replies: Dictionary(uniqueKeysWithValues: replies.map { (String($0.key), $0.value) }),
-            sending: sending.sorted(), pending_edits: pendingEdits)
+            sending: sending.sorted(), no_reply: noReply.sorted(), pending_edits: pendingEdits)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         guard let data = try? encoder.encode(wire) else { return nil }
@@ -97,6 +102,7 @@ struct LeaderState: Sendable, Equatable {
         }
         state.replies = replies
         state.sending = Set(wire.sending ?? [])
+        state.noReply = Set(wire.no_reply ?? [])
         state.pendingEdits = wire.pending_edits ?? []
         state.legacy = wire.replies == nil
         return state
