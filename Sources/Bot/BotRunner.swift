@@ -24,6 +24,10 @@ enum BotRunner {
     /// SIGTERM to exit: under the unit's TimeoutStopSec=20s, after which systemd kills.
     static let shutdownBudget: Duration = .seconds(18)
 
+    /// How often the leader checks that its lock files are still the files it locked (a
+    /// reply is also checked just before it is sent).
+    static let lockCheckInterval: Duration = .milliseconds(250)
+
     /// Exit 3 after a 401: retrying cannot help, and a supervisor should not hide it.
     static func fatalCredentials(logger: Logger) -> Never {
         logger.error("zulip_unauthorized", ["message": .string(credentialsMessage)])
@@ -43,15 +47,41 @@ enum BotRunner {
             logger.warning("acl_empty", ["message": "the access list is empty: nobody will get a code; set BOT_ACL or BOT_ACL_FILE"])
         }
 
-        let store = LeaderStateStore(directory: config.stateDir)
+        // The lock file was deleted or replaced, or a newer leader wrote the state file: another
+        // bot may lead now. Stop acting at once and leave; the supervisor restarts this process
+        // as a standby (a clean way back, with no half-torn-down session to reason about).
+        let exiting = Mutex(false)
+        let leadershipLost: @Sendable (String) -> Void = { reason in
+            guard exiting.withLock({ e -> Bool in defer { e = true }; return !e }) else { return }
+            role.withLock { $0 = .stopping }
+            metrics.leader.set(0)
+            logger.error("leader_lock_lost", [
+                "reason": .string(reason),
+                "message": "another bot may lead now, so this one stops answering and exits (1) for its supervisor to restart it as a standby; never delete or replace BOT_LOCK_FILE or BOT_STATE_DIR/leader.lock while bots run",
+            ])
+            BotMain.printError("totp-bot: lost the leader lock: \(reason)")
+            exit(1)
+        }
+        let store = LeaderStateStore(directory: config.stateDir, onSuperseded: leadershipLost)
         do { try store.load() } catch {
             BotMain.printError("totp-bot: \(error.description)")
             exit(2)
         }
         let lock: LeaderLock
-        do { lock = try LeaderLock(path: config.lockFile) } catch {
+        do {
+            lock = try LeaderLock(
+                path: config.lockFile, stateLock: LeaderStateStore.lockPath(in: config.stateDir),
+                minimumEpoch: { [stateDir = config.stateDir] in LeaderStateStore.epochOnDisk(directory: stateDir) }, logger: logger)
+        } catch {
             BotMain.printError("totp-bot: \(error.description)")
             exit(2)
+        }
+        // Checked before every reply is sent, besides the lock's own monitoring.
+        let stillLeader: @Sendable () -> Bool = {
+            if exiting.withLock({ $0 }) { return false }
+            guard let problem = lock.verify() else { return true }
+            leadershipLost(problem)
+            return false
         }
 
         CurlRuntime.initializeOnce()
@@ -97,7 +127,7 @@ enum BotRunner {
         }
         let directory = UserDirectory()
         let handler = DMHandler(
-            sender: ReplySender(zulip: zulip, store: store, deadline: config.replyDeadline, logger: logger),
+            sender: ReplySender(zulip: zulip, store: store, deadline: config.replyDeadline, mayAct: stillLeader, logger: logger),
             gateway: gateway, acl: config.acl, directory: directory,
             limiter: UserRateLimiter(burst: config.userRateBurst, perMinute: config.userRatePerMinute),
             editor: config.expiryEdit ? editor : nil, editDelay: config.expiryEditDelay, metrics: metrics, logger: logger)
@@ -134,8 +164,9 @@ enum BotRunner {
             _ = try? notifier.status("leader (epoch \(record.epoch))")
             ping()
             logger.info("leader", ["epoch": .int(record.epoch), "pid": .int(record.pid), "host": .string(record.host)])
+            lock.startMonitoring(every: lockCheckInterval, onLost: leadershipLost)
             // This dedicated thread becomes the Zulip loop.
-            session.run()
+            session.run(epoch: record.epoch)
         }, onError: { failure in
             logger.error("lock_failed", ["error": .string(failure.description)])
             BotMain.printError("totp-bot: \(failure.description)")

@@ -42,4 +42,82 @@ final class BotStateTests: BotProcessTestCase {
         let port = try XCTUnwrap(BotStack.metricsPort(bot))
         XCTAssertTrue(try XCTUnwrap(fetch("http://127.0.0.1:\(port)/metrics")).contains("bot_state_watermark_rejected_total 1"))
     }
+
+    /// `rm` of the lock file while bot1 leads, then bot2 starts: bot2 creates a new file and
+    /// locks it. bot1 sees that its path no longer names the file it locked, stops at once and
+    /// exits 1 (its supervisor would restart it as a standby); 3 DMs get exactly 3 replies.
+    func testDeletingTheLockFileUnderTheLeaderNeverMakesTwoLeaders() throws {
+        stack = try BotStack()
+        let z = stack.zulip
+        let bot1 = try stack.startBot()
+        try FileManager.default.removeItem(atPath: stack.dir + "/leader.lock")
+        let bot2 = try stack.startBot()
+        // At once: bot1 may not have looked at its lock yet, then its check before sending stops it.
+        let users = [BotStack.alice, BotStack.bob, BotStack.carol]
+        let ids = users.map { z.dm(from: $0, "help") }
+        for (user, id) in zip(users, ids) { XCTAssertEqual(z.waitForReplies(to: user, after: id).count, 1, user) }
+        Thread.sleep(forTimeInterval: 1)
+        XCTAssertEqual(z.messages(after: ids[0] - 1).filter { $0.senderEmail == ZulipEmulator.botEmail }.count, 3, "3 DMs, 3 replies")
+        XCTAssertEqual(bot1.waitForExit(timeout: 5), 1, "bot1 kept leading after its lock file was deleted")
+        // Deleted, or already recreated by bot2 when bot1 looked.
+        let reason = BotStack.lines(bot1, "leader_lock_lost").first?["reason"] as? String ?? ""
+        XCTAssertTrue(reason.hasSuffix("leader.lock was deleted") || reason.hasSuffix("leader.lock was replaced by another file"), reason)
+        XCTAssertTrue(bot2.process.isRunning)
+
+        // Replacing the file (a rename over it) is caught the same way.
+        try "{}".write(toFile: stack.dir + "/other.lock", atomically: false, encoding: .utf8)
+        XCTAssertEqual(rename(stack.dir + "/other.lock", stack.dir + "/leader.lock"), 0)
+        XCTAssertEqual(bot2.waitForExit(timeout: 5), 1)
+        XCTAssertTrue((BotStack.lines(bot2, "leader_lock_lost").first?["reason"] as? String ?? "").contains("was replaced"))
+    }
+
+    /// Two bots given different BOT_LOCK_FILEs but one BOT_STATE_DIR: both also lock
+    /// BOT_STATE_DIR/leader.lock, so the second waits as a standby; 3 DMs get 3 replies. When
+    /// the first dies the second leads, with an epoch above the first's.
+    func testTwoLockPathsOverOneStateDirectoryElectOneLeader() throws {
+        stack = try BotStack()
+        let z = stack.zulip
+        let bot1 = try stack.startBot(["BOT_LOCK_FILE": stack.dir + "/a.lock"])
+        let bot2 = try stack.startBot(["BOT_LOCK_FILE": stack.dir + "/b.lock"], expectLeader: false)
+        XCTAssertEqual(waitForLine(bot2, "leader_lock_waiting")?["path"] as? String, stack.dir + "/leader.lock")
+        let users = [BotStack.alice, BotStack.bob, BotStack.carol]
+        let ids = users.map { z.dm(from: $0, "help") }
+        for (user, id) in zip(users, ids) { XCTAssertEqual(z.waitForReplies(to: user, after: id).count, 1, user) }
+        Thread.sleep(forTimeInterval: 1)
+        XCTAssertEqual(z.messages(after: ids[0] - 1).filter { $0.senderEmail == ZulipEmulator.botEmail }.count, 3, "3 DMs, 3 replies")
+        XCTAssertFalse(BotStack.events(bot2).contains("leader"), "two leaders over one state directory")
+        let port2 = try XCTUnwrap(BotStack.metricsPort(bot2))
+        XCTAssertTrue(try XCTUnwrap(fetch("http://127.0.0.1:\(port2)/healthz")).contains(#""role":"standby""#))
+
+        bot1.signal(SIGKILL)
+        bot1.waitForExit(timeout: 5)
+        XCTAssertTrue(TestProcess.waitUntil(timeout: 5) { BotStack.events(bot2).contains("leader") })
+        XCTAssertEqual(BotStack.lines(bot2, "leader").first?["epoch"] as? Int, 2)
+        let m = z.dm(from: BotStack.alice, "help")
+        XCTAssertEqual(z.waitForReplies(to: BotStack.alice, after: m).count, 1)
+    }
+
+    /// Every state write carries the leader's epoch. A newer leader's epoch in the file (one
+    /// that took over while this one did not notice) makes this one's next write fail: it
+    /// sends nothing, stops, and the next leader answers the DM once.
+    func testALeaderWhoseEpochIsBehindTheStateFileStops() throws {
+        stack = try BotStack()
+        let z = stack.zulip
+        let bot1 = try stack.startBot()
+        let path = stack.dir + "/watermark.json"
+        XCTAssertTrue(TestProcess.waitUntil(timeout: 5) { FileManager.default.fileExists(atPath: path) })
+        var json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
+        XCTAssertEqual(json["epoch"] as? Int, 1, "the state file records the leader's epoch")
+        json["epoch"] = 9
+        try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: path), options: .atomic)
+        let m = z.dm(from: BotStack.alice, "code certus")
+        XCTAssertEqual(bot1.waitForExit(timeout: 10), 1, "a leader behind the state file's epoch kept going")
+        XCTAssertTrue((BotStack.lines(bot1, "leader_lock_lost").first?["reason"] as? String ?? "").contains("epoch 9"))
+        XCTAssertTrue(z.botReplies(to: BotStack.alice, after: m).isEmpty, "the superseded leader sent a reply")
+        let bot2 = try stack.startBot()
+        XCTAssertEqual(BotStack.lines(bot2, "leader").first?["epoch"] as? Int, 10)
+        XCTAssertEqual(z.waitForReplies(to: BotStack.alice, after: m).count, 1)
+        Thread.sleep(forTimeInterval: 0.5)
+        XCTAssertEqual(z.botReplies(to: BotStack.alice, after: m).count, 1)
+    }
 }

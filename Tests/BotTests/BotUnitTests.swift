@@ -428,6 +428,38 @@ final class BotUnitTests: XCTestCase {
         second.release()
     }
 
+    /// A lock counts only while its path names the locked file; the state directory's lock
+    /// is taken too, so two lock paths over one state directory still elect one leader.
+    func testLeaderLockChecksThePathAndLocksTheStateDirectory() throws {
+        let dir = NSTemporaryDirectory() + "botlock-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let state = dir + "/leader.lock"
+        let a = try LeaderLock(path: dir + "/a.lock", stateLock: state, minimumEpoch: { 6 })
+        XCTAssertEqual(a.paths, [dir + "/a.lock", state])
+        XCTAssertEqual(try XCTUnwrap(a.tryAcquire()).epoch, 7, "above the state file's epoch")
+        XCTAssertNil(a.verify())
+        let b = try LeaderLock(path: dir + "/b.lock", stateLock: state)
+        XCTAssertNil(try b.tryAcquire(), "another lock path, the same state directory")
+        XCTAssertEqual(b.current, .idle)
+        XCTAssertEqual(try LeaderLock(path: state, stateLock: state).paths, [state], "the default: one file")
+
+        // A standby that opened the file before it was deleted: when the holder goes, it finds
+        // the path names another file (or none), opens it again and locks that.
+        let waiting = try LeaderLock(path: dir + "/a.lock", stateLock: state)
+        XCTAssertEqual(unlink(dir + "/a.lock"), 0)
+        XCTAssertEqual(a.verify(), dir + "/a.lock was deleted")
+        a.release()
+        XCTAssertNotNil(try waiting.tryAcquire())
+        XCTAssertNil(waiting.verify())
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/a.lock"), "created again")
+        try "x".write(toFile: dir + "/new", atomically: false, encoding: .utf8)
+        XCTAssertEqual(rename(dir + "/new", state), 0)
+        XCTAssertEqual(waiting.verify(), state + " was replaced by another file")
+        waiting.release()
+        XCTAssertEqual(waiting.verify(), "this process does not hold the leader lock")
+    }
+
     /// The descriptor number of the open lock file, from /proc/self/fd.
     private func lockFD(path: String) throws -> Int {
         for entry in try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") {

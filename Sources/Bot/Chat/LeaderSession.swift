@@ -74,11 +74,16 @@ final class LeaderSession: Sendable {
     /// The watermark as this leader knows it.
     var watermark: Int? { tracking.withLock { $0.progress.watermark } }
 
-    /// The poll loop; returns only once stopping.
-    func run() {
+    /// The poll loop of the leader of `epoch`; returns only once stopping.
+    func run(epoch: Int) {
         // Re-read the file: the previous leader moved it while this process waited as a standby.
         do { try store.load() } catch {
             logger.error("watermark_read_failed", ["message": .string(error.description)])
+        }
+        // From now on every state write carries this epoch; an older leader's are refused.
+        do { try store.claim(epoch: epoch) } catch {
+            logger.error("state_write_failed", ["error": .string(error.description),
+                "message": "the leader's state could not be saved; check BOT_STATE_DIR (free space, permissions)"])
         }
         let saved = store.current
         tracking.withLock { $0.progress = MessageProgress(watermark: saved.lastMessageID) }

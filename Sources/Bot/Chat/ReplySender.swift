@@ -25,15 +25,19 @@ final class ReplySender: Sendable {
     private let zulip: ZulipClient
     private let store: LeaderStateStore
     private let deadline: Duration
+    /// Asked right before every POST: false once this process may no longer be the leader.
+    private let mayAct: @Sendable () -> Bool
     private let logger: Logger
     /// Longest wait for the echo of a send whose answer was lost (the bot's long poll gets
     /// its own messages within milliseconds).
     private let echoWait: Duration = .milliseconds(500)
 
-    init(zulip: ZulipClient, store: LeaderStateStore, deadline: Duration, logger: Logger) {
+    init(zulip: ZulipClient, store: LeaderStateStore, deadline: Duration, mayAct: @escaping @Sendable () -> Bool = { true },
+         logger: Logger) {
         self.zulip = zulip
         self.store = store
         self.deadline = deadline
+        self.mayAct = mayAct
         self.logger = logger
     }
 
@@ -54,6 +58,9 @@ final class ReplySender: Sendable {
         var queueID = session.queueID
         while true {
             attempt += 1
+            // A leader whose lock was lost must not send even the reply it was working on:
+            // the new leader answers the DM (it is still open for it).
+            guard mayAct() else { return .failed(maybeDelivered: maybeDelivered) }
             do {
                 let id = try zulip.sendDirect(
                     to: ids, content: text, featureLevel: session.featureLevel, queueID: queueID,

@@ -56,9 +56,12 @@ enum HelpText {
           BOT_LOCK_FILE    flock()ed by every bot; the holder leads, the others wait and take over
                            at once when it dies (default $BOT_STATE_DIR/leader.lock). A lock file
                            elects one leader per host, or per shared file system whose flock works
-                           across clients; across hosts use one shared lock service instead (see README)
+                           across clients; across hosts use one shared lock service instead (see README).
+                           $BOT_STATE_DIR/leader.lock is locked too. A leader whose lock file is
+                           deleted or replaced stops and exits 1 (restart it as a standby)
           BOT_STATE_DIR    watermark.json (default /var/lib/totp-bot): the watermark (every DM up to
-                           it is settled), the replies above it, sends in doubt, pending expiry edits
+                           it is settled), the replies above it, sends in doubt, pending expiry edits,
+                           the leader's epoch (a leader behind it stops)
           BOT_CATCHUP_MAX_AGE  after a takeover, a lost queue or a failed reply, DMs after the
                            watermark younger than this many seconds are answered, each once (default 120)
 

@@ -14,6 +14,8 @@ import FoundationEssentials
 /// - `noReply`: requests above the watermark settled on purpose without a reply (a rate-limited
 ///   user who was already told when to come back). Catch-up treats them as answered.
 /// - `pendingEdits`: expiry edits still to do.
+/// - `epoch`: the election epoch of the leader that wrote it (`LeaderStateStore` refuses to
+///   write over a newer one).
 ///
 /// ```swift
 /// var state = LeaderState(lastMessageID: 3031)
@@ -26,6 +28,7 @@ struct LeaderState: Sendable, Equatable {
     var sending: Set<Int> = []
     var noReply: Set<Int> = []
     var pendingEdits: [PendingEdit] = []
+    var epoch: Int? = nil
     /// Read from a file of a version that kept only the watermark: which requests after it were
     /// answered is unknown, so catch-up falls back to pairing replies in order.
     var legacy = false
@@ -76,6 +79,7 @@ struct LeaderState: Sendable, Equatable {
         var sending: [Int]?
         var no_reply: [Int]?
         var pending_edits: [PendingEdit]?
+        var epoch: Int?
     }
 
     /// The file's content (nil without a watermark yet: nothing worth writing).
@@ -84,7 +88,7 @@ struct LeaderState: Sendable, Equatable {
         let wire = Wire(
             last_message_id: lastMessageID, updated_at: now,
             replies: Dictionary(uniqueKeysWithValues: replies.map { (String($0.key), $0.value) }),
-            sending: sending.sorted(), no_reply: noReply.sorted(), pending_edits: pendingEdits)
+            sending: sending.sorted(), no_reply: noReply.sorted(), pending_edits: pendingEdits, epoch: epoch)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         guard let data = try? encoder.encode(wire) else { return nil }
@@ -103,6 +107,7 @@ struct LeaderState: Sendable, Equatable {
         state.replies = replies
         state.sending = Set(wire.sending ?? [])
         state.noReply = Set(wire.no_reply ?? [])
+        state.epoch = wire.epoch
         state.pendingEdits = wire.pending_edits ?? []
         state.legacy = wire.replies == nil
         return state
