@@ -5,7 +5,7 @@ import CurlHTTP
 /// (infra/prometheus/alerts.yml): `bot_leader`, `bot_leader_epoch`,
 /// `bot_zulip_last_success_timestamp_seconds`, `bot_zulip_errors_total{kind}`,
 /// `bot_gateway_requests_total{instance,outcome}`, `bot_gateway_failovers_total`,
-/// `bot_dms_total{outcome}`, plus `process_*`. Also per gateway URL: `bot_gateway_attempts_total`
+/// `bot_dms_total{outcome}`, `bot_state_writable`, plus `process_*`. Also per gateway URL: `bot_gateway_attempts_total`
 /// and `bot_gateway_circuit_open` (1 while that instance is skipped or being probed), and
 /// `bot_gateway_invalid_answers_total` (answers refused as unsound, see `GatewayCode.problem`).
 ///
@@ -24,6 +24,8 @@ final class BotMetrics: Sendable {
     let expiryEdits: CounterFamily
     let watermarkRejected: Counter
     let aclUnresolved: Gauge
+    let stateWritable: Gauge
+    let stateWriteFailures: Counter
 
     init() {
         leader = registry.gauge("bot_leader", help: "1 while this bot holds the leader lock and answers DMs, 0 on standby.").labels()
@@ -42,6 +44,11 @@ final class BotMetrics: Sendable {
         aclUnresolved = registry.gauge(
             "bot_acl_unresolved_emails",
             help: "Email entries of the access list that name no single active Zulip account right now (they grant nothing).").labels()
+        stateWritable = registry.gauge(
+            "bot_state_writable",
+            help: "1 while the leader's state file in BOT_STATE_DIR can be written, 0 after a failed write (the leader answers no DM then).").labels()
+        stateWriteFailures = registry.counter(
+            "bot_state_write_failures_total", help: "Writes of the leader's state file that failed (full disk, permissions).").labels()
         ProcessMetrics.register(in: registry)
     }
 

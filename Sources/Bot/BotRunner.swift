@@ -62,7 +62,7 @@ enum BotRunner {
             BotMain.printError("totp-bot: lost the leader lock: \(reason)")
             exit(1)
         }
-        let store = LeaderStateStore(directory: config.stateDir, onSuperseded: leadershipLost)
+        let store = LeaderStateStore(directory: config.stateDir, logger: logger, metrics: metrics, onSuperseded: leadershipLost)
         do { try store.load() } catch {
             BotMain.printError("totp-bot: \(error.description)")
             exit(2)
@@ -106,7 +106,7 @@ enum BotRunner {
             httpConfig.port = listen.port
             httpConfig.eventLoops = 1
             let s = HTTPServer(configuration: httpConfig, logger: logger.with(component: "http")) { request in
-                health(request, role: role.withLock { $0 }, metrics: metrics)
+                health(request, role: role.withLock { $0 }, stateFailure: store.writeFailure, metrics: metrics)
             }
             do {
                 let port = try s.start()
@@ -237,12 +237,21 @@ enum BotRunner {
         exit(0)
     }
 
-    static func health(_ request: HTTPRequest, role: Role, metrics: BotMetrics) -> HTTPResponse {
+    /// `/healthz`: 200 `{"status":"ok","role":...}`; 503 while stopping, and for a leader that
+    /// cannot save its state (`"status":"degraded"`, with the reason): it answers no DM then.
+    static func health(_ request: HTTPRequest, role: Role, stateFailure: String?, metrics: BotMetrics) -> HTTPResponse {
         switch request.path {
         case "/healthz":
             let name = role == .leader ? "leader" : role == .standby ? "standby" : "stopping"
-            let body = "{\"status\":\"\(role == .stopping ? "stopping" : "ok")\",\"role\":\"\(name)\"}"
-            return HTTPResponse(status: role == .stopping ? 503 : 200, headers: [("Content-Type", "application/json")], body: Array(body.utf8))
+            let degraded = role == .leader ? stateFailure : nil
+            var body = "{\"status\":\"\(role == .stopping ? "stopping" : degraded == nil ? "ok" : "degraded")\",\"role\":\"\(name)\""
+            if let degraded {
+                body += ",\"reason\":\"state_not_writable\",\"message\":"
+                JSONText.appendString("the state in BOT_STATE_DIR cannot be saved, so no DM is answered: \(degraded)", to: &body)
+            }
+            body += "}"
+            let ok = role != .stopping && degraded == nil
+            return HTTPResponse(status: ok ? 200 : 503, headers: [("Content-Type", "application/json")], body: Array(body.utf8))
         case "/metrics":
             return HTTPResponse(status: 200, headers: [("Content-Type", MetricsRegistry.contentType)], body: Array(metrics.registry.render().utf8))
         default:

@@ -120,4 +120,73 @@ final class BotStateTests: BotProcessTestCase {
         Thread.sleep(forTimeInterval: 0.5)
         XCTAssertEqual(z.botReplies(to: BotStack.alice, after: m).count, 1)
     }
+
+    /// BOT_STATE_DIR on a 64 KiB tmpfs, filled up while the bot leads: exactly-once rests on
+    /// the state write, so the leader answers nothing (before, it kept answering and a kill -9
+    /// made the next leader answer again), says why in /healthz (503 "degraded"), logs once,
+    /// counts the failures, and once there is space again answers each DM exactly once; a
+    /// kill -9 then leaves the next leader nothing to answer twice.
+    func testAFullStateDirectoryStopsTheLeaderUntilThereIsSpace() throws {
+        try XCTSkipUnless(getuid() == 0, "mounting a tmpfs needs root")
+        stack = try BotStack()
+        let z = stack.zulip
+        let state = stack.dir + "/state"
+        try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+        let mount = TestProcess.run("/bin/mount", ["-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", state])
+        try XCTSkipUnless(mount.status == 0, "cannot mount a tmpfs here: \(mount.stderr)")
+        defer { _ = TestProcess.run("/bin/umount", ["-l", state]) }
+        let env = ["BOT_STATE_DIR": state, "BOT_LOCK_FILE": state + "/leader.lock"]
+        let bot1 = try stack.startBot(env)
+        XCTAssertTrue(TestProcess.waitUntil(timeout: 5) { FileManager.default.fileExists(atPath: state + "/watermark.json") })
+        let port = try XCTUnwrap(BotStack.metricsPort(bot1))
+        // Fill it: cat stops at ENOSPC.
+        _ = TestProcess.run("/bin/sh", ["-c", "cat /dev/zero > '\(state)/filler'"])
+
+        // Alice and Bob may have these codes; Carol, not in the ACL, gets the help.
+        let users = [BotStack.alice, BotStack.bob, BotStack.carol]
+        let ids = zip(users, ["code certus", "code github", "help"]).map { z.dm(from: $0, $1) }
+        var health = ""
+        XCTAssertTrue(TestProcess.waitUntil(timeout: 10) {
+            health = self.fetch("http://127.0.0.1:\(port)/healthz") ?? ""
+            return health.contains(#""status":"degraded""#)
+        }, health)
+        XCTAssertTrue(health.contains(#""reason":"state_not_writable""#) && health.contains("No space left on device"), health)
+        XCTAssertEqual(TestProcess.run(BotStack.productsDirectory + "/totp-bot", ["--healthcheck", "http://127.0.0.1:\(port)/healthz"]).status, 1)
+        for id in ids { XCTAssertNotNil(waitForLine(bot1, "dm_parked") { $0["message_id"] as? Int == id }, "DM \(id) was not held back") }
+        XCTAssertEqual(z.messages(after: ids[0] - 1).filter { $0.senderEmail == ZulipEmulator.botEmail }.count, 0,
+                       "the leader answered DMs it could not put on record")
+        XCTAssertEqual(BotStack.lines(bot1, "state_write_failed").count, 1, "logged once")
+        let metrics = fetch("http://127.0.0.1:\(port)/metrics") ?? ""
+        XCTAssertTrue(metrics.contains("bot_state_writable 0"), metrics)
+        XCTAssertFalse(metrics.contains("bot_state_write_failures_total 0"), metrics)
+
+        // Space again: it resumes, answering each DM once.
+        try FileManager.default.removeItem(atPath: state + "/filler")
+        for (user, id) in zip(users, ids) {
+            let replies = z.waitForReplies(to: user, after: id, timeout: 10)
+            XCTAssertEqual(replies.count, 1, user)
+            XCTAssertEqual(BotStack.code(in: replies.first?.content ?? "") != nil, user != BotStack.carol, user)
+        }
+        XCTAssertNotNil(waitForLine(bot1, "state_write_recovered"))
+        XCTAssertTrue(TestProcess.waitUntil(timeout: 5) { (self.fetch("http://127.0.0.1:\(port)/healthz") ?? "").contains(#""status":"ok""#) })
+        XCTAssertTrue(fetch("http://127.0.0.1:\(port)/metrics")?.contains("bot_state_writable 1") == true)
+
+        // kill -9, and the next leader has nothing to answer again.
+        let last = try XCTUnwrap(z.messages().map(\.id).max())
+        XCTAssertTrue(TestProcess.waitUntil(timeout: 5) { self.watermark(in: state) >= last }, "the watermark passed every DM and reply")
+        bot1.signal(SIGKILL)
+        bot1.waitForExit(timeout: 5)
+        let bot2 = try stack.startBot(env)
+        XCTAssertEqual(waitForLine(bot2, "catch_up")?["to_answer"] as? Int, 0)
+        let m = z.dm(from: BotStack.alice, "help")
+        XCTAssertEqual(z.waitForReplies(to: BotStack.alice, after: m).count, 1)
+        XCTAssertEqual(z.messages(after: ids[0] - 1).filter { $0.senderEmail == ZulipEmulator.botEmail }.count, 4, "3 DMs and the help, once each")
+    }
+
+    private func watermark(in dir: String) -> Int {
+        guard let data = FileManager.default.contents(atPath: dir + "/watermark.json"),
+            let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        else { return 0 }
+        return json["last_message_id"] as? Int ?? 0
+    }
 }

@@ -470,6 +470,47 @@ final class BotUnitTests: XCTestCase {
         throw NSError(domain: "lock", code: 1)
     }
 
+    /// A failed write is remembered until one succeeds (logged once each way, counted); a
+    /// promise made before acting is rolled back when it cannot be saved, other changes wait in
+    /// memory for the next successful write. A newer epoch on disk refuses the write.
+    func testStateStoreTracksFailedWritesAndRefusesAnOlderEpoch() throws {
+        let dir = NSTemporaryDirectory() + "botstore-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let sink = LogSink.memory()
+        let metrics = BotMetrics()
+        let superseded = Mutex<[String]>([])
+        let store = LeaderStateStore(directory: dir, logger: Logger(component: "bot", sink: sink), metrics: metrics,
+                                     onSuperseded: { reason in superseded.withLock { $0.append(reason) } })
+        // The directory does not exist yet: every write fails.
+        XCTAssertThrowsError(try store.update { $0.advance(to: 10) })
+        XCTAssertNotNil(store.writeFailure)
+        XCTAssertThrowsError(try store.update(keepOnFailure: false) { $0.sending.insert(11) })
+        XCTAssertEqual(store.current.sending, [], "a promise that could not be saved is dropped")
+        XCTAssertEqual(store.current.lastMessageID, 10, "other changes wait in memory")
+        XCTAssertFalse(store.retryWrite())
+        XCTAssertEqual(sink.captured.filter { $0.contains("state_write_failed") }.count, 1, "logged once")
+        XCTAssertTrue(metrics.registry.render().contains("bot_state_writable 0"))
+        XCTAssertTrue(metrics.registry.render().contains("bot_state_write_failures_total 3"))
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        XCTAssertTrue(store.retryWrite())
+        XCTAssertNil(store.writeFailure)
+        XCTAssertEqual(try LeaderStateStore(directory: dir).load().lastMessageID, 10)
+        XCTAssertEqual(sink.captured.filter { $0.contains("state_write_recovered") }.count, 1)
+        XCTAssertTrue(metrics.registry.render().contains("bot_state_writable 1"))
+
+        try store.claim(epoch: 3)
+        XCTAssertEqual(LeaderStateStore.epochOnDisk(directory: dir), 3)
+        let newer = LeaderStateStore(directory: dir)
+        try newer.load()
+        try newer.claim(epoch: 4)
+        XCTAssertThrowsError(try store.update { $0.advance(to: 12) }) { error in
+            XCTAssertEqual((error as? LeaderStateStore.WriteFailure)?.kind, .superseded)
+        }
+        XCTAssertEqual(superseded.withLock { $0.count }, 1)
+        XCTAssertEqual(try LeaderStateStore(directory: dir).load().lastMessageID, 10, "the older leader's write was refused")
+        XCTAssertNil(store.writeFailure, "being superseded is not a disk problem")
+    }
+
     func testLeaderStateOnlyMovesForwardAndSurvivesRestart() throws {
         let dir = NSTemporaryDirectory() + "botmark-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

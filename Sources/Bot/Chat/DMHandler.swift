@@ -27,12 +27,15 @@ final class DMHandler: Sendable {
         case rateLimitedSilent = "rate_limited_silent"
         case groupHint = "group_hint", ignoredGroup = "ignored_group", ignoredStream = "ignored_stream"
         case ignoredOwn = "ignored_own", ignoredBot = "ignored_bot", replyFailed = "reply_failed"
+        /// Not answered: the leader's state cannot be saved (see `LeaderStateStore.writeFailure`).
+        case stateUnwritable = "state_unwritable"
     }
 
-    /// The outcome, and whether the message needs nothing more (false: its reply failed).
+    /// The outcome, and whether the message needs nothing more (false: its reply failed, or
+    /// waits for the state directory).
     struct Handled: Sendable, Equatable {
         var outcome: Outcome
-        var settled: Bool { outcome != .replyFailed }
+        var settled: Bool { outcome != .replyFailed && outcome != .stateUnwritable }
     }
 
     private let sender: ReplySender
@@ -85,9 +88,9 @@ final class DMHandler: Sendable {
             // A code must never go to a group: at most a hint, and only when addressed.
             guard m.flags.contains("mentioned") else { return .ignoredGroup }
             let ids = m.others(botID: session.botID).map(\.id)
-            let sent = send(to: ids, ReplyFormatter.groupHint, session: session, inReplyTo: m.id) != .failed
-            auditLine(m, received, label: "", outcome: sent ? .groupHint : .replyFailed)
-            return sent ? .groupHint : .replyFailed
+            let outcome = send(to: ids, ReplyFormatter.groupHint, session: session, inReplyTo: m.id).outcome(ifSent: .groupHint)
+            auditLine(m, received, label: "", outcome: outcome)
+            return outcome
         }
 
         let command = BotCommand.parse(m.content)
@@ -100,7 +103,7 @@ final class DMHandler: Sendable {
         case .limited(_, notify: false):
             // Settled without a reply, and recorded as such first, so no later catch-up (this
             // leader's or the next one's) answers it after all.
-            guard sender.recordNoReply(to: m.id) else { return .replyFailed }
+            guard sender.recordNoReply(to: m.id) else { return .stateUnwritable }
             auditLine(m, received, label: command.label, outcome: .rateLimitedSilent)
             return .rateLimitedSilent
         }
@@ -140,8 +143,9 @@ final class DMHandler: Sendable {
             let sentAt = Logger.wallClock()
             let sent = send(to: [m.sender_id], text, session: session, inReplyTo: m.id)
             guard case .sent(let replyID) = sent else {
-                auditLine(m, received, label: label, outcome: .replyFailed)
-                return .replyFailed
+                let outcome = sent.outcome(ifSent: .code)
+                auditLine(m, received, label: label, outcome: outcome)
+                return outcome
             }
             auditLine(m, received, label: label, outcome: .code, extra: ["gateway": .string(c.instance)])
             if let editor, let replyID {
@@ -167,12 +171,13 @@ final class DMHandler: Sendable {
         }
     }
 
-    /// Replies `text` to the sender and writes the audit line; `.replyFailed` if not sent.
+    /// Replies `text` to the sender and writes the audit line; `.replyFailed` (or
+    /// `.stateUnwritable`) if not sent.
     private func answer(_ m: ZulipMessage, _ text: String, _ outcome: Outcome, label: String, session: Session,
                         received: ContinuousClock.Instant) -> Outcome {
-        let sent = send(to: [m.sender_id], text, session: session, inReplyTo: m.id) != .failed
-        auditLine(m, received, label: label, outcome: sent ? outcome : .replyFailed)
-        return sent ? outcome : .replyFailed
+        let result = send(to: [m.sender_id], text, session: session, inReplyTo: m.id).outcome(ifSent: outcome)
+        auditLine(m, received, label: label, outcome: result)
+        return result
     }
 
     /// How sending one reply ended.
@@ -180,12 +185,24 @@ final class DMHandler: Sendable {
         /// Zulip took it: the reply's id, when known.
         case sent(Int?)
         case failed
+        /// Not sent, because it could not be put on record first.
+        case notRecorded
+
+        /// `ifSent` when sent, else why not.
+        func outcome(ifSent: Outcome) -> Outcome {
+            switch self {
+            case .sent: ifSent
+            case .failed: .replyFailed
+            case .notRecorded: .stateUnwritable
+            }
+        }
     }
 
     private func send(to ids: [Int], _ text: String, session: Session, inReplyTo: Int) -> Sent {
         switch sender.send(to: ids, text, inReplyTo: inReplyTo, session: session) {
         case .sent(let id): .sent(id)
         case .failed: .failed
+        case .notRecorded: .notRecorded
         }
     }
 

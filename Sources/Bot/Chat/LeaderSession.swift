@@ -12,6 +12,10 @@ import Synchronization
 /// by a successful poll), 401 ends the process (exit 3). systemd's watchdog is fed after every
 /// Zulip call that returned, but only while no message has waited or run longer than
 /// `BOT_WATCHDOG_STALL_SECONDS`: a stuck reply path stops the pings and systemd restarts the bot.
+/// While the state file cannot be written (`LeaderStateStore.writeFailure`) no DM is answered:
+/// each is parked (open, so the watermark waits), the write is retried every second, and once
+/// it succeeds the parked DMs are answered (those older than `BOT_CATCHUP_MAX_AGE` dropped, as a
+/// catch-up would).
 ///
 /// ```swift
 /// let session = LeaderSession(...)
@@ -35,7 +39,14 @@ final class LeaderSession: Sendable {
         var stallReported = false
         /// How each ACL email resolved when last logged.
         var aclReported: [String: AccessList.EmailResolution]? = nil
+        /// DMs not answered because the state could not be saved, by id.
+        var parked: [Int: ZulipMessage] = [:]
+        /// The context of the newest queue, for answering parked DMs.
+        var context: DMHandler.Session? = nil
     }
+
+    /// How often a failed state write is tried again.
+    static let stateRetryInterval: Duration = .seconds(1)
 
     /// Replies in flight at once (each may wait up to the gateway deadline).
     static let maxConcurrentReplies = 4
@@ -80,11 +91,10 @@ final class LeaderSession: Sendable {
         do { try store.load() } catch {
             logger.error("watermark_read_failed", ["message": .string(error.description)])
         }
-        // From now on every state write carries this epoch; an older leader's are refused.
-        do { try store.claim(epoch: epoch) } catch {
-            logger.error("state_write_failed", ["error": .string(error.description),
-                "message": "the leader's state could not be saved; check BOT_STATE_DIR (free space, permissions)"])
-        }
+        // From now on every state write carries this epoch; an older leader's are refused. A
+        // failure is the store's to log, and the retry loop's to mend.
+        try? store.claim(epoch: epoch)
+        BotThread.spawn(name: "state-retry") { [self] in retryStateWrites() }
         let saved = store.current
         tracking.withLock { $0.progress = MessageProgress(watermark: saved.lastMessageID) }
         editor?.resume(saved.pendingEdits)
@@ -105,6 +115,7 @@ final class LeaderSession: Sendable {
             var ctx = base
             if let fl = queue.zulip_feature_level { ctx.featureLevel = fl }
             ctx.queueID = queue.queue_id
+            tracking.withLock { [ctx] in $0.context = ctx }
             let registered = state.withLock { s -> Bool in
                 guard s != .stopping else { return false }
                 s = .registered(queueID: queue.queue_id)
@@ -327,13 +338,56 @@ final class LeaderSession: Sendable {
         dispatcher.submit(key: message.sender_id) { [self] in
             // Stopping: leave it to the next leader (it stays open, so the watermark waits).
             guard !stopping else { return }
+            // Nothing is answered that could not be put on record.
+            guard store.writeFailure == nil else { return park(message) }
             logger.info("dm_received", ["message_id": .int(message.id), "sender_id": .int(message.sender_id), "caught_up": .bool(caughtUp)])
-            if handler.handle(message, session: ctx, received: received).settled {
+            let handled = handler.handle(message, session: ctx, received: received)
+            if handled.settled {
                 settle(message.id)
+            } else if handled.outcome == .stateUnwritable {
+                park(message)
             } else {
                 tracking.withLock { t in
                     t.progress.fail(message.id)
                     t.catchUpWanted = true
+                }
+            }
+        }
+    }
+
+    /// Leaves `message` open until the state can be saved again (`retryStateWrites`).
+    private func park(_ message: ZulipMessage) {
+        tracking.withLock { t in
+            t.progress.fail(message.id)
+            t.parked[message.id] = message
+        }
+        logger.info("dm_parked", ["message_id": .int(message.id), "sender_id": .int(message.sender_id),
+                                  "message": "not answered while the state cannot be saved; answered once it can"])
+    }
+
+    /// Runs for as long as this process leads: while writes fail, retries them every
+    /// `stateRetryInterval`; once they succeed, answers the parked DMs.
+    private func retryStateWrites() {
+        while !stopping {
+            Sleep.duration(Self.stateRetryInterval)
+            guard store.retryWrite() else { continue }
+            let (waiting, ctx) = tracking.withLock { t -> ([ZulipMessage], DMHandler.Session?) in
+                // A catch-up may have taken one meanwhile: only those still waiting.
+                let list = t.parked.values.filter { t.progress.failed.contains($0.id) }.sorted { $0.id < $1.id }
+                t.parked = [:]
+                return (list, t.context)
+            }
+            guard let ctx, !waiting.isEmpty, !stopping else { continue }
+            let now = Logger.wallClock().seconds
+            let received = ContinuousClock.now
+            for message in waiting {
+                if now - message.timestamp > Int64(config.catchUpMaxAge) {
+                    // As a catch-up would: a code for a request this old helps nobody.
+                    guard tracking.withLock({ $0.progress.claim(message.id) }) else { continue }
+                    logger.info("dm_too_old", ["message_id": .int(message.id), "message": "waited longer than BOT_CATCHUP_MAX_AGE for the state directory; not answered"])
+                    settle(message.id)
+                } else {
+                    receive(message, ctx, received: received, caughtUp: true, localID: nil)
                 }
             }
         }
@@ -358,11 +412,9 @@ final class LeaderSession: Sendable {
         }
     }
 
+    /// A failure is the store's to log and count; the change stays in memory for the next write.
     private func persist(_ change: (inout LeaderState) -> Void) {
-        do { try store.update(change) } catch {
-            logger.error("watermark_write_failed", ["error": .string(error.description),
-                "message": "the leader's state could not be saved; check BOT_STATE_DIR (free space, permissions)"])
-        }
+        try? store.update(change)
     }
 
     // MARK: - Watchdog

@@ -20,6 +20,9 @@ final class ReplySender: Sendable {
         case sent(Int?)
         /// Given up; `maybeDelivered` when the last failure could have delivered it anyway.
         case failed(maybeDelivered: Bool)
+        /// Not sent: that a send was starting could not be saved (a full state directory), and
+        /// a reply not on record might be sent again by the next leader.
+        case notRecorded
     }
 
     private let zulip: ZulipClient
@@ -50,7 +53,8 @@ final class ReplySender: Sendable {
     func send(to ids: [Int], _ text: String, inReplyTo requestID: Int, session: DMHandler.Session) -> Result {
         let giveUpAt = ContinuousClock.now + deadline
         var backoff = Backoff(initial: .milliseconds(250), maximum: .seconds(4))
-        persist { $0.sending.insert(requestID) }
+        // On disk before the first POST, or no POST at all: exactly-once rests on it.
+        do { try store.update(keepOnFailure: false) { $0.sending.insert(requestID) } } catch { return .notRecorded }
         var attempt = 0
         // Sticky: once an attempt may have delivered the message, a later refusal does not
         // make it certain that no reply exists.
@@ -115,11 +119,9 @@ final class ReplySender: Sendable {
     /// when to come back); false if the state could not be saved.
     func recordNoReply(to requestID: Int) -> Bool {
         do {
-            try store.update { $0.noReply.insert(requestID) }
+            try store.update(keepOnFailure: false) { $0.noReply.insert(requestID) }
             return true
         } catch {
-            logger.error("state_write_failed", ["error": .string(error.description),
-                "message": "the leader's state could not be saved; check BOT_STATE_DIR (free space, permissions)"])
             return false
         }
     }
@@ -133,10 +135,8 @@ final class ReplySender: Sendable {
         }
     }
 
+    /// A failure is the store's to log and count; the change stays in memory for the next write.
     private func persist(_ change: (inout LeaderState) -> Void) {
-        do { try store.update(change) } catch {
-            logger.error("state_write_failed", ["error": .string(error.description),
-                "message": "the leader's state could not be saved; check BOT_STATE_DIR (free space, permissions)"])
-        }
+        try? store.update(change)
     }
 }

@@ -73,7 +73,9 @@ enum HelpText {
           BOT_EXPIRY_EDIT_DELAY  extra seconds after expiry before the edit (default 0)
 
         OPERATIONS
-          BOT_LISTEN       HOST:PORT for /healthz and /metrics (optional, e.g. 127.0.0.1:9101)
+          BOT_LISTEN       HOST:PORT for /healthz and /metrics (optional, e.g. 127.0.0.1:9101);
+                           /healthz is 503 "degraded" while the leader cannot save its state
+                           (it answers no DM until it can)
           BOT_LOG_LEVEL    debug | info | warning | error (default info)
           BOT_BACKOFF_INITIAL_MS, BOT_BACKOFF_MAX_MS  Zulip retry back-off (default 1000, 60000)
           BOT_WATCHDOG_STALL_SECONDS  a DM waiting or being answered longer than this stops the

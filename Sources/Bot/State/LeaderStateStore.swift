@@ -11,6 +11,12 @@ import Synchronization
 /// a newer epoch, because then another bot has taken over (one whose lock file was deleted
 /// under it, say) and this one must stop (`onSuperseded`).
 ///
+/// Exactly-once rests on these writes, so their health is tracked: after a failed write (a
+/// full disk, lost permissions) `writeFailure` says why until a write succeeds again (the
+/// leader answers nothing meanwhile and retries with `retryWrite`); the change from one
+/// failing stretch to the next is logged once each way (`state_write_failed`,
+/// `state_write_recovered`) and shown in `bot_state_writable` / `bot_state_write_failures_total`.
+///
 /// ```swift
 /// let store = LeaderStateStore(directory: "/var/lib/totp-bot")
 /// try store.load()                               // what the previous leader left
@@ -34,16 +40,39 @@ final class LeaderStateStore: Sendable {
 
     let path: String
     private let state = Mutex(LeaderState())
+    /// Why the last write failed; nil while writes succeed.
+    private let failure = Mutex<String?>(nil)
     private let onSuperseded: @Sendable (String) -> Void
+    private let logger: Logger?
+    private let metrics: BotMetrics?
 
     static func path(in directory: String) -> String { directory + "/watermark.json" }
 
     /// The lock every leader of `directory` holds (`LeaderLock`), whatever its `BOT_LOCK_FILE`.
     static func lockPath(in directory: String) -> String { directory + "/leader.lock" }
 
-    init(directory: String, onSuperseded: @escaping @Sendable (String) -> Void = { _ in }) {
+    init(directory: String, logger: Logger? = nil, metrics: BotMetrics? = nil, onSuperseded: @escaping @Sendable (String) -> Void = { _ in }) {
         path = Self.path(in: directory)
+        self.logger = logger
+        self.metrics = metrics
         self.onSuperseded = onSuperseded
+        metrics?.stateWritable.set(1)
+    }
+
+    /// Why the state cannot be saved right now (nil: it can). While set, the leader must not
+    /// answer: a reply whose record cannot be kept could be sent again by the next leader.
+    var writeFailure: String? { failure.withLock { $0 } }
+
+    /// Writes the state in memory again while writes fail; true once they succeed.
+    @discardableResult
+    func retryWrite() -> Bool {
+        guard writeFailure != nil else { return true }
+        let result = state.withLock { s -> WriteFailure? in
+            guard let bytes = s.encoded(now: Logger.wallClock().seconds) else { return nil }
+            return write(bytes)
+        }
+        record(result)
+        return result == nil
     }
 
     /// The epoch in the state file of `directory`, 0 without one (a new leader's lies above it).
@@ -88,8 +117,11 @@ final class LeaderStateStore: Sendable {
         try update { $0.epoch = epoch }
     }
 
-    /// Applies `change` and, if the state changed, writes the file before returning.
-    func update(_ change: (inout LeaderState) -> Void) throws(WriteFailure) {
+    /// Applies `change` and, if the state changed, writes the file before returning. After an
+    /// I/O failure the change stays in memory (the next write that succeeds carries it), unless
+    /// `keepOnFailure` is false: a promise made before acting (a send is starting, a request
+    /// is settled without a reply) must not survive when the act will not happen.
+    func update(keepOnFailure: Bool = true, _ change: (inout LeaderState) -> Void) throws(WriteFailure) {
         let result = state.withLock { (s: inout LeaderState) -> WriteFailure? in
             var next = s
             change(&next)
@@ -98,16 +130,48 @@ final class LeaderStateStore: Sendable {
                 return WriteFailure(kind: .superseded, description:
                     "\(path) was written by the leader of epoch \(theirs), newer than this one's (\(mine)): another bot leads now")
             }
-            s = next
             // Without a watermark there is nothing a next leader could use yet.
-            guard let bytes = next.encoded(now: Logger.wallClock().seconds) else { return nil }
-            do throws(FileIO.Failure) { try FileIO.writeAtomically(path, bytes: bytes, mode: 0o600) } catch {
-                return WriteFailure(kind: .io, description: error.description)
+            guard let bytes = next.encoded(now: Logger.wallClock().seconds) else {
+                s = next
+                return nil
             }
-            return nil
+            let failed = write(bytes)
+            if failed == nil || keepOnFailure { s = next }
+            return failed
         }
+        record(result)
         guard let result else { return }
         if result.kind == WriteFailure.Kind.superseded { onSuperseded(result.description) }
         throw result
+    }
+
+    private func write(_ bytes: [UInt8]) -> WriteFailure? {
+        do throws(FileIO.Failure) { try FileIO.writeAtomically(path, bytes: bytes, mode: 0o600) } catch {
+            return WriteFailure(kind: .io, description: error.description)
+        }
+        return nil
+    }
+
+    /// Tracks write health: counts failures, logs the first of a stretch and the recovery.
+    private func record(_ result: WriteFailure?) {
+        guard result?.kind != .superseded else { return }
+        let reason = result?.description
+        let before = failure.withLock { f -> String?? in
+            let old = f
+            f = reason
+            // Report only a change between working and failing, not every failed write.
+            return (old == nil) != (reason == nil) ? .some(old) : .none
+        }
+        if let reason { metrics?.stateWriteFailures.inc() }
+        guard case .some = before else { return }
+        metrics?.stateWritable.set(reason == nil ? 1 : 0)
+        if let reason {
+            logger?.error("state_write_failed", [
+                "error": .string(reason),
+                "message": "the leader's state cannot be saved, so it answers no DM until it can (a reply it could not record might be sent twice); it retries every second; free space or fix permissions in BOT_STATE_DIR",
+            ])
+        } else {
+            logger?.info("state_write_recovered", ["message": "the leader's state is saved again; answering the DMs that waited"])
+        }
     }
 }
