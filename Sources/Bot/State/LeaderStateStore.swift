@@ -162,7 +162,7 @@ final class LeaderStateStore: Sendable {
             // Report only a change between working and failing, not every failed write.
             return (old == nil) != (reason == nil) ? .some(old) : .none
         }
-        if let reason { metrics?.stateWriteFailures.inc() }
+        if reason != nil { metrics?.stateWriteFailures.inc() }
         guard case .some = before else { return }
         metrics?.stateWritable.set(reason == nil ? 1 : 0)
         if let reason {

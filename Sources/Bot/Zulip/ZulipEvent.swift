@@ -7,28 +7,19 @@
 struct ZulipEvent: Decodable, Sendable {
     var id: Int
     var type: String
-    var message: ZulipMessage?
-    var flags: [String]?
+    var message: ZulipMessage? = nil
+    var flags: [String]? = nil
     /// On the event of a message this queue's client sent with `local_id`: that id.
-    var local_message_id: String?
+    var local_message_id: String? = nil
     /// `realm_user` events: `add`, `update` or `remove`, and whom they are about.
-    var op: String?
-    var person: ZulipPersonChange?
+    var op: String? = nil
+    var person: ZulipPersonChange? = nil
+}
 
+extension ZulipEvent {
     /// Zulip's JSON field names.
     private enum CodingKeys: String, CodingKey {
         case id, type, message, flags, local_message_id, op, person
-    }
-
-    init(id: Int, type: String, message: ZulipMessage? = nil, flags: [String]? = nil, local_message_id: String? = nil,
-         op: String? = nil, person: ZulipPersonChange? = nil) {
-        self.id = id
-        self.type = type
-        self.message = message
-        self.flags = flags
-        self.local_message_id = local_message_id
-        self.op = op
-        self.person = person
     }
 
     init(from decoder: any Decoder) throws {

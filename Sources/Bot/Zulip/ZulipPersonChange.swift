@@ -8,27 +8,20 @@
 /// ```
 struct ZulipPersonChange: Decodable, Sendable, Equatable {
     var user_id: Int
-    var email: String?
-    var new_email: String?
-    var delivery_email: String??
-    var is_bot: Bool?
-    var is_active: Bool?
+    var email: String? = nil
+    var new_email: String? = nil
+    var delivery_email: String?? = nil
+    var is_bot: Bool? = nil
+    var is_active: Bool? = nil
+}
 
+extension ZulipPersonChange {
     /// Zulip's JSON field names.
     private enum CodingKeys: String, CodingKey {
         case user_id, email, new_email, delivery_email, is_bot, is_active
     }
 
-    init(user_id: Int, email: String? = nil, new_email: String? = nil, delivery_email: String?? = nil,
-         is_bot: Bool? = nil, is_active: Bool? = nil) {
-        self.user_id = user_id
-        self.email = email
-        self.new_email = new_email
-        self.delivery_email = delivery_email
-        self.is_bot = is_bot
-        self.is_active = is_active
-    }
-
+    /// Keeps a present `null` apart from an absent field (`delivery_email`).
     init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         user_id = try c.decode(Int.self, forKey: .user_id)

@@ -11,24 +11,19 @@
 struct ZulipUser: Decodable, Sendable, Equatable {
     var user_id: Int
     var email: String
-    var delivery_email: String?
-    var is_bot: Bool
+    var delivery_email: String? = nil
+    var is_bot: Bool = false
     /// Absent in register's lists (which of them a user is in says it); present in events.
-    var is_active: Bool?
+    var is_active: Bool? = nil
+}
 
+extension ZulipUser {
     /// Zulip's JSON field names.
     private enum CodingKeys: String, CodingKey {
         case user_id, email, delivery_email, is_bot, is_active
     }
 
-    init(user_id: Int, email: String, delivery_email: String? = nil, is_bot: Bool = false, is_active: Bool? = nil) {
-        self.user_id = user_id
-        self.email = email
-        self.delivery_email = delivery_email
-        self.is_bot = is_bot
-        self.is_active = is_active
-    }
-
+    /// Lenient where the spec allows absence: a user without `is_bot` is not a bot.
     init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         user_id = try c.decode(Int.self, forKey: .user_id)
