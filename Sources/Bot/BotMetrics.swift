@@ -5,8 +5,9 @@ import CurlHTTP
 /// (infra/prometheus/alerts.yml): `bot_leader`, `bot_leader_epoch`,
 /// `bot_zulip_last_success_timestamp_seconds`, `bot_zulip_errors_total{kind}`,
 /// `bot_gateway_requests_total{instance,outcome}`, `bot_gateway_failovers_total`,
-/// `bot_dms_total{outcome}`, plus `process_*`. Also per gateway URL: `bot_gateway_attempts_total`
-/// and `bot_gateway_circuit_open` (1 while that instance is skipped or being probed).
+/// `bot_dms_total{outcome}`, `bot_state_writable`, plus `process_*`. Also per gateway URL: `bot_gateway_attempts_total`
+/// and `bot_gateway_circuit_open` (1 while that instance is skipped or being probed), and
+/// `bot_gateway_invalid_answers_total` (answers refused as unsound, see `GatewayCode.problem`).
 ///
 /// ```swift
 /// let metrics = BotMetrics()
@@ -21,6 +22,10 @@ final class BotMetrics: Sendable {
     let zulipErrors: CounterFamily
     let dms: CounterFamily
     let expiryEdits: CounterFamily
+    let watermarkRejected: Counter
+    let aclUnresolved: Gauge
+    let stateWritable: Gauge
+    let stateWriteFailures: Counter
 
     init() {
         leader = registry.gauge("bot_leader", help: "1 while this bot holds the leader lock and answers DMs, 0 on standby.").labels()
@@ -33,6 +38,17 @@ final class BotMetrics: Sendable {
         }
         dms = registry.counter("bot_dms_total", help: "Messages handled, by outcome.", labelNames: ["outcome"])
         expiryEdits = registry.counter("bot_expiry_edits_total", help: "Edits of replies whose code expired, by result.", labelNames: ["result"])
+        watermarkRejected = registry.counter(
+            "bot_state_watermark_rejected_total",
+            help: "Saved watermarks refused at takeover because they lie beyond the newest message Zulip has; catch-up restarted from the BOT_CATCHUP_MAX_AGE window.").labels()
+        aclUnresolved = registry.gauge(
+            "bot_acl_unresolved_emails",
+            help: "Email entries of the access list that name no single active Zulip account right now (they grant nothing).").labels()
+        stateWritable = registry.gauge(
+            "bot_state_writable",
+            help: "1 while the leader's state file in BOT_STATE_DIR can be written, 0 after a failed write (the leader answers no DM then).").labels()
+        stateWriteFailures = registry.counter(
+            "bot_state_write_failures_total", help: "Writes of the leader's state file that failed (full disk, permissions).").labels()
         ProcessMetrics.register(in: registry)
     }
 
@@ -45,6 +61,13 @@ final class BotMetrics: Sendable {
             gateway.instanceStats().flatMap { s in
                 [([s.url, "success"], Double(s.successes)), ([s.url, "failure"], Double(s.failures))]
             }
+        }
+        registry.counterFunction(
+            "bot_gateway_invalid_answers_total",
+            help: "Gateway answers refused as unsound (code not the declared number of ASCII digits, another label, or times off by more than a period); the user got \"try again\".",
+            labelNames: ["instance"]
+        ) {
+            gateway.instanceStats().map { ([$0.url], Double($0.invalidAnswers)) }
         }
         registry.counterFunction("bot_gateway_failovers_total", help: "Requests moved from a failed gateway URL to the next one.") {
             [([], Double(gateway.failoverCount))]

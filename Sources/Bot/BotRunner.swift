@@ -24,6 +24,10 @@ enum BotRunner {
     /// SIGTERM to exit: under the unit's TimeoutStopSec=20s, after which systemd kills.
     static let shutdownBudget: Duration = .seconds(18)
 
+    /// How often the leader checks that its lock files are still the files it locked (a
+    /// reply is also checked just before it is sent).
+    static let lockCheckInterval: Duration = .milliseconds(250)
+
     /// Exit 3 after a 401: retrying cannot help, and a supervisor should not hide it.
     static func fatalCredentials(logger: Logger) -> Never {
         logger.error("zulip_unauthorized", ["message": .string(credentialsMessage)])
@@ -43,15 +47,41 @@ enum BotRunner {
             logger.warning("acl_empty", ["message": "the access list is empty: nobody will get a code; set BOT_ACL or BOT_ACL_FILE"])
         }
 
-        let store = LeaderStateStore(directory: config.stateDir)
+        // The lock file was deleted or replaced, or a newer leader wrote the state file: another
+        // bot may lead now. Stop acting at once and leave; the supervisor restarts this process
+        // as a standby (a clean way back, with no half-torn-down session to reason about).
+        let exiting = Mutex(false)
+        let leadershipLost: @Sendable (String) -> Void = { reason in
+            guard exiting.withLock({ e -> Bool in defer { e = true }; return !e }) else { return }
+            role.withLock { $0 = .stopping }
+            metrics.leader.set(0)
+            logger.error("leader_lock_lost", [
+                "reason": .string(reason),
+                "message": "another bot may lead now, so this one stops answering and exits (1) for its supervisor to restart it as a standby; never delete or replace BOT_LOCK_FILE or BOT_STATE_DIR/leader.lock while bots run",
+            ])
+            BotMain.printError("totp-bot: lost the leader lock: \(reason)")
+            exit(1)
+        }
+        let store = LeaderStateStore(directory: config.stateDir, logger: logger, metrics: metrics, onSuperseded: leadershipLost)
         do { try store.load() } catch {
             BotMain.printError("totp-bot: \(error.description)")
             exit(2)
         }
         let lock: LeaderLock
-        do { lock = try LeaderLock(path: config.lockFile) } catch {
+        do {
+            lock = try LeaderLock(
+                path: config.lockFile, stateLock: LeaderStateStore.lockPath(in: config.stateDir),
+                minimumEpoch: { [stateDir = config.stateDir] in LeaderStateStore.epochOnDisk(directory: stateDir) }, logger: logger)
+        } catch {
             BotMain.printError("totp-bot: \(error.description)")
             exit(2)
+        }
+        // Checked before every reply is sent, besides the lock's own monitoring.
+        let stillLeader: @Sendable () -> Bool = {
+            if exiting.withLock({ $0 }) { return false }
+            guard let problem = lock.verify() else { return true }
+            leadershipLost(problem)
+            return false
         }
 
         CurlRuntime.initializeOnce()
@@ -76,7 +106,7 @@ enum BotRunner {
             httpConfig.port = listen.port
             httpConfig.eventLoops = 1
             let s = HTTPServer(configuration: httpConfig, logger: logger.with(component: "http")) { request in
-                health(request, role: role.withLock { $0 }, metrics: metrics)
+                health(request, role: role.withLock { $0 }, stateFailure: store.writeFailure, metrics: metrics)
             }
             do {
                 let port = try s.start()
@@ -95,12 +125,15 @@ enum BotRunner {
         let editor = ExpiryEditor(logger: logger, metrics: metrics, store: store) { (id, text, timeout) throws(ZulipError) in
             try zulip.editMessage(id, content: text, timeout: timeout)
         }
+        let directory = UserDirectory()
         let handler = DMHandler(
-            sender: ReplySender(zulip: zulip, store: store, deadline: config.replyDeadline, logger: logger),
-            gateway: gateway, acl: config.acl,
+            sender: ReplySender(zulip: zulip, store: store, deadline: config.replyDeadline, mayAct: stillLeader, logger: logger),
+            gateway: gateway, acl: config.acl, directory: directory,
             limiter: UserRateLimiter(burst: config.userRateBurst, perMinute: config.userRatePerMinute),
             editor: config.expiryEdit ? editor : nil, editDelay: config.expiryEditDelay, metrics: metrics, logger: logger)
-        let session = LeaderSession(config: config, zulip: zulip, handler: handler, store: store, editor: editor, logger: logger, ping: ping)
+        let session = LeaderSession(
+            config: config, zulip: zulip, handler: handler, directory: directory, store: store, editor: editor, metrics: metrics,
+            logger: logger, ping: ping)
 
         // READY before blocking on the lock: a standby is a healthy, started service.
         _ = try? notifier.ready()
@@ -131,8 +164,9 @@ enum BotRunner {
             _ = try? notifier.status("leader (epoch \(record.epoch))")
             ping()
             logger.info("leader", ["epoch": .int(record.epoch), "pid": .int(record.pid), "host": .string(record.host)])
+            lock.startMonitoring(every: lockCheckInterval, onLost: leadershipLost)
             // This dedicated thread becomes the Zulip loop.
-            session.run()
+            session.run(epoch: record.epoch)
         }, onError: { failure in
             logger.error("lock_failed", ["error": .string(failure.description)])
             BotMain.printError("totp-bot: \(failure.description)")
@@ -203,12 +237,21 @@ enum BotRunner {
         exit(0)
     }
 
-    static func health(_ request: HTTPRequest, role: Role, metrics: BotMetrics) -> HTTPResponse {
+    /// `/healthz`: 200 `{"status":"ok","role":...}`; 503 while stopping, and for a leader that
+    /// cannot save its state (`"status":"degraded"`, with the reason): it answers no DM then.
+    static func health(_ request: HTTPRequest, role: Role, stateFailure: String?, metrics: BotMetrics) -> HTTPResponse {
         switch request.path {
         case "/healthz":
             let name = role == .leader ? "leader" : role == .standby ? "standby" : "stopping"
-            let body = "{\"status\":\"\(role == .stopping ? "stopping" : "ok")\",\"role\":\"\(name)\"}"
-            return HTTPResponse(status: role == .stopping ? 503 : 200, headers: [("Content-Type", "application/json")], body: Array(body.utf8))
+            let degraded = role == .leader ? stateFailure : nil
+            var body = "{\"status\":\"\(role == .stopping ? "stopping" : degraded == nil ? "ok" : "degraded")\",\"role\":\"\(name)\""
+            if let degraded {
+                body += ",\"reason\":\"state_not_writable\",\"message\":"
+                JSONText.appendString("the state in BOT_STATE_DIR cannot be saved, so no DM is answered: \(degraded)", to: &body)
+            }
+            body += "}"
+            let ok = role != .stopping && degraded == nil
+            return HTTPResponse(status: ok ? 200 : 503, headers: [("Content-Type", "application/json")], body: Array(body.utf8))
         case "/metrics":
             return HTTPResponse(status: 200, headers: [("Content-Type", MetricsRegistry.contentType)], body: Array(metrics.registry.render().utf8))
         default:

@@ -74,10 +74,12 @@ final class BotProcessTests: BotProcessTestCase {
         XCTAssertFalse(bot.stderr.contains(ZulipEmulator.botKey))
         XCTAssertFalse(bot.stderr.contains(BotStack.gatewayToken))
 
-        // Registration used the right event type and narrow.
+        // Registration used the right event types and narrow: DMs, and user changes (for the
+        // ACL's emails and to tell bots apart), with the users as they are now.
         let register = z.requests().first { $0["path"] as? String == "/api/v1/register" }
         let form = register?["form"] as? [String: Any]
-        XCTAssertEqual(form?["event_types"] as? String, #"["message"]"#)
+        XCTAssertEqual(form?["event_types"] as? String, #"["message","realm_user"]"#)
+        XCTAssertEqual(form?["fetch_event_types"] as? String, #"["message","realm_user"]"#)
         XCTAssertEqual(form?["narrow"] as? String, #"[["is","dm"]]"#)
         XCTAssertEqual(form?["apply_markdown"] as? String, "false")
 

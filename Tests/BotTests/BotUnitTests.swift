@@ -10,25 +10,104 @@ import XCTest
 final class BotUnitTests: XCTestCase {
     func testAccessListParsesEmailsIDsAndWildcards() throws {
         let acl = try AccessList.parse("Alice@Example.com:*; bob@example.com:Certus,github ;42:demo", source: "BOT_ACL")
-        XCTAssertTrue(acl.allows(userID: 1, email: "alice@example.COM", label: "anything"))
-        XCTAssertTrue(acl.allows(userID: 2, email: "BOB@example.com", label: "certus"))
-        XCTAssertFalse(acl.allows(userID: 2, email: "bob@example.com", label: "demo"))
-        XCTAssertTrue(acl.allows(userID: 42, email: "x@y.z", label: "demo"))
-        XCTAssertFalse(acl.allows(userID: 43, email: "x@y.z", label: "demo"))
+        XCTAssertTrue(acl.allows(userID: 1, emails: ["alice@example.COM"], label: "anything"))
+        XCTAssertTrue(acl.allows(userID: 2, emails: ["BOB@example.com"], label: "certus"))
+        XCTAssertFalse(acl.allows(userID: 2, emails: ["bob@example.com"], label: "demo"))
+        XCTAssertTrue(acl.allows(userID: 42, emails: ["x@y.z"], label: "demo"))
+        XCTAssertFalse(acl.allows(userID: 43, emails: ["x@y.z"], label: "demo"))
         // Id and email entries of one person add up.
-        XCTAssertTrue(acl.allows(userID: 42, email: "bob@example.com", label: "github"))
+        XCTAssertTrue(acl.allows(userID: 42, emails: ["bob@example.com"], label: "github"))
         XCTAssertEqual(acl.count, 3)
 
         let file = try AccessList.parse("# who = labels\nalice@example.com = demo\n\n7:*\n", source: "acl")
-        XCTAssertTrue(file.allows(userID: 0, email: "alice@example.com", label: "demo"))
-        XCTAssertTrue(file.allows(userID: 7, email: "", label: "x"))
+        XCTAssertTrue(file.allows(userID: 0, emails: ["alice@example.com"], label: "demo"))
+        XCTAssertTrue(file.allows(userID: 7, emails: [""], label: "x"))
 
         var legacy = AccessList()
         try legacy.addAllowedSenders("a@x.org, 9", source: "ALLOWED_SENDERS")
-        XCTAssertTrue(legacy.allows(userID: 9, email: "", label: "z"))
-        XCTAssertTrue(legacy.allows(userID: 0, email: "A@x.org", label: "z"))
+        XCTAssertTrue(legacy.allows(userID: 9, emails: [""], label: "z"))
+        XCTAssertTrue(legacy.allows(userID: 0, emails: ["A@x.org"], label: "z"))
         XCTAssertTrue(AccessList().isEmpty)
-        XCTAssertFalse(AccessList().allows(userID: 1, email: "a@b.c", label: "x"))
+        XCTAssertFalse(AccessList().allows(userID: 1, emails: ["a@b.c"], label: "x"))
+    }
+
+    /// Emails fold in ASCII only: U+212A KELVIN SIGN is not "k" (Swift's lowercased() says it is).
+    func testAccessListFoldsEmailsInASCIIOnly() throws {
+        XCTAssertEqual("\u{212A}ate@example.com".lowercased(), "kate@example.com", "the trap this guards against")
+        XCTAssertEqual("Kate@Example.COM".asciiLowercased, "kate@example.com")
+        XCTAssertEqual("\u{212A}ate@example.com".asciiLowercased, "\u{212A}ate@example.com")
+        let acl = try AccessList.parse("kate@example.com:*", source: "BOT_ACL")
+        XCTAssertTrue(acl.allows(userID: 5, emails: ["KATE@example.com"], label: "x"))
+        XCTAssertFalse(acl.allows(userID: 5, emails: ["\u{212A}ate@example.com"], label: "x"))
+        XCTAssertFalse(acl.allows(userID: 5, emails: ["kate@example.com\u{0301}"], label: "x"))
+        XCTAssertEqual(acl.emails, ["kate@example.com"])
+    }
+
+    /// Register's lists, then realm_user events: a new user, an email change (the API email
+    /// and the delivery email), a deactivation either way, an address claimed twice.
+    func testUserDirectoryFollowsRealmUserEventsAndResolvesTheACL() throws {
+        let dir = UserDirectory()
+        XCTAssertFalse(dir.load(ZulipQueue(queue_id: "q", last_event_id: -1)), "no realm_users: nothing to go by")
+        var queue = ZulipQueue(queue_id: "q", last_event_id: -1)
+        queue.realm_users = [ZulipUser(user_id: 26, email: "bot@example.com", is_bot: true),
+                             ZulipUser(user_id: 31, email: "Kate@example.com", delivery_email: "kate@example.com"),
+                             ZulipUser(user_id: 32, email: "user32@chat.example.com", delivery_email: nil)]
+        queue.realm_non_active_users = [ZulipUser(user_id: 33, email: "old@example.com")]
+        queue.cross_realm_bots = [ZulipUser(user_id: 1, email: "notification-bot@zulip.com")]
+        XCTAssertTrue(dir.load(queue))
+        XCTAssertEqual(dir.isBot(26), true)
+        XCTAssertEqual(dir.isBot(1), true, "cross-realm bots are bots")
+        XCTAssertEqual(dir.isBot(31), false)
+        XCTAssertNil(dir.isBot(99))
+        XCTAssertEqual(dir.emails(of: 31), ["kate@example.com"])
+        XCTAssertEqual(dir.emails(of: 33), [], "deactivated")
+        let acl = try AccessList.parse("kate@example.com:*;old@example.com:*;echo@example.com:*;\u{212A}ate@example.com:x", source: "BOT_ACL")
+        XCTAssertEqual(acl.resolutions(in: dir), ["kate@example.com": .user(31), "old@example.com": .nobody,
+                                                   "echo@example.com": .nobody, "\u{212A}ate@example.com": .nobody])
+
+        func event(_ op: String, _ person: ZulipPersonChange) -> ZulipEvent {
+            ZulipEvent(id: 1, type: "realm_user", op: op, person: person)
+        }
+        // A new bot; an update for someone never seen is ignored.
+        XCTAssertTrue(dir.apply(event("add", ZulipPersonChange(user_id: 40, email: "echo@example.com", delivery_email: .some("echo@example.com"), is_bot: true, is_active: true))))
+        XCTAssertEqual(dir.isBot(40), true)
+        XCTAssertFalse(dir.apply(event("update", ZulipPersonChange(user_id: 77, new_email: "x@example.com"))))
+        XCTAssertFalse(dir.apply(ZulipEvent(id: 2, type: "heartbeat")))
+        // Kate moves: first her delivery email, then her API email.
+        XCTAssertTrue(dir.apply(event("update", ZulipPersonChange(user_id: 31, delivery_email: .some("kate.new@example.com")))))
+        XCTAssertEqual(Set(dir.emails(of: 31)), ["kate@example.com", "kate.new@example.com"])
+        XCTAssertTrue(dir.apply(event("update", ZulipPersonChange(user_id: 31, new_email: "kate.new@example.com"))))
+        XCTAssertEqual(dir.emails(of: 31), ["kate.new@example.com"])
+        XCTAssertEqual(acl.resolutions(in: dir)["kate@example.com"], .nobody)
+        // Someone else takes the old address: the entry now names them.
+        XCTAssertTrue(dir.apply(event("add", ZulipPersonChange(user_id: 41, email: "kate@example.com", delivery_email: .some("kate@example.com"), is_bot: false))))
+        XCTAssertEqual(acl.resolutions(in: dir)["kate@example.com"], .user(41))
+        // The same address as one user's API email and another's delivery email: nobody's.
+        XCTAssertTrue(dir.apply(event("update", ZulipPersonChange(user_id: 32, delivery_email: .some("KATE@example.com")))))
+        XCTAssertEqual(acl.resolutions(in: dir)["kate@example.com"], .ambiguous([32, 41]))
+        XCTAssertEqual(dir.emails(of: 41), [])
+        XCTAssertTrue(dir.apply(event("update", ZulipPersonChange(user_id: 32, delivery_email: .some(nil)))))
+        XCTAssertEqual(dir.emails(of: 41), ["kate@example.com"])
+        // Deactivation (FL 222+: update is_active; before: remove) and reactivation.
+        XCTAssertTrue(dir.apply(event("update", ZulipPersonChange(user_id: 41, is_active: false))))
+        XCTAssertEqual(dir.emails(of: 41), [])
+        XCTAssertTrue(dir.apply(event("update", ZulipPersonChange(user_id: 41, is_active: true))))
+        XCTAssertTrue(dir.apply(event("remove", ZulipPersonChange(user_id: 41))))
+        XCTAssertEqual(acl.resolutions(in: dir)["kate@example.com"], .nobody)
+        XCTAssertEqual(dir.isBot(41), false, "a deactivated user is still known")
+    }
+
+    func testRealmUserEventsDecodeLeniently() throws {
+        let json = #"{"events":[{"id":1,"type":"realm_user","op":"update","person":{"user_id":5,"delivery_email":null}},"#
+            + #"{"id":2,"type":"realm_user","op":"update","person":{"user_id":5,"new_email":"a@b.c"}},"#
+            + #"{"id":3,"type":"realm_user","op":"update","person":{"custom_profile_field":{"id":1}}},"#
+            + #"{"id":4,"type":"heartbeat"}]}"#
+        let batch = try JSONDecoder().decode(ZulipEventBatch.self, from: Data(json.utf8))
+        XCTAssertEqual(batch.events.count, 4)
+        XCTAssertEqual(batch.events[0].person?.delivery_email, .some(nil), "present and null: hidden now")
+        XCTAssertEqual(batch.events[1].person?.delivery_email, nil as String??, "absent: unchanged")
+        XCTAssertEqual(batch.events[1].person?.new_email, "a@b.c")
+        XCTAssertNil(batch.events[2].person, "a shape without user_id does not fail the batch")
     }
 
     func testAccessListRejectsMalformedEntriesWithLineNumbers() {
@@ -224,7 +303,7 @@ final class BotUnitTests: XCTestCase {
         XCTAssertEqual(config.catchUpMaxAge, 60)
         XCTAssertFalse(config.expiryEdit)
         XCTAssertEqual(config.listen?.port, 9101)
-        XCTAssertTrue(config.acl.allows(userID: 0, email: "alice@example.com", label: "x"))
+        XCTAssertTrue(config.acl.allows(userID: 0, emails: ["alice@example.com"], label: "x"))
         XCTAssertFalse(config.description.contains("rc-key") || config.description.contains("file-token"))
 
         // ZULIP_ALLOW_INSECURE, then the zuliprc's insecure: TLS is always verified, so true is refused.
@@ -293,6 +372,36 @@ final class BotUnitTests: XCTestCase {
         XCTAssertNil(limiter.check(userID: 1))
     }
 
+    /// One notice per limited stretch: refusals before the notice's wait has run out are silent.
+    func testRateLimitNoticeOncePerWindow() {
+        let clock = Mutex<Double>(0)
+        let limiter = UserRateLimiter(burst: 1, perMinute: 6, now: { clock.withLock { $0 } })
+        XCTAssertEqual(limiter.admit(userID: 1), .allowed)
+        XCTAssertEqual(limiter.admit(userID: 1), .limited(retryIn: 10, notify: true))
+        clock.withLock { $0 = 5 }
+        XCTAssertEqual(limiter.admit(userID: 1), .limited(retryIn: 5, notify: false))
+        XCTAssertEqual(limiter.admit(userID: 2), .allowed)
+        XCTAssertEqual(limiter.admit(userID: 2), .limited(retryIn: 10, notify: true), "another user's notice is their own")
+        clock.withLock { $0 = 10 }
+        XCTAssertEqual(limiter.admit(userID: 1), .allowed)
+        XCTAssertEqual(limiter.admit(userID: 1), .limited(retryIn: 10, notify: true), "a new stretch, a new notice")
+    }
+
+    /// A request settled without a reply on purpose counts as answered in a catch-up, and the
+    /// state file keeps it until the watermark passes it.
+    func testRequestsSettledWithoutAReplyAreNotAnsweredByACatchUp() {
+        let plan = CatchUpPlan(messages: [dm(20, from: 5, partner: 5), dm(21, from: 5, partner: 5)], botID: 1, now: 1010, maxAge: 120,
+                               replies: [:], sending: [], noReply: [21])
+        XCTAssertEqual(plan.toAnswer.map(\.id), [20])
+        XCTAssertEqual(plan.alreadyAnswered, 1)
+        var state = LeaderState(lastMessageID: 19)
+        state.noReply = [21]
+        let read = LeaderState.decode(state.encoded(now: 0)!)
+        XCTAssertEqual(read?.noReply, [21])
+        state.advance(to: 21)
+        XCTAssertEqual(state.noReply, [])
+    }
+
     func testLeaderLockIsExclusiveAndBumpsTheEpoch() throws {
         let dir = NSTemporaryDirectory() + "botlock-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -319,6 +428,38 @@ final class BotUnitTests: XCTestCase {
         second.release()
     }
 
+    /// A lock counts only while its path names the locked file; the state directory's lock
+    /// is taken too, so two lock paths over one state directory still elect one leader.
+    func testLeaderLockChecksThePathAndLocksTheStateDirectory() throws {
+        let dir = NSTemporaryDirectory() + "botlock-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let state = dir + "/leader.lock"
+        let a = try LeaderLock(path: dir + "/a.lock", stateLock: state, minimumEpoch: { 6 })
+        XCTAssertEqual(a.paths, [dir + "/a.lock", state])
+        XCTAssertEqual(try XCTUnwrap(a.tryAcquire()).epoch, 7, "above the state file's epoch")
+        XCTAssertNil(a.verify())
+        let b = try LeaderLock(path: dir + "/b.lock", stateLock: state)
+        XCTAssertNil(try b.tryAcquire(), "another lock path, the same state directory")
+        XCTAssertEqual(b.current, .idle)
+        XCTAssertEqual(try LeaderLock(path: state, stateLock: state).paths, [state], "the default: one file")
+
+        // A standby that opened the file before it was deleted: when the holder goes, it finds
+        // the path names another file (or none), opens it again and locks that.
+        let waiting = try LeaderLock(path: dir + "/a.lock", stateLock: state)
+        XCTAssertEqual(unlink(dir + "/a.lock"), 0)
+        XCTAssertEqual(a.verify(), dir + "/a.lock was deleted")
+        a.release()
+        XCTAssertNotNil(try waiting.tryAcquire())
+        XCTAssertNil(waiting.verify())
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/a.lock"), "created again")
+        try "x".write(toFile: dir + "/new", atomically: false, encoding: .utf8)
+        XCTAssertEqual(rename(dir + "/new", state), 0)
+        XCTAssertEqual(waiting.verify(), state + " was replaced by another file")
+        waiting.release()
+        XCTAssertEqual(waiting.verify(), "this process does not hold the leader lock")
+    }
+
     /// The descriptor number of the open lock file, from /proc/self/fd.
     private func lockFD(path: String) throws -> Int {
         for entry in try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") {
@@ -327,6 +468,47 @@ final class BotUnitTests: XCTestCase {
             }
         }
         throw NSError(domain: "lock", code: 1)
+    }
+
+    /// A failed write is remembered until one succeeds (logged once each way, counted); a
+    /// promise made before acting is rolled back when it cannot be saved, other changes wait in
+    /// memory for the next successful write. A newer epoch on disk refuses the write.
+    func testStateStoreTracksFailedWritesAndRefusesAnOlderEpoch() throws {
+        let dir = NSTemporaryDirectory() + "botstore-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let sink = LogSink.memory()
+        let metrics = BotMetrics()
+        let superseded = Mutex<[String]>([])
+        let store = LeaderStateStore(directory: dir, logger: Logger(component: "bot", sink: sink), metrics: metrics,
+                                     onSuperseded: { reason in superseded.withLock { $0.append(reason) } })
+        // The directory does not exist yet: every write fails.
+        XCTAssertThrowsError(try store.update { $0.advance(to: 10) })
+        XCTAssertNotNil(store.writeFailure)
+        XCTAssertThrowsError(try store.update(keepOnFailure: false) { $0.sending.insert(11) })
+        XCTAssertEqual(store.current.sending, [], "a promise that could not be saved is dropped")
+        XCTAssertEqual(store.current.lastMessageID, 10, "other changes wait in memory")
+        XCTAssertFalse(store.retryWrite())
+        XCTAssertEqual(sink.captured.filter { $0.contains("state_write_failed") }.count, 1, "logged once")
+        XCTAssertTrue(metrics.registry.render().contains("bot_state_writable 0"))
+        XCTAssertTrue(metrics.registry.render().contains("bot_state_write_failures_total 3"))
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        XCTAssertTrue(store.retryWrite())
+        XCTAssertNil(store.writeFailure)
+        XCTAssertEqual(try LeaderStateStore(directory: dir).load().lastMessageID, 10)
+        XCTAssertEqual(sink.captured.filter { $0.contains("state_write_recovered") }.count, 1)
+        XCTAssertTrue(metrics.registry.render().contains("bot_state_writable 1"))
+
+        try store.claim(epoch: 3)
+        XCTAssertEqual(LeaderStateStore.epochOnDisk(directory: dir), 3)
+        let newer = LeaderStateStore(directory: dir)
+        try newer.load()
+        try newer.claim(epoch: 4)
+        XCTAssertThrowsError(try store.update { $0.advance(to: 12) }) { error in
+            XCTAssertEqual((error as? LeaderStateStore.WriteFailure)?.kind, .superseded)
+        }
+        XCTAssertEqual(superseded.withLock { $0.count }, 1)
+        XCTAssertEqual(try LeaderStateStore(directory: dir).load().lastMessageID, 10, "the older leader's write was refused")
+        XCTAssertNil(store.writeFailure, "being superseded is not a disk problem")
     }
 
     func testLeaderStateOnlyMovesForwardAndSurvivesRestart() throws {

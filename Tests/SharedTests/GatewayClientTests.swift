@@ -7,6 +7,9 @@ import XCTest
 final class GatewayClientTests: XCTestCase {
     private let token = "tok-SECRET-1234"
 
+    /// The unix time the fixtures' answers were given at: `expires_at` 1764064800 less `remaining` 12.
+    private static let fixtureTime: Int64 = 1_764_064_788
+
     private static func codeJSON(label: String = "db/prod", instance: String, next: Bool = false) -> ScriptedResponse {
         let nextPart = next ? #","next_code":"654321","next_expires_at":1764064830"# : ""
         return .json(200, #"{"label":"\#(label)","code":"123456","period":30,"digits":6,"algorithm":"SHA1","remaining":12,"expires_at":1764064800,"instance":"\#(instance)"\#(nextPart)}"#)
@@ -29,7 +32,7 @@ final class GatewayClientTests: XCTestCase {
             baseURLs: urls, token: token, perAttemptTimeout: perAttempt, overallDeadline: deadline, cooldown: cooldown)
         return GatewayClient(
             configuration: config, http: HTTPClient(options: HTTPClientOptions(userAgent: "totp-tests")),
-            now: clock.now, logger: sink.map { Logger(component: "bot", minimumLevel: .debug, sink: $0) })
+            now: clock.now, wallClock: { Self.fixtureTime }, logger: sink.map { Logger(component: "bot", minimumLevel: .debug, sink: $0) })
     }
 
     func testRequestShapeAndDecodedCode() throws {
@@ -105,6 +108,62 @@ final class GatewayClientTests: XCTestCase {
         let outcome = makeClient([a.baseURL, wrongLabel.baseURL, b.baseURL]).fetchCode(label: "db/prod", next: false, requestID: "r")
         guard case .code(let code) = outcome else { return XCTFail("expected a code") }
         XCTAssertEqual(code.instance, "gw-b")
+    }
+
+    /// A 200 whose code could carry Markdown, or whose label or times are off, is never
+    /// returned: the next instance is asked, the instance is counted as invalid, and the log
+    /// names the field but never the value.
+    func testUnsoundAnswersFailOverAndAreCountedWithoutTheirText() throws {
+        let evil = "`1` @**all** [click](https://evil.example/x)"
+        let bodies = [
+            #"{"label":"db/prod","code":"\#(evil)","period":30,"digits":6,"algorithm":"SHA1","remaining":12,"expires_at":1764064800,"instance":"gw-x"}"#,
+            #"{"label":"db/prod","code":"12345","period":30,"digits":6,"algorithm":"SHA1","remaining":12,"expires_at":1764064800,"instance":"gw-x"}"#,
+            #"{"label":"db/prod","code":"１２３４５６","period":30,"digits":6,"algorithm":"SHA1","remaining":12,"expires_at":1764064800,"instance":"gw-x"}"#,
+            #"{"label":"db/prod","code":"123456","period":30,"digits":9,"algorithm":"SHA1","remaining":12,"expires_at":1764064800,"instance":"gw-x"}"#,
+            #"{"label":"db/prod","code":"123456","period":30,"digits":6,"algorithm":"SHA1","remaining":31,"expires_at":1764064800,"instance":"gw-x"}"#,
+            #"{"label":"db/prod","code":"123456","period":30,"digits":6,"algorithm":"SHA1","remaining":12,"expires_at":1764064740,"instance":"gw-x"}"#,
+            #"{"label":"db/prod","code":"123456","period":30,"digits":6,"algorithm":"SHA1","remaining":12,"expires_at":1764064800,"instance":"gw-x","next_code":"1 @**all**","next_expires_at":1764064830}"#,
+            #"{"label":"db/prod","code":"123456","period":30,"digits":6,"algorithm":"SHA1","remaining":12,"expires_at":1764064800,"instance":"gw-x","next_code":"654321","next_expires_at":1764099999}"#,
+        ]
+        for body in bodies {
+            let bad = try ScriptedHTTPServer(fallback: .json(200, body))
+            let good = try ScriptedHTTPServer(fallback: Self.codeJSON(instance: "gw-b"))
+            defer { bad.stop(); good.stop() }
+            let sink = LogSink.memory()
+            let client = makeClient([bad.baseURL, good.baseURL], sink: sink)
+            guard case .code(let code) = client.fetchCode(label: "db/prod", next: false, requestID: "r") else {
+                return XCTFail("expected the second instance's code for \(body)")
+            }
+            XCTAssertEqual(code.instance, "gw-b", body)
+            XCTAssertEqual(client.instanceStats()[0].invalidAnswers, 1, body)
+            XCTAssertEqual(client.instanceStats()[0].failures, 1, body)
+            XCTAssertEqual(client.instanceStats()[1].invalidAnswers, 0, body)
+            let log = sink.captured.joined(separator: "\n")
+            XCTAssertTrue(log.contains("gateway_answer_invalid"), log)
+            XCTAssertFalse(log.contains("evil.example") || log.contains("@**all**") || log.contains("12345\""), log)
+        }
+
+        // Only unsound answers everywhere: unavailable, which the bot turns into "try again".
+        let bad = try ScriptedHTTPServer(fallback: .json(200, bodies[0]))
+        defer { bad.stop() }
+        guard case .unavailable(let reason) = makeClient([bad.baseURL]).fetchCode(label: "db/prod", next: false, requestID: "r") else {
+            return XCTFail("an unsound answer was returned")
+        }
+        XCTAssertTrue(reason.contains("code is not exactly 6 ASCII digits"), reason)
+        XCTAssertFalse(reason.contains("evil"), reason)
+    }
+
+    func testSoundAnswersPassTheCheckAtTheirEdges() {
+        let code = GatewayCode(label: "x", code: "01234567", period: 60, digits: 8, algorithm: "SHA256", remaining: 60,
+                               expiresAt: 1_000_060, instance: "gw", nextCode: "76543210", nextExpiresAt: 1_000_120)
+        XCTAssertNil(code.problem(askedLabel: "x", now: 1_000_000))
+        // A clock difference up to one period is tolerated, more is not.
+        XCTAssertNil(code.problem(askedLabel: "x", now: 1_000_060))
+        XCTAssertNotNil(code.problem(askedLabel: "x", now: 1_000_061))
+        XCTAssertNotNil(code.problem(askedLabel: "y", now: 1_000_000))
+        var combining = code
+        combining.code = "0123456\u{0301}"
+        XCTAssertNotNil(combining.problem(askedLabel: "x", now: 1_000_000), "a combining mark is not a digit")
     }
 
     func testClientErrorsAreAnswersAndNeverRetried() throws {

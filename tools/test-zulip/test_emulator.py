@@ -213,6 +213,45 @@ def test_register_fields_depend_on_fetch_event_types(emu):
     assert status == 400 and body["msg"] == "Operator dm not supported."
 
 
+def test_realm_user_data_and_events(emu, bot_id):
+    """register's realm_user state, then add/update events to queues that asked for them,
+    whatever the message narrow; emails compared case-insensitively in ASCII only."""
+    q = emu.register(event_types=["message", "realm_user"], fetch_event_types=["message", "realm_user"],
+                     narrow=[["is", "dm"]])
+    assert "max_message_id" in q
+    users = {u["user_id"]: u for u in q["realm_users"]}
+    assert users[bot_id]["is_bot"] is True and users[bot_id]["delivery_email"] == BOT_EMAIL
+    assert all("is_active" not in u for u in q["realm_users"])
+    assert q["realm_non_active_users"] == [] and q["cross_realm_bots"] == []
+    assert q["user_id"] == bot_id and q["email"] == BOT_EMAIL
+    plain = emu.register()  # message events only: no realm_user events
+    # U+212A KELVIN SIGN is not "k" (the real server's iexact does not fold it either).
+    kelvin = emu.user("\u212aate@example.com", "Kelvin")
+    kate = emu.user("KATE@example.com", "Kate")
+    assert kelvin["id"] != kate["id"] and kelvin["created"] and kate["created"]
+    assert emu.user("kate@EXAMPLE.com")["id"] == kate["id"]
+    emu.control("POST", "/update-user", {"user": kate["id"], "email": "kate.new@example.com"})
+    emu.control("POST", "/update-user", {"user": "kate.new@example.com", "is_active": False})
+    with pytest.raises(urllib.error.HTTPError):
+        emu.control("POST", "/send", {"from": kate["id"], "content": "hi"})
+    with pytest.raises(urllib.error.HTTPError):
+        emu.control("POST", "/update-user", {"user": kelvin["id"], "email": "kate.new@example.com"})
+    status, _, body = emu.poll(q["queue_id"], -1, dont_block="true")
+    assert status == 200
+    got = [(e["op"], e["person"]) for e in body["events"] if e["type"] == "realm_user"]
+    assert [op for op, _ in got] == ["add", "add", "update", "update", "update"]
+    assert got[0][1]["email"] == "\u212aate@example.com" and got[0][1]["is_active"] is True
+    assert got[2][1] == {"user_id": kate["id"], "delivery_email": "kate.new@example.com"}
+    assert got[3][1] == {"user_id": kate["id"], "new_email": "kate.new@example.com"}
+    assert got[4][1] == {"user_id": kate["id"], "is_active": False}
+    again = emu.register(event_types=["realm_user"])
+    assert kate["id"] in {u["user_id"] for u in again["realm_non_active_users"]}
+    assert kate["id"] not in {u["user_id"] for u in again["realm_users"]}
+    status, _, body = emu.poll(plain["queue_id"], -1, dont_block="true")
+    assert all(e["type"] != "realm_user" for e in body["events"])
+    emu.control("POST", "/update-user", {"user": kate["id"], "is_active": True})
+
+
 # ---- events -----------------------------------------------------------------------------
 
 def test_heartbeat_and_acknowledgement(emu):

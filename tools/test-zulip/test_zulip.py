@@ -113,6 +113,14 @@ class DropConnection(Exception):
     """Close the connection without an answer (what a restarting server looks like)."""
 
 
+def ascii_lower(text):
+    """Lower-cases A-Z only."""
+    return text.translate(ASCII_LOWER)
+
+
+ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
 def missing(name):
     return ApiError(400, f"Missing '{name}' argument", "REQUEST_VARIABLE_MISSING", var_name=name)
 
@@ -368,11 +376,68 @@ class State:
                 "full_name": full_name,
                 "api_key": api_key,
                 "is_bot": is_bot,
+                "is_active": True,
                 "recipient_id": self.alloc_recipient(),
                 "date_joined": time.strftime("%Y-%m-%dT%H:%M:%S.000000+00:00", time.gmtime()),
             }
             self.users[uid] = user
+            self.send_realm_user_event("add", self.user_dict(user, with_active=True))
             return user
+
+    def user_dict(self, user, with_active=False):
+        """The spec's `User` object (email visibility "everyone": `delivery_email` is the
+        email). Register's `realm_users` leave out `is_active`; `realm_user` add events have it."""
+        out = {
+            "user_id": user["id"],
+            "email": user["email"],
+            "delivery_email": user["email"],
+            "full_name": user["full_name"],
+            "date_joined": user["date_joined"],
+            "is_owner": False,
+            "is_admin": False,
+            "is_guest": False,
+            "is_billing_admin": False,
+            "role": 400,
+            "is_bot": user["is_bot"],
+            "timezone": "",
+            "avatar_url": None,  # client_gravatar: the client computes it
+            "avatar_version": 1,
+        }
+        if user["is_bot"]:
+            out.update({"bot_type": 1, "bot_owner_id": None})
+        else:
+            out["profile_data"] = {}
+        if with_active:
+            out["is_active"] = user["is_active"]
+        return out
+
+    def send_realm_user_event(self, op, person):
+        """`realm_user` events go to every queue that asked for them (the register narrow
+        filters only `message` events). Caller holds the lock."""
+        for q in list(getattr(self, "queues", {}).values()):
+            if not q.closed and q.wants("realm_user"):
+                q.add_event({"type": "realm_user", "op": op, "person": person},
+                            self.config.event_id_gaps)
+        self.cond.notify_all()
+
+    def change_email(self, user, new_email):
+        """What an email change does once confirmed: the API email and the delivery email
+        change, and every realm_user queue hears of both (visibility "everyone")."""
+        user["email"] = new_email
+        self.send_realm_user_event("update", {"user_id": user["id"], "delivery_email": new_email})
+        self.send_realm_user_event("update", {"user_id": user["id"], "new_email": new_email})
+
+    def set_active(self, user, active):
+        """Deactivation or reactivation: an `update` with `is_active` from FL 222, before that
+        `remove` (deactivated) or `add` (reactivated)."""
+        user["is_active"] = active
+        if self.config.feature_level >= 222:
+            self.send_realm_user_event("update", {"user_id": user["id"], "is_active": active})
+        elif active:
+            self.send_realm_user_event("add", self.user_dict(user, with_active=True))
+        else:
+            self.send_realm_user_event("remove", {"user_id": user["id"],
+                                                  "full_name": user["full_name"]})
 
     def alloc_recipient(self):
         rid = self.next_recipient_id
@@ -380,10 +445,12 @@ class State:
         return rid
 
     def user_by_email(self, email):
+        # Case-insensitive in ASCII only, like the real server's `email__iexact` on PostgreSQL
+        # (UPPER() leaves U+212A KELVIN SIGN alone); Python's lower() would fold it into "k".
         if not isinstance(email, str):
             return None
         for user in self.users.values():
-            if user["email"].lower() == email.lower():
+            if ascii_lower(user["email"]) == ascii_lower(email):
                 return user
         return None
 
@@ -874,6 +941,25 @@ class Api:
             if fetch is None or "message" in fetch:
                 body["max_message_id"] = max(
                     (m["id"] for m in s.messages if s.can_see(m, user["id"])), default=-1)
+            if fetch is None or "realm_user" in fetch:
+                body.update({
+                    "realm_users": [s.user_dict(u) for u in s.users.values() if u["is_active"]],
+                    "realm_non_active_users": [s.user_dict(u) for u in s.users.values()
+                                               if not u["is_active"]],
+                    "cross_realm_bots": [],
+                    "user_id": user["id"],
+                    "email": user["email"],
+                    "delivery_email": user["email"],
+                    "full_name": user["full_name"],
+                    "is_admin": False, "is_owner": False, "is_billing_admin": False,
+                    "is_moderator": False, "is_guest": False,
+                    "avatar_source": "G",
+                    "avatar_url": s.avatar_url(user, False),
+                    "avatar_url_medium": s.avatar_url(user, False) + "&s=500",
+                    "can_create_streams": True, "can_create_public_streams": True,
+                    "can_create_private_streams": True, "can_create_web_public_streams": False,
+                    "can_subscribe_other_users": True, "can_invite_others_to_realm": True,
+                })
             if fetch is None or "realm" in fetch:
                 body.update({
                     "realm_name": c.realm_name,
@@ -1429,12 +1515,36 @@ class Handler(BaseHTTPRequestHandler):
         return 200, {"id": user["id"], "email": user["email"], "full_name": user["full_name"],
                      "created": not existed}
 
+    def control_post_update_user(self, payload, query):
+        s = self.state
+        with s.lock:
+            user = s.user_ref(payload.get("user"))
+            if user is None:
+                raise ControlError("'user' must name an existing user (email or id)")
+            new_email = payload.get("email")
+            if new_email is not None:
+                if not isinstance(new_email, str) or "@" not in new_email:
+                    raise ControlError("email must be a string with @")
+                taken = s.user_by_email(new_email)
+                if taken is not None and taken is not user:
+                    raise ControlError(f"{new_email} is already in use")
+                s.change_email(user, new_email)
+            active = payload.get("is_active")
+            if active is not None:
+                if not isinstance(active, bool):
+                    raise ControlError("is_active must be true or false")
+                s.set_active(user, active)
+            return 200, {"id": user["id"], "email": user["email"],
+                         "full_name": user["full_name"], "is_active": user["is_active"]}
+
     def control_post_send(self, payload, query):
         s = self.state
         with s.lock:
             sender = s.user_ref(payload.get("from"))
             if sender is None:
                 raise ControlError("'from' must name an existing user (POST /control/users first)")
+            if not sender["is_active"]:
+                raise ControlError("'from' is deactivated and cannot send")
             content = payload.get("content")
             if not isinstance(content, str):
                 raise ControlError("content (string) is required")

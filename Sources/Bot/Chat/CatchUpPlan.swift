@@ -33,8 +33,9 @@ struct CatchUpPlan: Sendable {
 
     /// `watermark`: messages at or below it are settled; in `legacy` mode they only claim
     /// their reply.
+    /// `noReply`: requests settled on purpose without a reply (counted as answered).
     init(messages: [ZulipMessage], botID: Int, now: Int64, maxAge: Int, replies: [Int: Int], sending: Set<Int>,
-         legacy: Bool = false, taken: Set<Int> = [], busy: Set<Int> = [], watermark: Int? = nil) {
+         noReply: Set<Int> = [], legacy: Bool = false, taken: Set<Int> = [], busy: Set<Int> = [], watermark: Int? = nil) {
         let mark = watermark ?? Int.min
         let claimed = Set(replies.values)
         // Bot messages in each 1:1 conversation that answer nothing known, oldest first.
@@ -58,7 +59,7 @@ struct CatchUpPlan: Sendable {
                 if legacy, replies[m.id] == nil, let index = unclaimed[partner]?.firstIndex(where: { $0 > m.id }) {
                     unclaimed[partner]!.remove(at: index)
                 }
-            } else if replies[m.id] != nil {
+            } else if replies[m.id] != nil || noReply.contains(m.id) {
                 alreadyAnswered += 1
                 settled.append(m.id)
             } else if sending.contains(m.id), busy.contains(partner) {

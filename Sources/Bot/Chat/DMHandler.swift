@@ -23,19 +23,25 @@ final class DMHandler: Sendable {
     /// How a message was dealt with (`bot_dms_total{outcome}`).
     enum Outcome: String, Sendable {
         case code, notAvailable = "not_available", labels, help, unavailable, rateLimited = "rate_limited"
+        /// Rate-limited again before the notice's wait ran out: no reply, recorded as settled.
+        case rateLimitedSilent = "rate_limited_silent"
         case groupHint = "group_hint", ignoredGroup = "ignored_group", ignoredStream = "ignored_stream"
-        case ignoredOwn = "ignored_own", replyFailed = "reply_failed"
+        case ignoredOwn = "ignored_own", ignoredBot = "ignored_bot", replyFailed = "reply_failed"
+        /// Not answered: the leader's state cannot be saved (see `LeaderStateStore.writeFailure`).
+        case stateUnwritable = "state_unwritable"
     }
 
-    /// The outcome, and whether the message needs nothing more (false: its reply failed).
+    /// The outcome, and whether the message needs nothing more (false: its reply failed, or
+    /// waits for the state directory).
     struct Handled: Sendable, Equatable {
         var outcome: Outcome
-        var settled: Bool { outcome != .replyFailed }
+        var settled: Bool { outcome != .replyFailed && outcome != .stateUnwritable }
     }
 
     private let sender: ReplySender
     private let gateway: GatewayClient
     private let acl: AccessList
+    private let directory: UserDirectory
     private let limiter: UserRateLimiter
     private let editor: ExpiryEditor?
     private let editDelay: Double
@@ -43,11 +49,12 @@ final class DMHandler: Sendable {
     private let logger: Logger
     private let audit: Logger
 
-    init(sender: ReplySender, gateway: GatewayClient, acl: AccessList, limiter: UserRateLimiter, editor: ExpiryEditor?,
-         editDelay: Double, metrics: BotMetrics, logger: Logger) {
+    init(sender: ReplySender, gateway: GatewayClient, acl: AccessList, directory: UserDirectory, limiter: UserRateLimiter,
+         editor: ExpiryEditor?, editDelay: Double, metrics: BotMetrics, logger: Logger) {
         self.sender = sender
         self.gateway = gateway
         self.acl = acl
+        self.directory = directory
         self.limiter = limiter
         self.editor = editor
         self.editDelay = editDelay
@@ -67,6 +74,12 @@ final class DMHandler: Sendable {
 
     private func decideAndReply(_ m: ZulipMessage, session: Session, received: ContinuousClock.Instant) -> Outcome {
         if m.sender_id == session.botID { return .ignoredOwn }
+        if directory.isBot(m.sender_id) == true {
+            // Another bot (an echo bot, a second instance of this one under another account):
+            // answering could start a loop that never ends, and bots need no codes.
+            logger.debug("ignored_bot_message", ["message_id": .int(m.id), "sender_id": .int(m.sender_id)])
+            return .ignoredBot
+        }
         guard m.isDirect else {
             logger.debug("ignored_stream_message", ["message_id": .int(m.id)])
             return .ignoredStream
@@ -75,22 +88,31 @@ final class DMHandler: Sendable {
             // A code must never go to a group: at most a hint, and only when addressed.
             guard m.flags.contains("mentioned") else { return .ignoredGroup }
             let ids = m.others(botID: session.botID).map(\.id)
-            let sent = send(to: ids, ReplyFormatter.groupHint, session: session, inReplyTo: m.id) != .failed
-            auditLine(m, received, label: "", outcome: sent ? .groupHint : .replyFailed)
-            return sent ? .groupHint : .replyFailed
+            let outcome = send(to: ids, ReplyFormatter.groupHint, session: session, inReplyTo: m.id).outcome(ifSent: .groupHint)
+            auditLine(m, received, label: "", outcome: outcome)
+            return outcome
         }
 
         let command = BotCommand.parse(m.content)
-        if let wait = limiter.check(userID: m.sender_id) {
+        switch limiter.admit(userID: m.sender_id) {
+        case .allowed:
+            break
+        case .limited(let wait, notify: true):
             return answer(m, ReplyFormatter.rateLimited(retryIn: Int(wait.rounded(.up))), .rateLimited, label: command.label,
                           session: session, received: received)
+        case .limited(_, notify: false):
+            // Settled without a reply, and recorded as such first, so no later catch-up (this
+            // leader's or the next one's) answers it after all.
+            guard sender.recordNoReply(to: m.id) else { return .stateUnwritable }
+            auditLine(m, received, label: command.label, outcome: .rateLimitedSilent)
+            return .rateLimitedSilent
         }
         switch command {
         case .help, .unknown:
             return answer(m, ReplyFormatter.help, .help, label: "", session: session, received: received)
         case .labels:
-            return answer(m, ReplyFormatter.labels(acl.grant(userID: m.sender_id, email: m.sender_email)), .labels, label: "",
-                          session: session, received: received)
+            return answer(m, ReplyFormatter.labels(acl.grant(userID: m.sender_id, emails: directory.emails(of: m.sender_id))), .labels,
+                          label: "", session: session, received: received)
         case .code(let rawLabel):
             return answerCode(m, rawLabel: rawLabel, session: session, received: received)
         }
@@ -98,7 +120,9 @@ final class DMHandler: Sendable {
 
     private func answerCode(_ m: ZulipMessage, rawLabel: String, session: Session, received: ContinuousClock.Instant) -> Outcome {
         guard let label = try? SeedLabel(rawLabel).value,
-            acl.allows(userID: m.sender_id, email: m.sender_email, label: label)
+            // By user id: the email a message carries is only a name, the directory says
+            // which addresses are really this sender's.
+            acl.allows(userID: m.sender_id, emails: directory.emails(of: m.sender_id), label: label)
         else {
             return answer(m, ReplyFormatter.notAvailable(label: rawLabel), .notAvailable, label: AccessList.printable(rawLabel),
                           session: session, received: received)
@@ -119,8 +143,9 @@ final class DMHandler: Sendable {
             let sentAt = Logger.wallClock()
             let sent = send(to: [m.sender_id], text, session: session, inReplyTo: m.id)
             guard case .sent(let replyID) = sent else {
-                auditLine(m, received, label: label, outcome: .replyFailed)
-                return .replyFailed
+                let outcome = sent.outcome(ifSent: .code)
+                auditLine(m, received, label: label, outcome: outcome)
+                return outcome
             }
             auditLine(m, received, label: label, outcome: .code, extra: ["gateway": .string(c.instance)])
             if let editor, let replyID {
@@ -146,12 +171,13 @@ final class DMHandler: Sendable {
         }
     }
 
-    /// Replies `text` to the sender and writes the audit line; `.replyFailed` if not sent.
+    /// Replies `text` to the sender and writes the audit line; `.replyFailed` (or
+    /// `.stateUnwritable`) if not sent.
     private func answer(_ m: ZulipMessage, _ text: String, _ outcome: Outcome, label: String, session: Session,
                         received: ContinuousClock.Instant) -> Outcome {
-        let sent = send(to: [m.sender_id], text, session: session, inReplyTo: m.id) != .failed
-        auditLine(m, received, label: label, outcome: sent ? outcome : .replyFailed)
-        return sent ? outcome : .replyFailed
+        let result = send(to: [m.sender_id], text, session: session, inReplyTo: m.id).outcome(ifSent: outcome)
+        auditLine(m, received, label: label, outcome: result)
+        return result
     }
 
     /// How sending one reply ended.
@@ -159,12 +185,24 @@ final class DMHandler: Sendable {
         /// Zulip took it: the reply's id, when known.
         case sent(Int?)
         case failed
+        /// Not sent, because it could not be put on record first.
+        case notRecorded
+
+        /// `ifSent` when sent, else why not.
+        func outcome(ifSent: Outcome) -> Outcome {
+            switch self {
+            case .sent: ifSent
+            case .failed: .replyFailed
+            case .notRecorded: .stateUnwritable
+            }
+        }
     }
 
     private func send(to ids: [Int], _ text: String, session: Session, inReplyTo: Int) -> Sent {
         switch sender.send(to: ids, text, inReplyTo: inReplyTo, session: session) {
         case .sent(let id): .sent(id)
         case .failed: .failed
+        case .notRecorded: .notRecorded
         }
     }
 

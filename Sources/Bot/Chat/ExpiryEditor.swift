@@ -166,11 +166,8 @@ final class ExpiryEditor: Sendable {
         return .failed
     }
 
+    /// A failure is the store's to log and count; the change stays in memory for the next write.
     private func persist(_ change: (inout LeaderState) -> Void) {
-        guard let store else { return }
-        do { try store.update(change) } catch {
-            logger.error("state_write_failed", ["error": .string(error.description),
-                "message": "pending expiry edits could not be saved; check BOT_STATE_DIR (free space, permissions)"])
-        }
+        try? store?.update(change)
     }
 }

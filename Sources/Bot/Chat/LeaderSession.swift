@@ -12,6 +12,10 @@ import Synchronization
 /// by a successful poll), 401 ends the process (exit 3). systemd's watchdog is fed after every
 /// Zulip call that returned, but only while no message has waited or run longer than
 /// `BOT_WATCHDOG_STALL_SECONDS`: a stuck reply path stops the pings and systemd restarts the bot.
+/// While the state file cannot be written (`LeaderStateStore.writeFailure`) no DM is answered:
+/// each is parked (open, so the watermark waits), the write is retried every second, and once
+/// it succeeds the parked DMs are answered (those older than `BOT_CATCHUP_MAX_AGE` dropped, as a
+/// catch-up would).
 ///
 /// ```swift
 /// let session = LeaderSession(...)
@@ -33,7 +37,16 @@ final class LeaderSession: Sendable {
         var catchUpWanted = false
         var lastCatchUp: ContinuousClock.Instant? = nil
         var stallReported = false
+        /// How each ACL email resolved when last logged.
+        var aclReported: [String: AccessList.EmailResolution]? = nil
+        /// DMs not answered because the state could not be saved, by id.
+        var parked: [Int: ZulipMessage] = [:]
+        /// The context of the newest queue, for answering parked DMs.
+        var context: DMHandler.Session? = nil
     }
+
+    /// How often a failed state write is tried again.
+    static let stateRetryInterval: Duration = .seconds(1)
 
     /// Replies in flight at once (each may wait up to the gateway deadline).
     static let maxConcurrentReplies = 4
@@ -43,21 +56,25 @@ final class LeaderSession: Sendable {
     private let config: BotConfiguration
     private let zulip: ZulipClient
     private let handler: DMHandler
+    private let directory: UserDirectory
     private let store: LeaderStateStore
     private let editor: ExpiryEditor?
+    private let metrics: BotMetrics
     private let logger: Logger
     private let ping: @Sendable () -> Void
     private let state = Mutex<State>(.starting)
     private let tracking = Mutex(Tracking())
     private let dispatcher = MessageDispatcher(maxConcurrent: LeaderSession.maxConcurrentReplies)
 
-    init(config: BotConfiguration, zulip: ZulipClient, handler: DMHandler, store: LeaderStateStore, editor: ExpiryEditor?,
-         logger: Logger, ping: @escaping @Sendable () -> Void) {
+    init(config: BotConfiguration, zulip: ZulipClient, handler: DMHandler, directory: UserDirectory, store: LeaderStateStore,
+         editor: ExpiryEditor?, metrics: BotMetrics, logger: Logger, ping: @escaping @Sendable () -> Void) {
         self.config = config
         self.zulip = zulip
         self.handler = handler
+        self.directory = directory
         self.store = store
         self.editor = editor
+        self.metrics = metrics
         self.logger = logger
         self.ping = ping
     }
@@ -68,12 +85,16 @@ final class LeaderSession: Sendable {
     /// The watermark as this leader knows it.
     var watermark: Int? { tracking.withLock { $0.progress.watermark } }
 
-    /// The poll loop; returns only once stopping.
-    func run() {
+    /// The poll loop of the leader of `epoch`; returns only once stopping.
+    func run(epoch: Int) {
         // Re-read the file: the previous leader moved it while this process waited as a standby.
         do { try store.load() } catch {
             logger.error("watermark_read_failed", ["message": .string(error.description)])
         }
+        // From now on every state write carries this epoch; an older leader's are refused. A
+        // failure is the store's to log, and the retry loop's to mend.
+        try? store.claim(epoch: epoch)
+        BotThread.spawn(name: "state-retry") { [self] in retryStateWrites() }
         let saved = store.current
         tracking.withLock { $0.progress = MessageProgress(watermark: saved.lastMessageID) }
         editor?.resume(saved.pendingEdits)
@@ -86,6 +107,7 @@ final class LeaderSession: Sendable {
         }) else { return }
         logger.info("zulip_connected", ["bot_id": .int(base.botID), "feature_level": .int(base.featureLevel)])
 
+        var firstQueue = true
         while !stopping {
             guard let queue = retrying("register", &backoff, { () throws(ZulipError) in
                 try zulip.register(featureLevel: base.featureLevel)
@@ -93,6 +115,7 @@ final class LeaderSession: Sendable {
             var ctx = base
             if let fl = queue.zulip_feature_level { ctx.featureLevel = fl }
             ctx.queueID = queue.queue_id
+            tracking.withLock { [ctx] in $0.context = ctx }
             let registered = state.withLock { s -> Bool in
                 guard s != .stopping else { return false }
                 s = .registered(queueID: queue.queue_id)
@@ -103,6 +126,18 @@ final class LeaderSession: Sendable {
                 return
             }
             logger.info("queue_registered", ["queue_id": .string(queue.queue_id), "feature_level": .int(ctx.featureLevel)])
+            if !directory.load(queue) {
+                logger.error("user_directory_unavailable", [
+                    "message": "register returned no realm_users, so no ACL email can be matched to a user and bots cannot be told apart; only numeric ACL entries grant codes",
+                ])
+            }
+            reportACL()
+            // The saved watermark is judged once, against the first queue: later ones only
+            // meet this leader's own, which never passes a message it saw.
+            if firstQueue {
+                firstQueue = false
+                guard checkSavedWatermark(queue, ctx, &backoff) else { return }
+            }
             // Registered first, then caught up: nothing sent in between can slip through.
             if watermark == nil {
                 guard initialiseWatermark(queue, ctx, &backoff) else { return }
@@ -134,6 +169,30 @@ final class LeaderSession: Sendable {
         return true
     }
 
+    /// A watermark beyond register's `max_message_id` (the newest message the bot can see)
+    /// cannot have been written by a leader: the file was damaged or tampered with, and kept
+    /// as it is every catch-up would start after every message there will ever be and answer
+    /// nothing. It is refused (logged, counted) and replaced by the start of the catch-up
+    /// window: just before the oldest DM younger than `BOT_CATCHUP_MAX_AGE`, else the newest
+    /// message. Replies in that window are then paired in order (`LeaderState.repair`), so
+    /// requests that were answered are not answered again. Returns false once stopping.
+    private func checkSavedWatermark(_ queue: ZulipQueue, _ ctx: DMHandler.Session, _ backoff: inout Backoff) -> Bool {
+        guard let saved = watermark, let newest = queue.max_message_id, saved > Swift.max(0, newest) else { return true }
+        guard let recent = retrying("watermark_repair", &backoff, { () throws(ZulipError) in
+            try zulip.newestDirectMessages(count: 1000, featureLevel: ctx.featureLevel)
+        }) else { return false }
+        let cutoff = Logger.wallClock().seconds - Int64(config.catchUpMaxAge)
+        let start = recent.messages.filter { $0.timestamp >= cutoff }.map(\.id).min().map { $0 - 1 } ?? Swift.max(0, newest)
+        metrics.watermarkRejected.inc()
+        logger.error("watermark_beyond_newest", [
+            "saved": .int(saved), "max_message_id": .int(newest), "replaced_by": .int(start),
+            "message": "the saved watermark lies beyond the newest message on the Zulip server, so the state file was damaged or edited; catching up from the BOT_CATCHUP_MAX_AGE window instead",
+        ])
+        tracking.withLock { $0.progress = MessageProgress(watermark: start) }
+        persist { $0.repair(watermark: start) }
+        return true
+    }
+
     /// Long-polls until the queue is gone (returns to re-register) or stopping.
     private func poll(_ queue: ZulipQueue, _ ctx: DMHandler.Session, _ backoff: inout Backoff) {
         var lastEventID = queue.last_event_id
@@ -147,6 +206,12 @@ final class LeaderSession: Sendable {
                 if stopping { return }
                 for event in events {
                     lastEventID = max(lastEventID, event.id)
+                    if event.type == "realm_user" {
+                        // Before any message after it is handed out: a sender's new email or
+                        // a new bot is known by the time their next DM is judged.
+                        if directory.apply(event) { reportACL() }
+                        continue
+                    }
                     guard event.type == "message", var message = event.message else { continue }
                     if let flags = event.flags { message.flags = flags }
                     receive(message, ctx, received: received, caughtUp: false, localID: event.local_message_id)
@@ -178,6 +243,34 @@ final class LeaderSession: Sendable {
         }
     }
 
+    /// Logs each ACL email whose resolution (one account, nobody, several) is new or changed:
+    /// all of them after the first register, then only what a user change altered.
+    private func reportACL() {
+        let now = config.acl.resolutions(in: directory)
+        let changed = tracking.withLock { t -> [(String, AccessList.EmailResolution)] in
+            let before = t.aclReported ?? [:]
+            t.aclReported = now
+            return now.filter { before[$0.key] != $0.value }.sorted { $0.key < $1.key }
+        }
+        for (email, resolution) in changed {
+            switch resolution {
+            case .user(let id):
+                logger.info("acl_email_resolved", ["email": .string(email), "user_id": .int(id)])
+            case .nobody:
+                logger.warning("acl_email_unresolved", [
+                    "email": .string(email),
+                    "message": "no active Zulip account the bot can see has this email, so the entry grants nothing; check the address, the user's email visibility, or use the numeric user id",
+                ])
+            case .ambiguous(let ids):
+                logger.warning("acl_email_ambiguous", [
+                    "email": .string(email), "user_ids": .string(ids.map(String.init).joined(separator: ",")),
+                    "message": "several active accounts have this email (one as its Zulip API email, another as its delivery email), so the entry grants nothing; use the numeric user id",
+                ])
+            }
+        }
+        metrics.aclUnresolved.set(Double(now.values.filter { if case .user = $0 { false } else { true } }.count))
+    }
+
     /// DMs after the watermark, each answered once if young enough (see `CatchUpPlan`); also
     /// retries replies that failed.
     private func catchUp(_ ctx: DMHandler.Session, _ backoff: inout Backoff) -> Bool {
@@ -203,7 +296,8 @@ final class LeaderSession: Sendable {
         let saved = store.current
         let plan = CatchUpPlan(
             messages: fetched, botID: ctx.botID, now: Logger.wallClock().seconds, maxAge: config.catchUpMaxAge,
-            replies: saved.replies, sending: saved.sending, legacy: saved.legacy, taken: taken, busy: busy, watermark: start)
+            replies: saved.replies, sending: saved.sending, noReply: saved.noReply, legacy: saved.legacy, taken: taken, busy: busy,
+            watermark: start)
         logger.info("catch_up", [
             "from": .int(start), "fetched": .int(fetched.count), "to_answer": .int(plan.toAnswer.count),
             "already_answered": .int(plan.alreadyAnswered), "too_old": .int(plan.tooOld), "in_progress": .int(taken.count),
@@ -244,13 +338,56 @@ final class LeaderSession: Sendable {
         dispatcher.submit(key: message.sender_id) { [self] in
             // Stopping: leave it to the next leader (it stays open, so the watermark waits).
             guard !stopping else { return }
+            // Nothing is answered that could not be put on record.
+            guard store.writeFailure == nil else { return park(message) }
             logger.info("dm_received", ["message_id": .int(message.id), "sender_id": .int(message.sender_id), "caught_up": .bool(caughtUp)])
-            if handler.handle(message, session: ctx, received: received).settled {
+            let handled = handler.handle(message, session: ctx, received: received)
+            if handled.settled {
                 settle(message.id)
+            } else if handled.outcome == .stateUnwritable {
+                park(message)
             } else {
                 tracking.withLock { t in
                     t.progress.fail(message.id)
                     t.catchUpWanted = true
+                }
+            }
+        }
+    }
+
+    /// Leaves `message` open until the state can be saved again (`retryStateWrites`).
+    private func park(_ message: ZulipMessage) {
+        tracking.withLock { t in
+            t.progress.fail(message.id)
+            t.parked[message.id] = message
+        }
+        logger.info("dm_parked", ["message_id": .int(message.id), "sender_id": .int(message.sender_id),
+                                  "message": "not answered while the state cannot be saved; answered once it can"])
+    }
+
+    /// Runs for as long as this process leads: while writes fail, retries them every
+    /// `stateRetryInterval`; once they succeed, answers the parked DMs.
+    private func retryStateWrites() {
+        while !stopping {
+            Sleep.duration(Self.stateRetryInterval)
+            guard store.retryWrite() else { continue }
+            let (waiting, ctx) = tracking.withLock { t -> ([ZulipMessage], DMHandler.Session?) in
+                // A catch-up may have taken one meanwhile: only those still waiting.
+                let list = t.parked.values.filter { t.progress.failed.contains($0.id) }.sorted { $0.id < $1.id }
+                t.parked = [:]
+                return (list, t.context)
+            }
+            guard let ctx, !waiting.isEmpty, !stopping else { continue }
+            let now = Logger.wallClock().seconds
+            let received = ContinuousClock.now
+            for message in waiting {
+                if now - message.timestamp > Int64(config.catchUpMaxAge) {
+                    // As a catch-up would: a code for a request this old helps nobody.
+                    guard tracking.withLock({ $0.progress.claim(message.id) }) else { continue }
+                    logger.info("dm_too_old", ["message_id": .int(message.id), "message": "waited longer than BOT_CATCHUP_MAX_AGE for the state directory; not answered"])
+                    settle(message.id)
+                } else {
+                    receive(message, ctx, received: received, caughtUp: true, localID: nil)
                 }
             }
         }
@@ -275,11 +412,9 @@ final class LeaderSession: Sendable {
         }
     }
 
+    /// A failure is the store's to log and count; the change stays in memory for the next write.
     private func persist(_ change: (inout LeaderState) -> Void) {
-        do { try store.update(change) } catch {
-            logger.error("watermark_write_failed", ["error": .string(error.description),
-                "message": "the leader's state could not be saved; check BOT_STATE_DIR (free space, permissions)"])
-        }
+        try? store.update(change)
     }
 
     // MARK: - Watchdog

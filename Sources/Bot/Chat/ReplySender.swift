@@ -20,20 +20,27 @@ final class ReplySender: Sendable {
         case sent(Int?)
         /// Given up; `maybeDelivered` when the last failure could have delivered it anyway.
         case failed(maybeDelivered: Bool)
+        /// Not sent: that a send was starting could not be saved (a full state directory), and
+        /// a reply not on record might be sent again by the next leader.
+        case notRecorded
     }
 
     private let zulip: ZulipClient
     private let store: LeaderStateStore
     private let deadline: Duration
+    /// Asked right before every POST: false once this process may no longer be the leader.
+    private let mayAct: @Sendable () -> Bool
     private let logger: Logger
     /// Longest wait for the echo of a send whose answer was lost (the bot's long poll gets
     /// its own messages within milliseconds).
     private let echoWait: Duration = .milliseconds(500)
 
-    init(zulip: ZulipClient, store: LeaderStateStore, deadline: Duration, logger: Logger) {
+    init(zulip: ZulipClient, store: LeaderStateStore, deadline: Duration, mayAct: @escaping @Sendable () -> Bool = { true },
+         logger: Logger) {
         self.zulip = zulip
         self.store = store
         self.deadline = deadline
+        self.mayAct = mayAct
         self.logger = logger
     }
 
@@ -46,7 +53,8 @@ final class ReplySender: Sendable {
     func send(to ids: [Int], _ text: String, inReplyTo requestID: Int, session: DMHandler.Session) -> Result {
         let giveUpAt = ContinuousClock.now + deadline
         var backoff = Backoff(initial: .milliseconds(250), maximum: .seconds(4))
-        persist { $0.sending.insert(requestID) }
+        // On disk before the first POST, or no POST at all: exactly-once rests on it.
+        do { try store.update(keepOnFailure: false) { $0.sending.insert(requestID) } } catch { return .notRecorded }
         var attempt = 0
         // Sticky: once an attempt may have delivered the message, a later refusal does not
         // make it certain that no reply exists.
@@ -54,6 +62,9 @@ final class ReplySender: Sendable {
         var queueID = session.queueID
         while true {
             attempt += 1
+            // A leader whose lock was lost must not send even the reply it was working on:
+            // the new leader answers the DM (it is still open for it).
+            guard mayAct() else { return .failed(maybeDelivered: maybeDelivered) }
             do {
                 let id = try zulip.sendDirect(
                     to: ids, content: text, featureLevel: session.featureLevel, queueID: queueID,
@@ -104,6 +115,17 @@ final class ReplySender: Sendable {
         }
     }
 
+    /// Records that `requestID` is settled without a reply (a rate-limited user already told
+    /// when to come back); false if the state could not be saved.
+    func recordNoReply(to requestID: Int) -> Bool {
+        do {
+            try store.update(keepOnFailure: false) { $0.noReply.insert(requestID) }
+            return true
+        } catch {
+            return false
+        }
+    }
+
     /// The reply id recorded for `requestID` once the bot's queue delivered its echo.
     private func awaitEcho(of requestID: Int, until: ContinuousClock.Instant) -> Int? {
         while true {
@@ -113,10 +135,8 @@ final class ReplySender: Sendable {
         }
     }
 
+    /// A failure is the store's to log and count; the change stays in memory for the next write.
     private func persist(_ change: (inout LeaderState) -> Void) {
-        do { try store.update(change) } catch {
-            logger.error("state_write_failed", ["error": .string(error.description),
-                "message": "the leader's state could not be saved; check BOT_STATE_DIR (free space, permissions)"])
-        }
+        try? store.update(change)
     }
 }

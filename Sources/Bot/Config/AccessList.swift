@@ -1,12 +1,15 @@
 import Shared
 
 /// Who may request which label. Entries are `who:labels`, `who` being an email address
-/// (compared case-insensitively) or a numeric Zulip user id, `labels` being `*` or a comma list.
-/// An empty list grants nothing.
+/// (compared case-insensitively in ASCII only: U+212A KELVIN SIGN is not `k`) or a numeric Zulip
+/// user id, `labels` being `*` or a comma list. An empty list grants nothing. Senders are judged
+/// by user id: an email entry counts for a sender only when the caller vouches that the address
+/// is that sender's own (`UserDirectory.emails(of:)`), never by the email a message carries.
 ///
 /// ```swift
 /// let acl = try AccessList.parse("alice@example.com:*;42:certus,github", source: "BOT_ACL")
-/// acl.allows(userID: 42, email: "bob@example.com", label: "certus")   // true
+/// acl.allows(userID: 42, emails: [], label: "certus")                       // true
+/// acl.allows(userID: 31, emails: ["alice@example.com"], label: "certus")    // true
 /// ```
 struct AccessList: Sendable, Equatable {
     /// What one sender may read.
@@ -22,6 +25,9 @@ struct AccessList: Sendable, Equatable {
 
     var isEmpty: Bool { byEmail.isEmpty && byID.isEmpty }
     var count: Int { byEmail.count + byID.count }
+
+    /// The email entries, folded, sorted.
+    var emails: [String] { byEmail.keys.sorted() }
 
     /// Parses entries separated by `;` or newlines. `#` starts a comment line. Besides
     /// `who:labels`, `who = labels` is accepted (the form of the compose secret example).
@@ -91,7 +97,7 @@ struct AccessList: Sendable, Equatable {
         if !who.isEmpty, who.allSatisfy(\.isNumber), let id = Int(who) {
             byID[id] = Self.merge(byID[id], grant)
         } else if who.contains("@"), !who.contains(where: { $0 == " " || $0 == "\t" }) {
-            let key = who.lowercased()
+            let key = who.asciiLowercased
             byEmail[key] = Self.merge(byEmail[key], grant)
         } else {
             throw EntryError(message: "sender '\(Self.printable(who))' is neither an email address nor a numeric Zulip user id")
@@ -106,21 +112,19 @@ struct AccessList: Sendable, Equatable {
         }
     }
 
-    /// What this sender may read: the union of the id entry and the email entry.
-    func grant(userID: Int, email: String) -> Grant? {
-        let a = byID[userID]
-        let b = byEmail[email.lowercased()]
-        switch (a, b) {
-        case (nil, nil): return nil
-        case (let x?, nil): return x
-        case (nil, let y?): return y
-        case (let x?, let y?): return Self.merge(x, y)
+    /// What this sender may read: the union of the id entry and the entries of `emails`, the
+    /// addresses known to be the sender's own (ASCII-folded or not: folded here).
+    func grant(userID: Int, emails: [String]) -> Grant? {
+        var result = byID[userID]
+        for email in emails {
+            if let g = byEmail[email.asciiLowercased] { result = Self.merge(result, g) }
         }
+        return result
     }
 
     /// Whether the sender may read `label` (already lower-cased by `SeedLabel`).
-    func allows(userID: Int, email: String, label: String) -> Bool {
-        switch grant(userID: userID, email: email) {
+    func allows(userID: Int, emails: [String], label: String) -> Bool {
+        switch grant(userID: userID, emails: emails) {
         case nil: false
         case .all?: true
         case .labels(let set)?: set.contains(label)

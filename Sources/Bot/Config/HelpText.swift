@@ -41,20 +41,27 @@ enum HelpText {
 
         ACCESS
           BOT_ACL          "alice@example.com:*;bob@example.com:certus,github;42:demo": sender (email,
-                           case-insensitive, or Zulip user id) : * or a comma list of labels
+                           case-insensitive in ASCII only, or Zulip user id) : * or a comma list of
+                           labels. An email grants the one active account that has it now (looked
+                           up in Zulip); one that matches none or several grants nothing (logged)
           BOT_ACL_FILE     same entries, one per line (# comments; "who = labels" also accepted)
           ALLOWED_SENDERS  original project's comma-separated senders, each granted *
                            An empty ACL gives nobody a code (the bot says so at start).
           BOT_USER_RATE_BURST       requests a user may make at once (default 5)
-          BOT_USER_RATE_PER_MINUTE  sustained requests per user per minute (default 10)
+          BOT_USER_RATE_PER_MINUTE  sustained requests per user per minute (default 10); over
+                                    it a user is told once when to retry, then not answered
+                                    until then. Other bots' messages are never answered.
 
         LEADER ELECTION AND STATE
           BOT_LOCK_FILE    flock()ed by every bot; the holder leads, the others wait and take over
                            at once when it dies (default $BOT_STATE_DIR/leader.lock). A lock file
                            elects one leader per host, or per shared file system whose flock works
-                           across clients; across hosts use one shared lock service instead (see README)
+                           across clients; across hosts use one shared lock service instead (see README).
+                           $BOT_STATE_DIR/leader.lock is locked too. A leader whose lock file is
+                           deleted or replaced stops and exits 1 (restart it as a standby)
           BOT_STATE_DIR    watermark.json (default /var/lib/totp-bot): the watermark (every DM up to
-                           it is settled), the replies above it, sends in doubt, pending expiry edits
+                           it is settled), the replies above it, sends in doubt, pending expiry edits,
+                           the leader's epoch (a leader behind it stops)
           BOT_CATCHUP_MAX_AGE  after a takeover, a lost queue or a failed reply, DMs after the
                            watermark younger than this many seconds are answered, each once (default 120)
 
@@ -66,7 +73,9 @@ enum HelpText {
           BOT_EXPIRY_EDIT_DELAY  extra seconds after expiry before the edit (default 0)
 
         OPERATIONS
-          BOT_LISTEN       HOST:PORT for /healthz and /metrics (optional, e.g. 127.0.0.1:9101)
+          BOT_LISTEN       HOST:PORT for /healthz and /metrics (optional, e.g. 127.0.0.1:9101);
+                           /healthz is 503 "degraded" while the leader cannot save its state
+                           (it answers no DM until it can)
           BOT_LOG_LEVEL    debug | info | warning | error (default info)
           BOT_BACKOFF_INITIAL_MS, BOT_BACKOFF_MAX_MS  Zulip retry back-off (default 1000, 60000)
           BOT_WATCHDOG_STALL_SECONDS  a DM waiting or being answered longer than this stops the

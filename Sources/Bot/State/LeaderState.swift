@@ -11,7 +11,11 @@ import FoundationEssentials
 ///   sent after the user's next DM) rather than the next one.
 /// - `sending`: requests whose reply was being sent when no answer came back (or the process
 ///   died): the reply may exist. Catch-up pairs each with a bot message no recorded reply claims.
+/// - `noReply`: requests above the watermark settled on purpose without a reply (a rate-limited
+///   user who was already told when to come back). Catch-up treats them as answered.
 /// - `pendingEdits`: expiry edits still to do.
+/// - `epoch`: the election epoch of the leader that wrote it (`LeaderStateStore` refuses to
+///   write over a newer one).
 ///
 /// ```swift
 /// var state = LeaderState(lastMessageID: 3031)
@@ -22,7 +26,9 @@ struct LeaderState: Sendable, Equatable {
     var lastMessageID: Int?
     var replies: [Int: Int] = [:]
     var sending: Set<Int> = []
+    var noReply: Set<Int> = []
     var pendingEdits: [PendingEdit] = []
+    var epoch: Int? = nil
     /// Read from a file of a version that kept only the watermark: which requests after it were
     /// answered is unknown, so catch-up falls back to pairing replies in order.
     var legacy = false
@@ -40,6 +46,14 @@ struct LeaderState: Sendable, Equatable {
         return true
     }
 
+    /// Replaces a watermark found to be impossible (beyond the newest message Zulip has) by
+    /// `id`, possibly lower. What the file says about replies after it may be just as wrong, so
+    /// catch-up pairs replies in order as for a first-version file (`legacy`).
+    mutating func repair(watermark id: Int) {
+        lastMessageID = id
+        legacy = true
+    }
+
     mutating func recordReply(to requestID: Int, replyID: Int) {
         replies[requestID] = replyID
         sending.remove(requestID)
@@ -52,6 +66,7 @@ struct LeaderState: Sendable, Equatable {
         guard let mark = lastMessageID else { return }
         replies = replies.filter { $0.value > mark }
         sending = sending.filter { $0 > mark }
+        noReply = noReply.filter { $0 > mark }
     }
 
     // MARK: - watermark.json
@@ -62,7 +77,9 @@ struct LeaderState: Sendable, Equatable {
         var updated_at: Int64
         var replies: [String: Int]?
         var sending: [Int]?
+        var no_reply: [Int]?
         var pending_edits: [PendingEdit]?
+        var epoch: Int?
     }
 
     /// The file's content (nil without a watermark yet: nothing worth writing).
@@ -71,7 +88,7 @@ struct LeaderState: Sendable, Equatable {
         let wire = Wire(
             last_message_id: lastMessageID, updated_at: now,
             replies: Dictionary(uniqueKeysWithValues: replies.map { (String($0.key), $0.value) }),
-            sending: sending.sorted(), pending_edits: pendingEdits)
+            sending: sending.sorted(), no_reply: noReply.sorted(), pending_edits: pendingEdits, epoch: epoch)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         guard let data = try? encoder.encode(wire) else { return nil }
@@ -89,6 +106,8 @@ struct LeaderState: Sendable, Equatable {
         }
         state.replies = replies
         state.sending = Set(wire.sending ?? [])
+        state.noReply = Set(wire.no_reply ?? [])
+        state.epoch = wire.epoch
         state.pendingEdits = wire.pending_edits ?? []
         state.legacy = wire.replies == nil
         return state

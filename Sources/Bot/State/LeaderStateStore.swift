@@ -6,22 +6,83 @@ import Synchronization
 
 /// The leader's `LeaderState`, in memory and in `BOT_STATE_DIR/watermark.json`: every change
 /// is written at once (`FileIO.writeAtomically`: temp file, fsync, rename, directory fsync),
-/// in order, under the lock, so the file always holds the latest state. Only the leader writes.
+/// in order, under the lock, so the file always holds the latest state. Only the leader writes,
+/// and each write carries its election epoch (`claim`): a write is refused when the file holds
+/// a newer epoch, because then another bot has taken over (one whose lock file was deleted
+/// under it, say) and this one must stop (`onSuperseded`).
+///
+/// Exactly-once rests on these writes, so their health is tracked: after a failed write (a
+/// full disk, lost permissions) `writeFailure` says why until a write succeeds again (the
+/// leader answers nothing meanwhile and retries with `retryWrite`); the change from one
+/// failing stretch to the next is logged once each way (`state_write_failed`,
+/// `state_write_recovered`) and shown in `bot_state_writable` / `bot_state_write_failures_total`.
 ///
 /// ```swift
 /// let store = LeaderStateStore(directory: "/var/lib/totp-bot")
 /// try store.load()                               // what the previous leader left
+/// try store.claim(epoch: 7)                      // this leader's epoch, written at once
 /// try store.update { $0.advance(to: 1234) }
 /// store.current.lastMessageID                    // 1234
 /// ```
 final class LeaderStateStore: Sendable {
+    /// Why a change could not be written. The change is kept in memory after an I/O failure
+    /// (the next write carries it), not after `superseded`.
+    struct WriteFailure: Error, CustomStringConvertible {
+        /// What went wrong.
+        enum Kind: Sendable, Equatable {
+            case io
+            case superseded
+        }
+
+        let kind: Kind
+        let description: String
+    }
+
     let path: String
     private let state = Mutex(LeaderState())
+    /// Why the last write failed; nil while writes succeed.
+    private let failure = Mutex<String?>(nil)
+    private let onSuperseded: @Sendable (String) -> Void
+    private let logger: Logger?
+    private let metrics: BotMetrics?
 
     static func path(in directory: String) -> String { directory + "/watermark.json" }
 
-    init(directory: String) {
+    /// The lock every leader of `directory` holds (`LeaderLock`), whatever its `BOT_LOCK_FILE`.
+    static func lockPath(in directory: String) -> String { directory + "/leader.lock" }
+
+    init(directory: String, logger: Logger? = nil, metrics: BotMetrics? = nil, onSuperseded: @escaping @Sendable (String) -> Void = { _ in }) {
         path = Self.path(in: directory)
+        self.logger = logger
+        self.metrics = metrics
+        self.onSuperseded = onSuperseded
+        metrics?.stateWritable.set(1)
+    }
+
+    /// Why the state cannot be saved right now (nil: it can). While set, the leader must not
+    /// answer: a reply whose record cannot be kept could be sent again by the next leader.
+    var writeFailure: String? { failure.withLock { $0 } }
+
+    /// Writes the state in memory again while writes fail; true once they succeed.
+    @discardableResult
+    func retryWrite() -> Bool {
+        guard writeFailure != nil else { return true }
+        let result = state.withLock { s -> WriteFailure? in
+            guard let bytes = s.encoded(now: Logger.wallClock().seconds) else { return nil }
+            return write(bytes)
+        }
+        record(result)
+        return result == nil
+    }
+
+    /// The epoch in the state file of `directory`, 0 without one (a new leader's lies above it).
+    static func epochOnDisk(directory: String) -> Int {
+        epoch(at: path(in: directory)) ?? 0
+    }
+
+    private static func epoch(at path: String) -> Int? {
+        guard let bytes = try? FileIO.read(path, maxBytes: 1 << 20) else { return nil }
+        return LeaderState.decode(bytes)?.epoch
     }
 
     /// Reads the file; a missing file means "no watermark yet", an unreadable one is an error.
@@ -38,23 +99,79 @@ final class LeaderStateStore: Sendable {
             throw ConfigProblem(source: path, message: "is not a watermark record; delete it to start from the newest message")
         }
         return state.withLock { s in
-            if (read.lastMessageID ?? Int.min) >= (s.lastMessageID ?? Int.min) { s = read }
+            if (read.lastMessageID ?? Int.min) >= (s.lastMessageID ?? Int.min) {
+                let epoch = s.epoch
+                s = read
+                // A claimed epoch stays ours: the file's is the previous leader's.
+                if let epoch { s.epoch = max(epoch, read.epoch ?? 0) }
+            }
             return s
         }
     }
 
     var current: LeaderState { state.withLock { $0 } }
 
-    /// Applies `change` and, if the state changed, writes the file before returning.
-    func update(_ change: (inout LeaderState) -> Void) throws(FileIO.Failure) {
-        try state.withLock { (s: inout LeaderState) throws(FileIO.Failure) in
+    /// Makes `epoch` this leader's: every later write carries it, and it is written now (when
+    /// there is a watermark), so an older leader's next write is refused.
+    func claim(epoch: Int) throws(WriteFailure) {
+        try update { $0.epoch = epoch }
+    }
+
+    /// Applies `change` and, if the state changed, writes the file before returning. After an
+    /// I/O failure the change stays in memory (the next write that succeeds carries it), unless
+    /// `keepOnFailure` is false: a promise made before acting (a send is starting, a request
+    /// is settled without a reply) must not survive when the act will not happen.
+    func update(keepOnFailure: Bool = true, _ change: (inout LeaderState) -> Void) throws(WriteFailure) {
+        let result = state.withLock { (s: inout LeaderState) -> WriteFailure? in
             var next = s
             change(&next)
-            guard next != s else { return }
-            s = next
+            guard next != s else { return nil }
+            if let mine = next.epoch, let theirs = Self.epoch(at: path), theirs > mine {
+                return WriteFailure(kind: .superseded, description:
+                    "\(path) was written by the leader of epoch \(theirs), newer than this one's (\(mine)): another bot leads now")
+            }
             // Without a watermark there is nothing a next leader could use yet.
-            guard let bytes = next.encoded(now: Logger.wallClock().seconds) else { return }
-            try FileIO.writeAtomically(path, bytes: bytes, mode: 0o600)
+            guard let bytes = next.encoded(now: Logger.wallClock().seconds) else {
+                s = next
+                return nil
+            }
+            let failed = write(bytes)
+            if failed == nil || keepOnFailure { s = next }
+            return failed
+        }
+        record(result)
+        guard let result else { return }
+        if result.kind == WriteFailure.Kind.superseded { onSuperseded(result.description) }
+        throw result
+    }
+
+    private func write(_ bytes: [UInt8]) -> WriteFailure? {
+        do throws(FileIO.Failure) { try FileIO.writeAtomically(path, bytes: bytes, mode: 0o600) } catch {
+            return WriteFailure(kind: .io, description: error.description)
+        }
+        return nil
+    }
+
+    /// Tracks write health: counts failures, logs the first of a stretch and the recovery.
+    private func record(_ result: WriteFailure?) {
+        guard result?.kind != .superseded else { return }
+        let reason = result?.description
+        let before = failure.withLock { f -> String?? in
+            let old = f
+            f = reason
+            // Report only a change between working and failing, not every failed write.
+            return (old == nil) != (reason == nil) ? .some(old) : .none
+        }
+        if reason != nil { metrics?.stateWriteFailures.inc() }
+        guard case .some = before else { return }
+        metrics?.stateWritable.set(reason == nil ? 1 : 0)
+        if let reason {
+            logger?.error("state_write_failed", [
+                "error": .string(reason),
+                "message": "the leader's state cannot be saved, so it answers no DM until it can (a reply it could not record might be sent twice); it retries every second; free space or fix permissions in BOT_STATE_DIR",
+            ])
+        } else {
+            logger?.info("state_write_recovered", ["message": "the leader's state is saved again; answering the DMs that waited"])
         }
     }
 }

@@ -50,10 +50,13 @@ final class ZulipClient: Sendable {
     /// servers ignore an unknown operand and would deliver every message).
     static func dmOperand(featureLevel: Int) -> String { featureLevel >= 177 ? "dm" : "private" }
 
-    /// `POST /register` for DM message events only, raw Markdown content.
+    /// `POST /register` for DM message events (the narrow filters only `message` events) and
+    /// user changes, raw Markdown content; the answer carries the newest message id and the
+    /// users, the starting point the events apply to.
     func register(featureLevel: Int) throws(ZulipError) -> ZulipQueue {
         try call("POST", "/register", [
-            ("event_types", #"["message"]"#),
+            ("event_types", #"["message","realm_user"]"#),
+            ("fetch_event_types", #"["message","realm_user"]"#),
             ("narrow", #"[["is",""# + Self.dmOperand(featureLevel: featureLevel) + #""]]"#),
             ("apply_markdown", "false"),
         ])
@@ -90,12 +93,16 @@ final class ZulipClient: Sendable {
 
     /// The newest DM id (0 when there is none).
     func newestDirectMessageID(featureLevel: Int) throws(ZulipError) -> Int {
-        let page: ZulipMessagePage = try call("GET", "/messages", [
-            ("anchor", "newest"), ("num_before", "1"), ("num_after", "0"),
+        try newestDirectMessages(count: 1, featureLevel: featureLevel).messages.map(\.id).max() ?? 0
+    }
+
+    /// The `count` newest DMs, oldest first, raw Markdown.
+    func newestDirectMessages(count: Int, featureLevel: Int) throws(ZulipError) -> ZulipMessagePage {
+        try call("GET", "/messages", [
+            ("anchor", "newest"), ("num_before", String(count)), ("num_after", "0"),
             ("narrow", #"[{"operator":"is","operand":""# + Self.dmOperand(featureLevel: featureLevel) + #""}]"#),
             ("apply_markdown", "false"),
         ])
-        return page.messages.map(\.id).max() ?? 0
     }
 
     /// Sends a DM; returns the new message id. With `queueID` and `localID`, Zulip puts

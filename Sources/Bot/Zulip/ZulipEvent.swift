@@ -1,4 +1,5 @@
-/// One event from `GET /events`: a `message`, a `heartbeat`, or another type the bot ignores.
+/// One event from `GET /events`: a `message`, a `realm_user` change, a `heartbeat`, or another
+/// type the bot ignores.
 ///
 /// ```swift
 /// for event in batch.events { lastEventID = max(lastEventID, event.id) }
@@ -6,10 +7,33 @@
 struct ZulipEvent: Decodable, Sendable {
     var id: Int
     var type: String
-    var message: ZulipMessage?
-    var flags: [String]?
+    var message: ZulipMessage? = nil
+    var flags: [String]? = nil
     /// On the event of a message this queue's client sent with `local_id`: that id.
-    var local_message_id: String?
+    var local_message_id: String? = nil
+    /// `realm_user` events: `add`, `update` or `remove`, and whom they are about.
+    var op: String? = nil
+    var person: ZulipPersonChange? = nil
+}
+
+extension ZulipEvent {
+    /// Zulip's JSON field names.
+    private enum CodingKeys: String, CodingKey {
+        case id, type, message, flags, local_message_id, op, person
+    }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = try c.decode(Int.self, forKey: .id)
+        type = try c.decode(String.self, forKey: .type)
+        message = try c.decodeIfPresent(ZulipMessage.self, forKey: .message)
+        flags = try c.decodeIfPresent([String].self, forKey: .flags)
+        local_message_id = try c.decodeIfPresent(String.self, forKey: .local_message_id)
+        op = try? c.decodeIfPresent(String.self, forKey: .op)
+        // Leniently: an event shape this bot does not know must not fail the whole batch (the
+        // poll would be retried forever); the directory is rebuilt at every register anyway.
+        person = try? c.decodeIfPresent(ZulipPersonChange.self, forKey: .person)
+    }
 }
 
 /// The body of a successful `GET /events`.
@@ -31,6 +55,11 @@ struct ZulipQueue: Decodable, Sendable, Equatable {
     /// The newest message id the bot could see when the queue was made (with `message` in
     /// `fetch_event_types`): everything after it reaches the queue.
     var max_message_id: Int?
+    /// The users when the queue was made (with `realm_user` in `fetch_event_types`); the
+    /// queue's `realm_user` events carry every change after it.
+    var realm_users: [ZulipUser]?
+    var realm_non_active_users: [ZulipUser]?
+    var cross_realm_bots: [ZulipUser]?
 }
 
 /// `GET /users/me`: the bot's own identity.

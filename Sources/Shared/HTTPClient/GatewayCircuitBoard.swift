@@ -24,6 +24,7 @@ struct GatewayCircuitBoard {
         var attempts = 0
         var successes = 0
         var failures = 0
+        var invalidAnswers = 0
         var failoversAway = 0
     }
 
@@ -106,10 +107,12 @@ struct GatewayCircuitBoard {
         return wasOpen
     }
 
-    /// The instance failed: its circuit opens for the cool-down. Returns true if it had been closed.
-    mutating func recordFailure(_ index: Int, now: ContinuousClock.Instant) -> Bool {
+    /// The instance failed (`invalidAnswer`: it answered, but not with a sound code): its
+    /// circuit opens for the cool-down. Returns true if it had been closed.
+    mutating func recordFailure(_ index: Int, now: ContinuousClock.Instant, invalidAnswer: Bool = false) -> Bool {
         let wasClosed = instances[index].state == .closed
         instances[index].failures += 1
+        if invalidAnswer { instances[index].invalidAnswers += 1 }
         instances[index].lastFailure = now
         instances[index].state = .open(until: now + cooldown)
         return wasClosed
@@ -119,7 +122,7 @@ struct GatewayCircuitBoard {
         instances.map {
             GatewayInstanceStats(
                 url: $0.url, attempts: $0.attempts, successes: $0.successes, failures: $0.failures,
-                failoversAway: $0.failoversAway, circuitOpen: $0.state != .closed)
+                invalidAnswers: $0.invalidAnswers, failoversAway: $0.failoversAway, circuitOpen: $0.state != .closed)
         }
     }
 

@@ -20,21 +20,26 @@ public final class GatewayClient: Sendable {
     public let configuration: GatewayClientConfiguration
     private let http: HTTPClient
     private let now: @Sendable () -> ContinuousClock.Instant
+    /// Unix seconds, to judge an answer's `expires_at`.
+    private let wallClock: @Sendable () -> Int64
     private let logger: Logger?
     private let baseURLs: [String]
     private let board: Mutex<GatewayCircuitBoard>
     /// Attempts with less time left than this are not started: they could only time out.
     private let minimumAttempt: Duration = .milliseconds(20)
 
-    /// `now` drives deadlines and cool-downs (inject a clock in tests); `logger` receives one
-    /// line per failed attempt and circuit change, never the token or a code.
+    /// `now` drives deadlines and cool-downs, `wallClock` (unix seconds) judges the answers'
+    /// expiry (inject both in tests); `logger` receives one line per failed attempt and circuit
+    /// change, never the token or a code.
     public init(
         configuration: GatewayClientConfiguration, http: HTTPClient,
-        now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }, logger: Logger? = nil
+        now: @escaping @Sendable () -> ContinuousClock.Instant = { .now },
+        wallClock: @escaping @Sendable () -> Int64 = { Logger.wallClock().seconds }, logger: Logger? = nil
     ) {
         self.configuration = configuration
         self.http = http
         self.now = now
+        self.wallClock = wallClock
         self.logger = logger
         baseURLs = configuration.baseURLs.map { url in
             var url = url
@@ -111,13 +116,23 @@ public final class GatewayClient: Sendable {
                 // would refuse it the same way, so stop without opening any circuit.
                 logger?.error("gateway_request_invalid", ["url": .string(baseURLs[index]), "problem": .string(problem)])
                 return .unavailable(reason: "\(baseURLs[index]): \(problem); check the gateway URL and token configuration")
-            case .failed(let problem):
-                let opened = board.withLock { $0.recordFailure(index, now: now()) }
+            case .failed(let problem), .invalid(let problem):
+                let invalid = if case .invalid = verdict { true } else { false }
+                let opened = board.withLock { $0.recordFailure(index, now: now(), invalidAnswer: invalid) }
                 problems.append("\(baseURLs[index]): \(problem)")
-                logger?.warning("gateway_attempt_failed", [
-                    "url": .string(baseURLs[index]), "problem": .string(problem),
-                    "role": .string("\(role)"), "request_id": .string(requestID),
-                ])
+                if invalid {
+                    // An instance that answers but not with a sound code: compromised, or a
+                    // man in the middle on a plain-HTTP path. Never worth a warning only.
+                    logger?.error("gateway_answer_invalid", [
+                        "url": .string(baseURLs[index]), "problem": .string(problem), "request_id": .string(requestID),
+                        "message": "the gateway's answer was refused and not shown to the user; check that instance and the path to it (use https)",
+                    ])
+                } else {
+                    logger?.warning("gateway_attempt_failed", [
+                        "url": .string(baseURLs[index]), "problem": .string(problem),
+                        "role": .string("\(role)"), "request_id": .string(requestID),
+                    ])
+                }
                 if opened {
                     logger?.warning("gateway_circuit_open", [
                         "url": .string(baseURLs[index]), "cooldown_ms": .int(HTTPClient.milliseconds(configuration.cooldown)),
@@ -139,6 +154,8 @@ public final class GatewayClient: Sendable {
         case failed(String)
         /// The request could not even be sent (malformed URL or header).
         case unusable(String)
+        /// A 200 whose code, label or times are not sound (`GatewayCode.problem`): try another.
+        case invalid(String)
     }
 
     private func attempt(_ request: HTTPClientRequest, label: String) -> Verdict {
@@ -152,10 +169,11 @@ public final class GatewayClient: Sendable {
         }
         switch response.status {
         case 200:
-            guard let wire = try? JSONDecoder().decode(GatewayCodeWire.self, from: Data(response.body)),
-                wire.label == label
-            else {
-                return .failed("status 200 with a body that is not a code for this label")
+            guard let wire = try? JSONDecoder().decode(GatewayCodeWire.self, from: Data(response.body)) else {
+                return .failed("status 200 with a body that is not a code")
+            }
+            if let problem = wire.value.problem(askedLabel: label, now: wallClock()) {
+                return .invalid("status 200 with an unsound code answer: \(problem)")
             }
             return .answered(.code(wire.value))
         case 400..<500:

@@ -11,16 +11,19 @@ public struct GatewayInstanceStats: Sendable, Equatable {
     public var successes: Int
     /// Attempts that met a transport error, a 5xx or an unreadable answer.
     public var failures: Int
+    /// Of the failures, 200 answers refused as unsound (`GatewayCode.problem`).
+    public var invalidAnswers: Int
     /// Times a request moved on from this instance to another after it failed.
     public var failoversAway: Int
     /// True while the instance is being skipped (cooling down or being probed).
     public var circuitOpen: Bool
 
-    public init(url: String, attempts: Int, successes: Int, failures: Int, failoversAway: Int, circuitOpen: Bool) {
+    public init(url: String, attempts: Int, successes: Int, failures: Int, invalidAnswers: Int = 0, failoversAway: Int, circuitOpen: Bool) {
         self.url = url
         self.attempts = attempts
         self.successes = successes
         self.failures = failures
+        self.invalidAnswers = invalidAnswers
         self.failoversAway = failoversAway
         self.circuitOpen = circuitOpen
     }
