@@ -92,7 +92,7 @@ public final class EtcdElection: Sendable {
         post(.stop)
         currentWatch.withLock { $0?.cancel() }
         paused.store(false, ordering: .releasing)
-        return threads.wait(timeout: .now() + .milliseconds(Int(timeout.components.seconds * 1000))) == .success
+        return threads.wait(timeout: Self.dispatchTime(after: timeout)) == .success
     }
 
     // MARK: Test hooks
@@ -140,9 +140,12 @@ public final class EtcdElection: Sendable {
     private func wait(until instant: Instant?) {
         var wait = Duration.seconds(1)
         if let instant { wait = min(wait, max(.zero, instant - now())) }
-        let (seconds, attoseconds) = wait.components
-        let nanoseconds = Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)
-        _ = wakeUp.wait(timeout: .now() + .nanoseconds(nanoseconds))
+        _ = wakeUp.wait(timeout: Self.dispatchTime(after: wait))
+    }
+
+    private static func dispatchTime(after duration: Duration) -> DispatchTime {
+        let (seconds, attoseconds) = max(duration, .zero).components
+        return .now() + .nanoseconds(Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000))
     }
 
     /// Performs one action; returns the event its result is (for requests).

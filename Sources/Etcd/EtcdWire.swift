@@ -10,21 +10,21 @@ import Shared
 /// let grant = try JSONDecoder().decode(EtcdWire.LeaseGrantResponse.self, from: data)
 /// ```
 enum EtcdWire {
-    /// An int64 as etcd writes it (`"42"`); a bare JSON number is accepted too.
-    struct Int64Text: Codable, Sendable, Equatable {
-        var value: Int64
+    /// An integer as etcd writes 64-bit fields (`"42"`); a bare JSON number is accepted too.
+    struct IntegerText<Value: FixedWidthInteger & Codable & Sendable>: Codable, Sendable, Equatable {
+        var value: Value
 
-        init(_ value: Int64) { self.value = value }
+        init(_ value: Value) { self.value = value }
 
         init(from decoder: Decoder) throws {
             let container = try decoder.singleValueContainer()
-            if let number = try? container.decode(Int64.self) {
+            if let number = try? container.decode(Value.self) {
                 value = number
                 return
             }
             let text = try container.decode(String.self)
-            guard let number = Int64(text) else {
-                throw DecodingError.dataCorruptedError(in: container, debugDescription: "not an int64: \(text.prefix(24))")
+            guard let number = Value(text) else {
+                throw DecodingError.dataCorruptedError(in: container, debugDescription: "not a \(Value.self): \(text.prefix(24))")
             }
             value = number
         }
@@ -35,30 +35,9 @@ enum EtcdWire {
         }
     }
 
-    /// A uint64 as etcd writes it (member and cluster IDs use the whole range).
-    struct UInt64Text: Codable, Sendable, Equatable {
-        var value: UInt64
-
-        init(_ value: UInt64) { self.value = value }
-
-        init(from decoder: Decoder) throws {
-            let container = try decoder.singleValueContainer()
-            if let number = try? container.decode(UInt64.self) {
-                value = number
-                return
-            }
-            let text = try container.decode(String.self)
-            guard let number = UInt64(text) else {
-                throw DecodingError.dataCorruptedError(in: container, debugDescription: "not a uint64: \(text.prefix(24))")
-            }
-            value = number
-        }
-
-        func encode(to encoder: Encoder) throws {
-            var container = encoder.singleValueContainer()
-            try container.encode(String(value))
-        }
-    }
+    typealias Int64Text = IntegerText<Int64>
+    /// Member and cluster IDs use the whole uint64 range.
+    typealias UInt64Text = IntegerText<UInt64>
 
     /// Bytes as base64 text (strict RFC 4648 with padding, as etcd writes it).
     struct Bytes: Codable, Sendable, Equatable {
