@@ -34,6 +34,9 @@ let package = Package(
         // (gnutls, krb5, ldap...) or FoundationEssentials: about 3 MiB of resident memory.
         .target(
             name: "CurlHTTP", dependencies: ["Shared", "CShims", "CCurl"], path: "Sources/Shared/HTTPClient"),
+        // etcd's HTTP/JSON gateway client, leader election and fenced writes (issue 15): the
+        // foundation the bot's cross-host election builds on.
+        .target(name: "Etcd", dependencies: ["Shared", "CurlHTTP"], path: "Sources/Etcd"),
         .executableTarget(name: "Gateway", dependencies: ["Shared"], path: "Sources/Gateway"),
         .executableTarget(name: "Bot", dependencies: ["Shared", "CurlHTTP"], path: "Sources/Bot"),
         // Helpers shared by the integration tests (real child processes with bounded waits).
@@ -41,6 +44,7 @@ let package = Package(
         .testTarget(name: "SharedTests", dependencies: ["Shared", "CurlHTTP", "TestSupport"], path: "Tests/SharedTests"),
         .testTarget(
             name: "GatewayTests", dependencies: ["Shared", "Gateway", "TestSupport"], path: "Tests/GatewayTests"),
+        .testTarget(name: "EtcdTests", dependencies: ["Etcd", "Shared", "CurlHTTP", "TestSupport"], path: "Tests/EtcdTests"),
         .testTarget(name: "BotTests", dependencies: ["Shared", "CurlHTTP", "Bot", "TestSupport"], path: "Tests/BotTests"),
     ],
     swiftLanguageModes: [.v6]

@@ -20,13 +20,18 @@ public final class TestProcess: @unchecked Sendable {
         return url.path
     }
 
-    public init(executable: String, arguments: [String] = [], environment: [String: String], directory: String) throws {
+    /// `directory` holds the captured output; `workingDirectory` is the child's (default: ours).
+    public init(
+        executable: String, arguments: [String] = [], environment: [String: String], directory: String,
+        workingDirectory: String? = nil
+    ) throws {
         stderrPath = directory + "/stderr-\(UUID().uuidString.prefix(8)).log"
         stdoutPath = directory + "/stdout-\(UUID().uuidString.prefix(8)).log"
         FileManager.default.createFile(atPath: stderrPath, contents: nil)
         FileManager.default.createFile(atPath: stdoutPath, contents: nil)
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        if let workingDirectory { process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory) }
         var env = ["PATH": "/usr/bin:/bin"]
         for (k, v) in environment { env[k] = v }
         process.environment = env

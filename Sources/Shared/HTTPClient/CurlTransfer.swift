@@ -17,6 +17,13 @@ final class CurlTransfer {
     private(set) var headers: [(String, String)] = []
     /// Set when the body exceeded `maxBodyBytes` and the transfer was aborted.
     private(set) var bodyTooLarge = false
+    /// Status code of the latest status line (0 before one arrived).
+    private(set) var status = 0
+    /// Streaming mode: receives each piece of the body instead of `body` (which stays empty)
+    /// and returns false to stop the transfer. `maxBodyBytes` does not apply.
+    var onData: ((_ status: Int, _ bytes: UnsafeRawBufferPointer) -> Bool)?
+    /// Set when `onData` returned false.
+    private(set) var stoppedByReceiver = false
     let maxBodyBytes: Int
     /// Destination of curl's informational lines when verbose; `nil` otherwise.
     let verboseLogger: Logger?
@@ -30,6 +37,11 @@ final class CurlTransfer {
     }
 
     func appendBody(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        if let onData {
+            if onData(status, bytes) { return true }
+            stoppedByReceiver = true
+            return false
+        }
         if body.count + bytes.count > maxBodyBytes {
             bodyTooLarge = true
             return false
@@ -45,6 +57,8 @@ final class CurlTransfer {
         if line.hasPrefix("HTTP/") {
             // A status line starts a new response (the final one follows any 1xx).
             headers.removeAll()
+            let fields = line.split(separator: " ", maxSplits: 2)
+            status = fields.count >= 2 ? Int(fields[1]) ?? 0 : 0
             return
         }
         if let first = line.first, first == " " || first == "\t" {

@@ -24,6 +24,28 @@ public final class HTTPClient: Sendable {
     /// Sends `request` and waits for the whole response (bounded by `request.timeout`).
     /// Any HTTP status, 4xx and 5xx included, is a response; only transport failures throw.
     public func perform(_ request: HTTPClientRequest) throws(HTTPClientError) -> HTTPClientResponse {
+        let handle = try CurlEasyHandle.forCurrentThread()
+        let transfer = makeTransfer(for: request)
+        let code = try run(request, on: handle, transfer: transfer) { _ in }
+        if code != CURLE_OK { throw failure(code, handle: handle, transfer: transfer, request: request) }
+        return HTTPClientResponse(status: handle.responseCode(), headers: transfer.headers, body: transfer.body)
+    }
+
+    /// The collector for one exchange, with the verbose logger and the request's secrets.
+    func makeTransfer(for request: HTTPClientRequest) -> CurlTransfer {
+        let verboseLogger = options.verbose
+            ? (options.verboseLogger ?? Logger(component: "curl", minimumLevel: .debug)) : nil
+        return CurlTransfer(
+            maxBodyBytes: options.maxResponseBytes, verboseLogger: verboseLogger, secrets: request.secrets)
+    }
+
+    /// Validates `request`, sets every option an exchange needs on `handle` (plus those
+    /// `configureMore` adds for one mode, e.g. streaming) and runs it on the calling thread. The C
+    /// storage the options point at (header list, body) lives until curl returns.
+    func run(
+        _ request: HTTPClientRequest, on handle: CurlEasyHandle, transfer: CurlTransfer,
+        configureMore: (CurlEasyHandle) -> Void
+    ) throws(HTTPClientError) -> CURLcode {
         guard CurlRuntime.initializationCode == 0 else {
             throw HTTPClientError(
                 kind: .other, curlCode: CurlRuntime.initializationCode,
@@ -31,14 +53,7 @@ public final class HTTPClient: Sendable {
         }
         let method = request.method.uppercased()
         try Self.validate(request, method: method)
-        let secrets = request.secrets
-        let handle = try CurlEasyHandle.forCurrentThread()
         handle.reset()
-
-        let verboseLogger = options.verbose
-            ? (options.verboseLogger ?? Logger(component: "curl", minimumLevel: .debug)) : nil
-        let transfer = CurlTransfer(
-            maxBodyBytes: options.maxResponseBytes, verboseLogger: verboseLogger, secrets: secrets)
         let userdata = UnsafeRawPointer(Unmanaged.passUnretained(transfer).toOpaque())
 
         var headerList: UnsafeMutablePointer<curl_slist>? = nil
@@ -74,6 +89,15 @@ public final class HTTPClient: Sendable {
         if let caFile = request.caFile ?? options.caFile {
             handle.set(CURLOPT_CAINFO, string: caFile)
         }
+        if let certificate = options.clientCertificateFile {
+            handle.set(CURLOPT_SSLCERT, string: certificate)
+        }
+        if let key = options.clientKeyFile {
+            handle.set(CURLOPT_SSLKEY, string: key)
+        }
+        if let socketPath = request.unixSocketPath {
+            handle.set(CURLOPT_UNIX_SOCKET_PATH, string: socketPath)
+        }
         handle.set(CURLOPT_USERAGENT, string: request.userAgent ?? options.userAgent)
         handle.set(CURLOPT_HTTPHEADER, pointer: UnsafeRawPointer(headerList))
         handle.set(CURLOPT_WRITEDATA, pointer: userdata)
@@ -85,7 +109,7 @@ public final class HTTPClient: Sendable {
             handle.set(CURLOPT_USERNAME, string: auth.user)
             handle.set(CURLOPT_PASSWORD, string: auth.password)
         }
-        if verboseLogger != nil {
+        if transfer.verboseLogger != nil {
             // Only CURLINFO_TEXT lines are kept (see CurlTransfer.debugCallback): header and
             // data traffic would show the Authorization header.
             handle.set(CURLOPT_DEBUGFUNCTION, pointer: unsafeBitCast(CurlTransfer.debugCallback, to: UnsafeRawPointer.self))
@@ -105,25 +129,28 @@ public final class HTTPClient: Sendable {
             handle.set(CURLOPT_CUSTOMREQUEST, string: method)
         }
 
+        configureMore(handle)
         if let failure = handle.setoptFailure {
             throw HTTPClientError(
                 kind: .other, curlCode: Int(failure.code.rawValue),
                 message: "curl rejected option \(failure.option.rawValue): "
                     + String(cString: curl_easy_strerror(failure.code)))
         }
+        return withExtendedLifetime(transfer) { handle.perform() }
+    }
 
-        let code = withExtendedLifetime(transfer) { handle.perform() }
-        if code != CURLE_OK {
-            if transfer.bodyTooLarge {
-                throw HTTPClientError(
-                    kind: .other, curlCode: Int(code.rawValue),
-                    message: "response body larger than \(options.maxResponseBytes) bytes")
-            }
-            throw HTTPClientError(
-                kind: HTTPClientError.kind(for: code), curlCode: Int(code.rawValue),
-                message: Self.scrub(handle.errorMessage(for: code), secrets: secrets))
+    /// The error for a transfer that ended with `code`, its message scrubbed of credentials.
+    func failure(
+        _ code: CURLcode, handle: CurlEasyHandle, transfer: CurlTransfer, request: HTTPClientRequest
+    ) -> HTTPClientError {
+        if transfer.bodyTooLarge {
+            return HTTPClientError(
+                kind: .other, curlCode: Int(code.rawValue),
+                message: "response body larger than \(options.maxResponseBytes) bytes")
         }
-        return HTTPClientResponse(status: handle.responseCode(), headers: transfer.headers, body: transfer.body)
+        return HTTPClientError(
+            kind: HTTPClientError.kind(for: code), curlCode: Int(code.rawValue),
+            message: Self.scrub(handle.errorMessage(for: code), secrets: request.secrets))
     }
 
     /// Refuses what would corrupt the request on the wire (header injection, odd methods).

@@ -10,6 +10,11 @@ public struct HTTPClientOptions: Sendable {
     public var userAgent: String
     /// PEM bundle of trusted CAs (`CURLOPT_CAINFO`); `nil` uses the system store.
     public var caFile: String?
+    /// PEM client certificate presented to servers that ask for one (`CURLOPT_SSLCERT`), e.g.
+    /// etcd started with `--client-cert-auth`; `nil` presents none.
+    public var clientCertificateFile: String?
+    /// PEM private key of `clientCertificateFile` (`CURLOPT_SSLKEY`); only its path is kept here.
+    public var clientKeyFile: String?
     /// Logs curl's informational lines (connects, connection reuse) at debug level. Header and
     /// body traffic is never logged, so credentials cannot leak through this switch.
     public var verbose = false

@@ -25,6 +25,9 @@ public struct HTTPClientRequest: Sendable, CustomStringConvertible {
     public var caFile: String?
     /// Overrides `HTTPClientOptions.userAgent` for this request.
     public var userAgent: String?
+    /// Connects to this Unix domain socket instead of the URL's host and port
+    /// (`CURLOPT_UNIX_SOCKET_PATH`); the URL still gives the scheme, `Host` header and path.
+    public var unixSocketPath: String?
 
     public init(
         method: String = "GET", url: String, headers: [(String, String)] = [], body: [UInt8]? = nil,
