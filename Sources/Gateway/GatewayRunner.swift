@@ -64,6 +64,13 @@ enum GatewayRunner {
         httpConfig.idleTimeout = .milliseconds(Int(config.idleTimeoutSeconds * 1000))
         httpConfig.writeTimeout = .milliseconds(Int(config.writeTimeoutSeconds * 1000))
         httpConfig.maxConnections = config.maxConnections
+        httpConfig.maxConnectionsPerClient = config.maxConnectionsPerClient
+        // HAProxy carries every client's connections (and its health checks) from one address.
+        let proxies = config.trustedProxies
+        httpConfig.perClientLimitExempt = { proxies.contains($0) }
+        // Idle sockets give way to a new connection at the cap, so a flood of idle connections
+        // from many addresses cannot lock out a health check or a real client.
+        httpConfig.evictIdleAtCap = true
         let server = HTTPServer(configuration: httpConfig, logger: logger.with(component: "http")) { app.handle($0) }
         app.metrics.registry.gaugeFunction("gateway_open_connections", help: "Open client connections.") {
             [([], Double(server.openConnections))]
@@ -84,9 +91,20 @@ enum GatewayRunner {
             server.statistics.timeouts.map { ([$0.key], Double($0.value)) }
         }
         app.metrics.registry.counterFunction(
-            "gateway_http_connections_rejected_total", help: "Connections closed at once because the open-connection cap was reached."
+            "gateway_http_connections_rejected_total", help: "Connections closed at once because the open-connection cap was reached and none was idle."
         ) {
             [([], Double(server.statistics.connectionsRejected))]
+        }
+        app.metrics.registry.counterFunction(
+            "gateway_http_client_connections_rejected_total",
+            help: "Connections closed at once because their client address had GATEWAY_MAX_CONNECTIONS_PER_CLIENT open."
+        ) {
+            [([], Double(server.statistics.connectionsRejectedPerClient))]
+        }
+        app.metrics.registry.counterFunction(
+            "gateway_http_connections_evicted_total", help: "Idle connections closed to make room for a new one at the open-connection cap."
+        ) {
+            [([], Double(server.statistics.connectionsEvicted))]
         }
         let port: Int
         do { port = try server.start() } catch {

@@ -31,7 +31,7 @@ final class GatewayFileVariableTests: XCTestCase {
             "GATEWAY_TRUSTED_PROXIES": "10.0.0.0/8", "GATEWAY_REQUIRE_CLOCK_SYNC": "yes",
             "LABELS": "demo:JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP", "TOTP_PERIOD": "60", "TOTP_DIGITS": "8",
             "GATEWAY_HEADER_TIMEOUT_SECONDS": "2.5", "GATEWAY_IDLE_TIMEOUT_SECONDS": "30", "GATEWAY_WRITE_TIMEOUT_SECONDS": "5",
-            "GATEWAY_MAX_CONNECTIONS": "100",
+            "GATEWAY_MAX_CONNECTIONS": "100", "GATEWAY_MAX_CONNECTIONS_PER_CLIENT": "16",
         ]
         XCTAssertEqual(Set(values.keys), Set(GatewayConfiguration.fileVariables), "every variable with a _FILE variant is tested")
         var env: [String: String] = [:]
@@ -52,6 +52,7 @@ final class GatewayFileVariableTests: XCTestCase {
         XCTAssertEqual(config.idleTimeoutSeconds, 30)
         XCTAssertEqual(config.writeTimeoutSeconds, 5)
         XCTAssertEqual(config.maxConnections, 100)
+        XCTAssertEqual(config.maxConnectionsPerClient, 16)
         let snapshot = try GatewaySnapshot.load(environment: e, generation: 1, loadedAt: 0)
         XCTAssertEqual(snapshot.tokens.tokens.map(\.name).sorted(), ["api-key", "bot"])
         XCTAssertEqual(snapshot.seeds.entry(for: "demo")?.parameters, try TOTPParameters(algorithm: .sha1, digits: 8, period: 60))

@@ -26,7 +26,10 @@ enum HelpText {
       GATEWAY_HEADER_TIMEOUT_SECONDS  a request head must arrive within this (slowloris; default 10)
       GATEWAY_IDLE_TIMEOUT_SECONDS    keep-alive connections idle this long are closed (default 60)
       GATEWAY_WRITE_TIMEOUT_SECONDS   a client not reading its response for this long is dropped (default 10)
-      GATEWAY_MAX_CONNECTIONS         open connections; more are closed at once (default 4096)
+      GATEWAY_MAX_CONNECTIONS         open connections (default 4096); at the cap the connection idle
+                                      longest is closed for a new one, or the new one if none is idle
+      GATEWAY_MAX_CONNECTIONS_PER_CLIENT  open connections per client address; more are closed at
+                                      once (default 256, 0 = no limit; GATEWAY_TRUSTED_PROXIES exempt)
       GATEWAY_LOG_LEVEL            debug | info | warning | error (default info)
 
     SEEDS (all optional and combinable; a label defined twice is an error)

@@ -35,6 +35,8 @@ struct GatewayConfiguration: Sendable {
     var idleTimeoutSeconds: Double
     var writeTimeoutSeconds: Double
     var maxConnections: Int
+    /// Open connections per client address (trusted proxies exempt); 0 = no limit.
+    var maxConnectionsPerClient: Int
 
     /// Variables that may also be given as `NAME_FILE` (a path to a file holding the value),
     /// including those the seed loader and the token set read.
@@ -43,6 +45,7 @@ struct GatewayConfiguration: Sendable {
         "GATEWAY_LOG_LEVEL", "GATEWAY_TOKENS", "API_KEY", "GATEWAY_INSECURE_NO_AUTH", "GATEWAY_RATE_LIMIT", "GATEWAY_RATE_BURST",
         "GATEWAY_METRICS_TOKEN", "GATEWAY_TRUSTED_PROXIES", "GATEWAY_REQUIRE_CLOCK_SYNC", "LABELS", "TOTP_PERIOD", "TOTP_DIGITS",
         "GATEWAY_HEADER_TIMEOUT_SECONDS", "GATEWAY_IDLE_TIMEOUT_SECONDS", "GATEWAY_WRITE_TIMEOUT_SECONDS", "GATEWAY_MAX_CONNECTIONS",
+        "GATEWAY_MAX_CONNECTIONS_PER_CLIENT",
     ]
     /// Variables whose value is a path already; they have no `_FILE` variant.
     static let pathVariables: Set<String> = ["GATEWAY_SEEDS_FILE", "GATEWAY_SEEDS_KEY_FILE", "GATEWAY_AUDIT_FILE", "GATEWAY_AUDIT_KEY_FILE"]
@@ -102,6 +105,15 @@ struct GatewayConfiguration: Sendable {
                 problems.append(ConfigProblem(source: t.source, message: "must be a number from 1 to 1000000"))
             }
         }
+        // 256: HAProxy's per-server maxconn (infra/haproxy), so even a proxy not listed in
+        // GATEWAY_TRUSTED_PROXIES is not starved; far below the 4096 cap, so one client holding
+        // idle sockets leaves 15/16 of the slots to everyone else.
+        var maxPerClient = 256
+        if let t = setting("GATEWAY_MAX_CONNECTIONS_PER_CLIENT") {
+            if let n = Int(t.value), (0...1_000_000).contains(n) { maxPerClient = n } else {
+                problems.append(ConfigProblem(source: t.source, message: "must be a number from 0 (no limit) to 1000000"))
+            }
+        }
         var level = LogLevel.info
         if let l = setting("GATEWAY_LOG_LEVEL") {
             if let parsed = LogLevel(parsing: l.value) { level = parsed } else {
@@ -121,7 +133,8 @@ struct GatewayConfiguration: Sendable {
             auditFile: env["GATEWAY_AUDIT_FILE"].flatMap { $0.isEmpty ? nil : $0 }, auditKey: auditKey,
             drainSeconds: drain, shutdownGraceSeconds: grace, trustedProxies: proxies, requireClockSync: requireSync,
             logLevel: level, eventLoops: loops, headerTimeoutSeconds: headerTimeout, idleTimeoutSeconds: idleTimeout,
-            writeTimeoutSeconds: writeTimeout, maxConnections: maxConnections)
+            writeTimeoutSeconds: writeTimeout, maxConnections: maxConnections,
+            maxConnectionsPerClient: maxPerClient)
     }
 
     /// `GATEWAY_*_FILE` and `TOTP_*_FILE` variables the gateway would not read: refused, because
