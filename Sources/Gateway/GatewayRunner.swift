@@ -148,7 +148,7 @@ enum GatewayRunner {
         }
 
         let phase = Mutex<Phase>(.serving)
-        let reload = {
+        let reload: @Sendable () -> Void = {
             let current = app.snapshot
             do {
                 let next = try GatewaySnapshot.load(environment: env, generation: current.generation + 1, loadedAt: Logger.wallClock().seconds)
@@ -208,10 +208,23 @@ enum GatewayRunner {
                 exit(0)
             }
         }
+        // Reloads run on their own queue: a reload stuck on a slow file system must not keep
+        // the control queue from handling SIGTERM. SIGHUPs that arrive while one is queued
+        // fold into it; one that arrives during a reload queues another (the files may have
+        // changed again).
+        let reloads = DispatchQueue(label: "gateway-reload")
+        let reloadQueued = Atomic<Bool>(false)
+        let requestReload = {
+            if reloadQueued.exchange(true, ordering: .acquiringAndReleasing) { return }
+            reloads.async {
+                reloadQueued.store(false, ordering: .releasing)
+                reload()
+            }
+        }
         for (sig, name) in [(SIGTERM, "SIGTERM"), (SIGINT, "SIGINT"), (SIGHUP, "SIGHUP")] {
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: control)
-            source.setEventHandler { sig == SIGHUP ? reload() : stop(name) }
+            source.setEventHandler { sig == SIGHUP ? requestReload() : stop(name) }
             source.resume()
             sources.append(source)
         }

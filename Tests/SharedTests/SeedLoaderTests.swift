@@ -61,6 +61,7 @@ final class SeedLoaderTests: XCTestCase {
             certus = \(seedA)
 
             rfc = otpauth://totp/RFC:test?secret=\(seedB)&digits=8  check=94287082@59
+
             """)
         let r = try load(["GATEWAY_SEEDS_FILE": path])
         XCTAssertEqual(r.store.labels, ["certus", "rfc"])

@@ -178,6 +178,15 @@ public struct SeedLoader: Sendable {
             problems.append(.unreadableFile(error, variable: source))
             return
         }
+        // Every line of a complete file ends with a newline (editors, `printf '...\n'` and
+        // seal-seeds all write one): a last line without one is a file caught while being
+        // written, and loading it could serve a cut seed (wrong codes) or drop labels.
+        if let last = text.utf8.last, last != 0x0A {
+            let lineCount = text.utf8.reduce(1) { $1 == 0x0A ? $0 + 1 : $0 }
+            problems.append(ConfigProblem(source: "\(path):\(lineCount)",
+                message: "the last line does not end with a newline: the file looks cut short (caught while being written?); end it with a newline, and replace the file atomically (write a temporary file in the same directory, then mv it over this one)"))
+            // Parsed on, so the other lines' problems are reported in the same run.
+        }
         do {
             let lines: [SeedsFile.Line]
             if SealedSeedsFile.isSealed(text) {
