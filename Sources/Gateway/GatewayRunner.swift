@@ -34,6 +34,7 @@ enum GatewayRunner {
             for p in error.problems {
                 logger.error("config_error", ["source": .string(p.source), "label": .string(p.label ?? ""), "message": .string(p.message)])
             }
+            LogSink.standardError.drain()
             GatewayMain.printError("totp-gateway: configuration refused:\n\(error.description)")
             exit(2)
         }
@@ -53,7 +54,7 @@ enum GatewayRunner {
         } else {
             auditSink = .standardError
         }
-        let audit = AuditLog(sink: auditSink, key: config.auditKey)
+        let audit = AuditLog(sink: auditSink, key: config.auditKey, logger: logger.with(component: "audit"))
         let app = GatewayApp(configuration: config, snapshot: snapshot, logger: logger, audit: audit)
 
         var httpConfig = HTTPServerConfiguration()
@@ -109,6 +110,7 @@ enum GatewayRunner {
         let port: Int
         do { port = try server.start() } catch {
             logger.error("listen_failed", ["address": .string(config.listen.description), "error": .string("\(error)")])
+            LogSink.standardError.drain()
             GatewayMain.printError("totp-gateway: cannot listen on \(config.listen): \(error)")
             exit(1)
         }
@@ -193,6 +195,7 @@ enum GatewayRunner {
                 logger.warning("stopping_now", ["signal": .string(signalName)])
                 server.stopNow()
                 audit.flush()
+                LogSink.standardError.drain(timeout: .milliseconds(500))
                 exit(1)
             }
             app.startDraining()
@@ -205,6 +208,7 @@ enum GatewayRunner {
                 server.shutdown(gracePeriod: .milliseconds(Int(config.shutdownGraceSeconds * 1000)))
                 audit.flush()
                 logger.info("stopped", [:])
+                LogSink.standardError.drain()
                 exit(0)
             }
         }

@@ -32,6 +32,7 @@ final class GatewayFileVariableTests: XCTestCase {
             "LABELS": "demo:JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP", "TOTP_PERIOD": "60", "TOTP_DIGITS": "8",
             "GATEWAY_HEADER_TIMEOUT_SECONDS": "2.5", "GATEWAY_IDLE_TIMEOUT_SECONDS": "30", "GATEWAY_WRITE_TIMEOUT_SECONDS": "5",
             "GATEWAY_MAX_CONNECTIONS": "100", "GATEWAY_MAX_CONNECTIONS_PER_CLIENT": "16",
+            "GATEWAY_METRICS_PER_LABEL": "0",
         ]
         XCTAssertEqual(Set(values.keys), Set(GatewayConfiguration.fileVariables), "every variable with a _FILE variant is tested")
         var env: [String: String] = [:]
@@ -53,6 +54,7 @@ final class GatewayFileVariableTests: XCTestCase {
         XCTAssertEqual(config.writeTimeoutSeconds, 5)
         XCTAssertEqual(config.maxConnections, 100)
         XCTAssertEqual(config.maxConnectionsPerClient, 16)
+        XCTAssertFalse(config.metricsPerLabel, "explicit 0 wins over the metrics token's default")
         let snapshot = try GatewaySnapshot.load(environment: e, generation: 1, loadedAt: 0)
         XCTAssertEqual(snapshot.tokens.tokens.map(\.name).sorted(), ["api-key", "bot"])
         XCTAssertEqual(snapshot.seeds.entry(for: "demo")?.parameters, try TOTPParameters(algorithm: .sha1, digits: 8, period: 60))

@@ -104,9 +104,15 @@ extension GatewayApp {
         // HEAD gets the same status and headers, but no code leaves the server: not counted as
         // issued, and audited as a check.
         let issued = request.method != .head
-        if issued { route.issued.inc() }
-        audit.record(time: now, token: tokenName, label: label, outcome: issued ? "issued" : "checked_head", status: 200,
+        // Fail closed: no code leaves unless its audit line was written.
+        guard audit.record(time: now, token: tokenName, label: label, outcome: issued ? "issued" : "checked_head", status: 200,
             remote: request.remoteAddress, forwardedFor: forwardedFor, requestID: requestID, code: issued ? code.code : nil)
+        else {
+            return Self.error(503, "audit_unavailable",
+                "the audit log cannot be written, so no code is handed out; retry shortly (the gateway log says why)",
+                extraHeaders: [("X-Request-ID", requestID), ("Retry-After", String(AuditLog.degradedSeconds))])
+        }
+        if issued { route.issued.inc() }
         let bound = route.bodyPrefix.count + route.bodyParameters.count + instanceJSON.count + 2 * code.code.utf8.count + 128  // 128: the fixed keys (about 65 bytes) and three numbers
         let body = [UInt8](writingAtMost: bound) { w in
             w.write(bytes: route.bodyPrefix)

@@ -20,6 +20,9 @@ struct GatewayConfiguration: Sendable {
     var instance: String
     var insecureNoAuth: Bool
     var metricsTokenHash: [UInt8]?
+    /// `/metrics` has a `gateway_codes_issued_total` series per label (which names every label
+    /// and shows when each is fetched). Default: only when `GATEWAY_METRICS_TOKEN` protects it.
+    var metricsPerLabel: Bool
     var rateLimit: RateLimit?
     var auditFile: String?
     var auditKey: [UInt8]?
@@ -45,7 +48,7 @@ struct GatewayConfiguration: Sendable {
         "GATEWAY_LOG_LEVEL", "GATEWAY_TOKENS", "API_KEY", "GATEWAY_INSECURE_NO_AUTH", "GATEWAY_RATE_LIMIT", "GATEWAY_RATE_BURST",
         "GATEWAY_METRICS_TOKEN", "GATEWAY_TRUSTED_PROXIES", "GATEWAY_REQUIRE_CLOCK_SYNC", "LABELS", "TOTP_PERIOD", "TOTP_DIGITS",
         "GATEWAY_HEADER_TIMEOUT_SECONDS", "GATEWAY_IDLE_TIMEOUT_SECONDS", "GATEWAY_WRITE_TIMEOUT_SECONDS", "GATEWAY_MAX_CONNECTIONS",
-        "GATEWAY_MAX_CONNECTIONS_PER_CLIENT",
+        "GATEWAY_MAX_CONNECTIONS_PER_CLIENT", "GATEWAY_METRICS_PER_LABEL",
     ]
     /// Variables whose value is a path already; they have no `_FILE` variant.
     static let pathVariables: Set<String> = ["GATEWAY_SEEDS_FILE", "GATEWAY_SEEDS_KEY_FILE", "GATEWAY_AUDIT_FILE", "GATEWAY_AUDIT_KEY_FILE"]
@@ -74,6 +77,9 @@ struct GatewayConfiguration: Sendable {
         let insecure = attempt { () throws(ConfigProblem) in try Self.flag(setting("GATEWAY_INSECURE_NO_AUTH")) } ?? false
         let requireSync = attempt { () throws(ConfigProblem) in try Self.flag(setting("GATEWAY_REQUIRE_CLOCK_SYNC")) } ?? false
         let metricsToken = setting("GATEWAY_METRICS_TOKEN")
+        let perLabelSetting = setting("GATEWAY_METRICS_PER_LABEL")
+        let perLabel = perLabelSetting == nil ? metricsToken != nil
+            : attempt { () throws(ConfigProblem) in try Self.flag(perLabelSetting) } ?? false
         let rateText = setting("GATEWAY_RATE_LIMIT")?.value ?? "600/min"
         let burstText = setting("GATEWAY_RATE_BURST")?.value
         let rate = attempt { () throws(ConfigProblem) in try RateLimit.parse(rateText, burst: burstText) } ?? nil
@@ -129,7 +135,7 @@ struct GatewayConfiguration: Sendable {
         if !problems.isEmpty { throw ConfigError(problems) }
         return GatewayConfiguration(
             listen: listen!, instance: instance, insecureNoAuth: insecure,
-            metricsTokenHash: metricsToken.map { Crypto.sha256(Array($0.value.utf8)) }, rateLimit: rate,
+            metricsTokenHash: metricsToken.map { Crypto.sha256(Array($0.value.utf8)) }, metricsPerLabel: perLabel, rateLimit: rate,
             auditFile: env["GATEWAY_AUDIT_FILE"].flatMap { $0.isEmpty ? nil : $0 }, auditKey: auditKey,
             drainSeconds: drain, shutdownGraceSeconds: grace, trustedProxies: proxies, requireClockSync: requireSync,
             logLevel: level, eventLoops: loops, headerTimeoutSeconds: headerTimeout, idleTimeoutSeconds: idleTimeout,
