@@ -11,7 +11,7 @@ final class GatewayAppTests: XCTestCase {
         var env = [
             "TOTP_SEED_RFC": "otpauth://totp/x?secret=\(seed)&digits=8",
             "TOTP_SEED_DEMO": "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
-            "GATEWAY_TOKENS": "bot:bot-secret:*;limited:limited-secret:demo",
+            "GATEWAY_TOKENS": "bot:bot-secret-7Hq2Xv9Lm4Rt8Kw3:*;limited:limited-secret-4Tz8Bm2Qw6Yc9Fv:demo",
             "GATEWAY_INSTANCE": "gw-a",
             "GATEWAY_RATE_LIMIT": rate,
         ]
@@ -27,7 +27,7 @@ final class GatewayAppTests: XCTestCase {
         return (app, sink)
     }
 
-    func request(_ target: String, token: String? = "bot-secret", headers: [(String, String)] = [], remote: String = "127.0.0.1") -> HTTPRequest {
+    func request(_ target: String, token: String? = "bot-secret-7Hq2Xv9Lm4Rt8Kw3", headers: [(String, String)] = [], remote: String = "127.0.0.1") -> HTTPRequest {
         var h = headers
         if let token { h.append(("Authorization", "Bearer \(token)")) }
         let parts = target.split(separator: "?", maxSplits: 1)
@@ -72,8 +72,8 @@ final class GatewayAppTests: XCTestCase {
             (request("/code?label=rfc&next=maybe"), 400, "bad_request"),
             (request("/code?label=rfc", token: nil), 401, "unauthorized"),
             (request("/code?label=rfc", token: "wrong"), 401, "unauthorized"),
-            (request("/code?label=rfc", token: "limited-secret"), 403, "forbidden"),
-            (request("/code?label=nosuch", token: "limited-secret"), 403, "forbidden"),
+            (request("/code?label=rfc", token: "limited-secret-4Tz8Bm2Qw6Yc9Fv"), 403, "forbidden"),
+            (request("/code?label=nosuch", token: "limited-secret-4Tz8Bm2Qw6Yc9Fv"), 403, "forbidden"),
             (request("/code?label=nosuch"), 404, "not_found"),
             (request("/nothing"), 404, "not_found"),
         ]
@@ -87,8 +87,8 @@ final class GatewayAppTests: XCTestCase {
         let basic = app.handle(request("/code?label=rfc", token: nil, headers: [("Authorization", "Basic Ym90OmJvdC1zZWNyZXQ=")]))
         XCTAssertEqual(basic.status, 401)
         // Restricted tokens see the same answer for a forbidden and a missing label.
-        let a = app.handle(request("/code?label=rfc", token: "limited-secret"))
-        let b = app.handle(request("/code?label=nosuch", token: "limited-secret"))
+        let a = app.handle(request("/code?label=rfc", token: "limited-secret-4Tz8Bm2Qw6Yc9Fv"))
+        let b = app.handle(request("/code?label=nosuch", token: "limited-secret-4Tz8Bm2Qw6Yc9Fv"))
         XCTAssertEqual(a.body, b.body)
     }
 
@@ -101,7 +101,7 @@ final class GatewayAppTests: XCTestCase {
         XCTAssertEqual(header(r, "Retry-After"), "30")
         XCTAssertEqual(json(r)["error"] as? String, "rate_limited")
         // Buckets are per token.
-        XCTAssertEqual(app.handle(request("/code?label=demo", token: "limited-secret")).status, 200)
+        XCTAssertEqual(app.handle(request("/code?label=demo", token: "limited-secret-4Tz8Bm2Qw6Yc9Fv")).status, 200)
     }
 
     func testNoTokensRefusesUnlessInsecure() throws {
@@ -111,8 +111,8 @@ final class GatewayAppTests: XCTestCase {
         XCTAssertTrue((json(r)["message"] as? String ?? "").contains("GATEWAY_TOKENS"))
         let (open, _) = try makeApp(env: ["GATEWAY_TOKENS": "", "GATEWAY_INSECURE_NO_AUTH": "1"])
         XCTAssertEqual(open.handle(request("/code?label=rfc", token: nil)).status, 200)
-        let (legacy, _) = try makeApp(env: ["GATEWAY_TOKENS": "", "API_KEY": "legacy-key"])
-        XCTAssertEqual(legacy.handle(request("/code?label=rfc", token: "legacy-key")).status, 200)
+        let (legacy, _) = try makeApp(env: ["GATEWAY_TOKENS": "", "API_KEY": "legacy-key-5Gh9Pz3Kx7Wm2Ds"])
+        XCTAssertEqual(legacy.handle(request("/code?label=rfc", token: "legacy-key-5Gh9Pz3Kx7Wm2Ds")).status, 200)
     }
 
     func testHashedTokenSecret() throws {
@@ -169,7 +169,7 @@ final class GatewayAppTests: XCTestCase {
     func testAuditLinesCarryDecisionNotCode() throws {
         let (app, sink) = try makeApp(env: ["GATEWAY_TRUSTED_PROXIES": "10.0.0.0/8"])
         let issued = app.handle(request("/code?label=rfc", headers: [("X-Forwarded-For", "192.0.2.7")], remote: "10.1.2.3"))
-        _ = app.handle(request("/code?label=rfc", token: "limited-secret", headers: [("X-Forwarded-For", "192.0.2.8")], remote: "127.0.0.1"))
+        _ = app.handle(request("/code?label=rfc", token: "limited-secret-4Tz8Bm2Qw6Yc9Fv", headers: [("X-Forwarded-For", "192.0.2.8")], remote: "127.0.0.1"))
         app.audit.flush()
         let lines = sink.captured.compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] }
             .filter { $0["event"] as? String == "code_request" }
@@ -186,7 +186,7 @@ final class GatewayAppTests: XCTestCase {
         XCTAssertNil(lines[1]["forwarded_for"], "untrusted peer's X-Forwarded-For is not believed")
         let code = json(issued)["code"] as! String
         XCTAssertFalse(sink.captured.joined().contains(code), "the code never reaches a log")
-        XCTAssertFalse(sink.captured.joined().contains("bot-secret"))
+        XCTAssertFalse(sink.captured.joined().contains("bot-secret-7Hq2Xv9Lm4Rt8Kw3"))
     }
 
     func testAuditLinesAreWrittenBeforeRecordReturnsWholeFromEveryThread() throws {
@@ -244,7 +244,7 @@ final class GatewayAppTests: XCTestCase {
 
     func testReloadSwapsSnapshotAndMetrics() throws {
         let (app, _) = try makeApp(env: ["GATEWAY_METRICS_PER_LABEL": "1"])
-        let next = try GatewaySnapshot.load(environment: Environment(["TOTP_SEED_NEW": seed, "GATEWAY_TOKENS": "bot:bot-secret:*"]),
+        let next = try GatewaySnapshot.load(environment: Environment(["TOTP_SEED_NEW": seed, "GATEWAY_TOKENS": "bot:bot-secret-7Hq2Xv9Lm4Rt8Kw3:*"]),
             generation: 2, loadedAt: 1_700_000_100)
         app.activate(next)
         XCTAssertEqual(app.handle(request("/code?label=new")).status, 200)

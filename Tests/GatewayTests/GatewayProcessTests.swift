@@ -240,7 +240,7 @@ final class GatewayProcessTests: XCTestCase {
 
     func testCheckConfigAndStartupErrors() throws {
         let bin = GatewayHarness.binary
-        let ok = TestProcess.run(bin, ["--check-config"], environment: ["TOTP_SEED_A": GatewayHarness.seed, "GATEWAY_TOKENS": "t:secret-value:*"])
+        let ok = TestProcess.run(bin, ["--check-config"], environment: ["TOTP_SEED_A": GatewayHarness.seed, "GATEWAY_TOKENS": "t:secret-value-3Mk8Wz2Qr7Yt5H:*"])
         XCTAssertEqual(ok.status, 0, ok.stderr)
         XCTAssertTrue(ok.stdout.contains("configuration ok"))
         let bad = TestProcess.run(bin, ["--check-config"], environment: ["TOTP_SEED_A": "JBSW1" + GatewayHarness.seed, "GATEWAY_LISTEN": "nope"])

@@ -36,7 +36,18 @@ extension GatewayApp {
                     reason: "no_tokens_configured", headers: [("WWW-Authenticate", "Bearer realm=\"totp-gateway\"")])
             }
         } else {
+            // Behind a trusted proxy the client is the address it appended last; else the peer.
+            let client = forwardedFor.flatMap { $0.split(separator: ",").last.map { $0.trimmingCharacters(in: " ") } } ?? request.remoteAddress
+            // An address that failed too often is refused before its token is even looked at,
+            // so guessing gets no answer.
+            if case .limited(let retryAfter) = authThrottle.check(client, now: monotonic()) {
+                return refuse(429, "refused_auth_throttled", "too_many_failures",
+                    "too many failed authentications from this address; retry after \(retryAfter) s", token: nil, label: nil,
+                    reason: "throttled", headers: [("Retry-After", String(retryAfter))])
+            }
+            func failed() { _ = authThrottle.take(client, now: monotonic()) }
             guard var header = request.headers["Authorization"] else {
+                failed()
                 return refuse(401, "refused_missing_token", "unauthorized", "send Authorization: Bearer <token>", token: nil, label: nil,
                     reason: "missing_token", headers: [("WWW-Authenticate", "Bearer realm=\"totp-gateway\"")])
             }
@@ -53,11 +64,13 @@ extension GatewayApp {
                 return .some(snap.tokens.authenticate(bearer: UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[start..<end]))))
             }
             guard case .some(let authenticated) = token else {
+                failed()
                 return refuse(401, "refused_bad_scheme", "unauthorized", "use the Bearer scheme: Authorization: Bearer <token>",
                     token: nil, label: nil, reason: "bad_scheme",
                     headers: [("WWW-Authenticate", "Bearer realm=\"totp-gateway\", error=\"invalid_request\"")])
             }
             guard let token = authenticated else {
+                failed()
                 return refuse(401, "refused_invalid_token", "unauthorized", "the token is not valid", token: nil, label: nil,
                     reason: "invalid_token", headers: [("WWW-Authenticate", "Bearer realm=\"totp-gateway\", error=\"invalid_token\"")])
             }

@@ -20,6 +20,9 @@ final class GatewayApp: Sendable {
     let logger: Logger
     let audit: AuditLog
     let limiter: RateLimiter
+    /// Failed authentications per client address, bounded (a guessing loop from many
+    /// addresses cannot grow it without limit).
+    let authThrottle: RateLimiter
     let requestIDs = RequestIDs()
     let wallClock: @Sendable () -> (seconds: Int64, nanoseconds: Int64)
     let monotonic: @Sendable () -> Double
@@ -40,6 +43,7 @@ final class GatewayApp: Sendable {
         self.logger = logger
         self.audit = audit
         self.limiter = RateLimiter(limit: configuration.rateLimit)
+        self.authThrottle = RateLimiter(limit: configuration.authFailureLimit, maxKeys: 10_000)
         self.metrics = GatewayMetrics(registry: registry, version: Self.version, perLabel: configuration.metricsPerLabel, clockStatus: clockStatus)
         self.wallClock = wallClock
         self.monotonic = monotonic

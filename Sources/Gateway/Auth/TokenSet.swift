@@ -67,6 +67,9 @@ struct TokenSet: Sendable {
         }
         do {
             if let key = try env.value("API_KEY") {
+                if let problem = SecretStrength.problem(key.value, what: "the API key") {
+                    problems.append(ConfigProblem(source: key.source, message: problem))
+                }
                 tokens.append(ClientToken(name: "api-key", secretHash: Crypto.sha256(Array(key.value.utf8)), labels: nil))
             }
         } catch { problems.append(error) }

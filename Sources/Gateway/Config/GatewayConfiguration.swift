@@ -24,6 +24,8 @@ struct GatewayConfiguration: Sendable {
     /// and shows when each is fetched). Default: only when `GATEWAY_METRICS_TOKEN` protects it.
     var metricsPerLabel: Bool
     var rateLimit: RateLimit?
+    /// Failed authentications per client address (a token bucket); nil: not throttled.
+    var authFailureLimit: RateLimit?
     var auditFile: String?
     var auditKey: [UInt8]?
     var drainSeconds: Double
@@ -48,7 +50,7 @@ struct GatewayConfiguration: Sendable {
         "GATEWAY_LOG_LEVEL", "GATEWAY_TOKENS", "API_KEY", "GATEWAY_INSECURE_NO_AUTH", "GATEWAY_RATE_LIMIT", "GATEWAY_RATE_BURST",
         "GATEWAY_METRICS_TOKEN", "GATEWAY_TRUSTED_PROXIES", "GATEWAY_REQUIRE_CLOCK_SYNC", "LABELS", "TOTP_PERIOD", "TOTP_DIGITS",
         "GATEWAY_HEADER_TIMEOUT_SECONDS", "GATEWAY_IDLE_TIMEOUT_SECONDS", "GATEWAY_WRITE_TIMEOUT_SECONDS", "GATEWAY_MAX_CONNECTIONS",
-        "GATEWAY_MAX_CONNECTIONS_PER_CLIENT", "GATEWAY_METRICS_PER_LABEL",
+        "GATEWAY_MAX_CONNECTIONS_PER_CLIENT", "GATEWAY_METRICS_PER_LABEL", "GATEWAY_AUTH_FAILURE_LIMIT",
     ]
     /// Variables whose value is a path already; they have no `_FILE` variant.
     static let pathVariables: Set<String> = ["GATEWAY_SEEDS_FILE", "GATEWAY_SEEDS_KEY_FILE", "GATEWAY_AUDIT_FILE", "GATEWAY_AUDIT_KEY_FILE"]
@@ -83,6 +85,12 @@ struct GatewayConfiguration: Sendable {
         let rateText = setting("GATEWAY_RATE_LIMIT")?.value ?? "600/min"
         let burstText = setting("GATEWAY_RATE_BURST")?.value
         let rate = attempt { () throws(ConfigProblem) in try RateLimit.parse(rateText, burst: burstText) } ?? nil
+        // 10 failures, then one every 6 s: a client with a mistyped token notices at once, a
+        // guessing loop gets 1,440 tries a day per address instead of thousands a second.
+        let failureSetting = setting("GATEWAY_AUTH_FAILURE_LIMIT")
+        let failureLimit = attempt { () throws(ConfigProblem) in
+            try RateLimit.parse(failureSetting?.value ?? "10/min", burst: nil, source: failureSetting?.source ?? "GATEWAY_AUTH_FAILURE_LIMIT")
+        } ?? nil
         var auditKey: [UInt8]? = nil
         if let path = env["GATEWAY_AUDIT_KEY_FILE"], !path.isEmpty {
             auditKey = attempt { () throws(ConfigProblem) in try Self.auditKey(path: path, source: "GATEWAY_AUDIT_KEY_FILE", optional: false) } ?? nil
@@ -135,7 +143,7 @@ struct GatewayConfiguration: Sendable {
         if !problems.isEmpty { throw ConfigError(problems) }
         return GatewayConfiguration(
             listen: listen!, instance: instance, insecureNoAuth: insecure,
-            metricsTokenHash: metricsToken.map { Crypto.sha256(Array($0.value.utf8)) }, metricsPerLabel: perLabel, rateLimit: rate,
+            metricsTokenHash: metricsToken.map { Crypto.sha256(Array($0.value.utf8)) }, metricsPerLabel: perLabel, rateLimit: rate, authFailureLimit: failureLimit,
             auditFile: env["GATEWAY_AUDIT_FILE"].flatMap { $0.isEmpty ? nil : $0 }, auditKey: auditKey,
             drainSeconds: drain, shutdownGraceSeconds: grace, trustedProxies: proxies, requireClockSync: requireSync,
             logLevel: level, eventLoops: loops, headerTimeoutSeconds: headerTimeout, idleTimeoutSeconds: idleTimeout,
