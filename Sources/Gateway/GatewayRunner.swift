@@ -41,6 +41,9 @@ enum GatewayRunner {
         for w in snapshot.warnings {
             logger.warning("weak_seed", ["source": .string(w.source), "label": .string(w.label ?? ""), "message": .string(w.message)])
         }
+        for w in config.warnings + snapshot.fileWarnings {
+            logger.warning("insecure_file_mode", ["source": .string(w.source), "message": .string(w.message)])
+        }
         warnAboutAuthentication(snapshot, config: config, logger: logger)
 
         let auditSink: LogSink
@@ -107,6 +110,10 @@ enum GatewayRunner {
         ) {
             [([], Double(server.statistics.connectionsEvicted))]
         }
+        app.metrics.registry.gaugeFunction("gateway_insecure_files",
+            help: "Secret files readable by group or others that were only warned about (plaintext seeds, container secrets); see the insecure_file_mode log lines.") {
+            [([], Double(config.warnings.count + app.snapshot.fileWarnings.count))]
+        }
         let port: Int
         do { port = try server.start() } catch {
             logger.error("listen_failed", ["address": .string(config.listen.description), "error": .string("\(error)")])
@@ -169,6 +176,9 @@ enum GatewayRunner {
                 app.metrics.reloads.labels("success").inc()
                 for w in next.warnings {
                     logger.warning("weak_seed", ["source": .string(w.source), "label": .string(w.label ?? ""), "message": .string(w.message)])
+                }
+                for w in next.fileWarnings {
+                    logger.warning("insecure_file_mode", ["source": .string(w.source), "message": .string(w.message)])
                 }
                 logger.info("reloaded", ["generation": .int(next.generation), "labels": .int(next.seeds.count),
                     "tokens": .int(next.tokens.tokens.count), "config": .string(next.seeds.fingerprint)])

@@ -13,7 +13,12 @@ final class GatewayFileVariableTests: XCTestCase {
     override func setUp() { tmp = TemporaryDirectory(prefix: "filevars") }
     override func tearDown() { tmp = nil }
 
-    func file(_ name: String, _ text: String) -> String { tmp.write(name, text) }
+    /// A private (0600) file: secrets given as files must not be readable by others.
+    func file(_ name: String, _ text: String) -> String {
+        let path = tmp.write(name, text)
+        chmod(path, 0o600)
+        return path
+    }
 
     func problems(_ env: [String: String]) -> [ConfigProblem] {
         do {

@@ -179,14 +179,14 @@ final class GatewayHardeningTests: XCTestCase {
     func testReloadThatWouldRemoveEveryTokenIsRefused() throws {
         let dir = GatewayHarness.makeDirectory()
         let tokens = dir + "/tokens"
-        FileManager.default.createFile(atPath: tokens, contents: Data("bot:\(GatewayHarness.botToken):*\n".utf8))
+        FileManager.default.createFile(atPath: tokens, contents: Data("bot:\(GatewayHarness.botToken):*\n".utf8), attributes: [.posixPermissions: 0o600])
         var env = GatewayHarness.baseEnvironment(dir: dir)
         env["GATEWAY_TOKENS"] = nil
         env["GATEWAY_TOKENS_FILE"] = tokens
         let gw = try GatewayHarness(environment: env, dir: dir)
         XCTAssertEqual(gw.get("/code?label=demo")?.status, 200)
         // Emptied (a deploy caught half-way, say): the reload is refused and the old tokens stay.
-        FileManager.default.createFile(atPath: tokens, contents: Data())
+        FileManager.default.createFile(atPath: tokens, contents: Data(), attributes: [.posixPermissions: 0o600])
         gw.process.signal(SIGHUP)
         XCTAssertTrue(TestProcess.waitUntil(timeout: 5) { gw.process.logLines.contains { $0["event"] as? String == "reload_failed" } })
         let failed = gw.process.logLines.first { $0["event"] as? String == "reload_failed" }

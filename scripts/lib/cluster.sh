@@ -51,7 +51,7 @@ cluster_up() {
   read -r p1 p2 p3 HAPROXY_PORT STATS_PORT <<<"$(free_ports 5)"
   GW_PORTS=([1]=$p1 [2]=$p2 [3]=$p3)
   CLIENT_TOKEN=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
-  printf 'demo = %s\n' "$(head -c 20 /dev/urandom | base32)" > "$CLUSTER_DIR/seeds"
+  (umask 077; printf 'demo = %s\n' "$(head -c 20 /dev/urandom | base32)" > "$CLUSTER_DIR/seeds")
   for n in 1 2 3; do gateway_start "$n"; done
   HAPROXY_BIND="127.0.0.1:$HAPROXY_PORT" HAPROXY_STATS_BIND="127.0.0.1:$STATS_PORT" \
   GW1_ADDR="127.0.0.1:$p1" GW2_ADDR="127.0.0.1:$p2" GW3_ADDR="127.0.0.1:$p3" \

@@ -10,10 +10,15 @@ import Shared
 /// ```
 struct TokenSet: Sendable {
     let tokens: [ClientToken]
+    /// Token files readable by others where that is only warned about (container secrets).
+    let warnings: [ConfigProblem]
 
     var isEmpty: Bool { tokens.isEmpty }
 
-    init(tokens: [ClientToken]) { self.tokens = tokens }
+    init(tokens: [ClientToken], warnings: [ConfigProblem] = []) {
+        self.tokens = tokens
+        self.warnings = warnings
+    }
 
     func authenticate(bearer secret: [UInt8]) -> ClientToken? {
         secret.withUnsafeBytes { authenticate(bearer: $0) }
@@ -36,8 +41,15 @@ struct TokenSet: Sendable {
     /// allowed every label.
     static func load(from env: Environment) throws(ConfigError) -> TokenSet {
         var problems: [ConfigProblem] = []
+        var warnings: [ConfigProblem] = []
         var tokens: [ClientToken] = []
         var sources: [Environment.Sourced] = []
+        // Secrets given as files must be private (the tokens credential is systemd's business).
+        for name in ["GATEWAY_TOKENS_FILE", "API_KEY_FILE"] {
+            guard let path = env[name], !path.isEmpty, let mode = FilePermissions.mode(of: path) else { continue }
+            FilePermissions.record(FilePermissions.keyFinding(path: path, mode: mode, what: name == "API_KEY_FILE" ? "the API key" : "client tokens"),
+                source: name, problems: &problems, warnings: &warnings)
+        }
         do {
             if let v = try env.value("GATEWAY_TOKENS") { sources.append(v) }
         } catch { problems.append(error) }
@@ -84,6 +96,6 @@ struct TokenSet: Sendable {
             }
         }
         if !problems.isEmpty { throw ConfigError(problems) }
-        return TokenSet(tokens: tokens)
+        return TokenSet(tokens: tokens, warnings: warnings)
     }
 }

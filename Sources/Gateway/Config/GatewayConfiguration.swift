@@ -42,6 +42,8 @@ struct GatewayConfiguration: Sendable {
     var maxConnections: Int
     /// Open connections per client address (trusted proxies exempt); 0 = no limit.
     var maxConnectionsPerClient: Int
+    /// Findings that do not stop the gateway (secret files a container runtime made readable).
+    var warnings: [ConfigProblem] = []
 
     /// Variables that may also be given as `NAME_FILE` (a path to a file holding the value),
     /// including those the seed loader and the token set read.
@@ -59,6 +61,11 @@ struct GatewayConfiguration: Sendable {
 
     static func load(environment env: Environment, listenOverride: String?) throws(ConfigError) -> GatewayConfiguration {
         var problems: [ConfigProblem] = unknownFileVariables(env)
+        var warnings: [ConfigProblem] = []
+        if let path = env["GATEWAY_METRICS_TOKEN_FILE"], !path.isEmpty, let mode = FilePermissions.mode(of: path) {
+            FilePermissions.record(FilePermissions.keyFinding(path: path, mode: mode, what: "the metrics token"),
+                source: "GATEWAY_METRICS_TOKEN_FILE", problems: &problems, warnings: &warnings)
+        }
         func attempt<T>(_ body: () throws(ConfigProblem) -> T) -> T? {
             do { return try body() } catch {
                 problems.append(error)
@@ -93,10 +100,12 @@ struct GatewayConfiguration: Sendable {
         } ?? nil
         var auditKey: [UInt8]? = nil
         if let path = env["GATEWAY_AUDIT_KEY_FILE"], !path.isEmpty {
-            auditKey = attempt { () throws(ConfigProblem) in try Self.auditKey(path: path, source: "GATEWAY_AUDIT_KEY_FILE", optional: false) } ?? nil
+            auditKey = attempt { () throws(ConfigProblem) in
+                try Self.auditKey(path: path, source: "GATEWAY_AUDIT_KEY_FILE", optional: false, warnings: &warnings)
+            } ?? nil
         } else if let dir = env["CREDENTIALS_DIRECTORY"], !dir.isEmpty {
             auditKey = attempt { () throws(ConfigProblem) in
-                try Self.auditKey(path: dir + "/audit-key", source: "credential audit-key (\(dir))", optional: true)
+                try Self.auditKey(path: dir + "/audit-key", source: "credential audit-key (\(dir))", optional: true, warnings: &warnings)
             } ?? nil
         }
         let drainSetting = setting("GATEWAY_DRAIN_SECONDS")
@@ -141,7 +150,7 @@ struct GatewayConfiguration: Sendable {
             }
         }
         if !problems.isEmpty { throw ConfigError(problems) }
-        return GatewayConfiguration(
+        var config = GatewayConfiguration(
             listen: listen!, instance: instance, insecureNoAuth: insecure,
             metricsTokenHash: metricsToken.map { Crypto.sha256(Array($0.value.utf8)) }, metricsPerLabel: perLabel, rateLimit: rate, authFailureLimit: failureLimit,
             auditFile: env["GATEWAY_AUDIT_FILE"].flatMap { $0.isEmpty ? nil : $0 }, auditKey: auditKey,
@@ -149,6 +158,8 @@ struct GatewayConfiguration: Sendable {
             logLevel: level, eventLoops: loops, headerTimeoutSeconds: headerTimeout, idleTimeoutSeconds: idleTimeout,
             writeTimeoutSeconds: writeTimeout, maxConnections: maxConnections,
             maxConnectionsPerClient: maxPerClient)
+        config.warnings = warnings
+        return config
     }
 
     /// `GATEWAY_*_FILE` and `TOTP_*_FILE` variables the gateway would not read: refused, because
@@ -170,12 +181,24 @@ struct GatewayConfiguration: Sendable {
     }
 
     /// The audit HMAC key in `path`: at least 16 bytes, trailing newlines dropped. An `optional`
-    /// file (the systemd credential) may be missing, but not unreadable.
-    static func auditKey(path: String, source: String, optional: Bool) throws(ConfigProblem) -> [UInt8]? {
+    /// file (the systemd credential) may be missing, but not unreadable; its mode is systemd's.
+    /// Any other key file must not be accessible to group or others (`FilePermissions`).
+    static func auditKey(path: String, source: String, optional: Bool, warnings: inout [ConfigProblem]) throws(ConfigProblem) -> [UInt8]? {
         var bytes: [UInt8]
-        do { bytes = try FileIO.read(path, maxBytes: 4096) } catch {
+        let mode: UInt32
+        do {
+            let read = try FileIO.readStable(path, maxBytes: 4096)
+            bytes = read.bytes
+            mode = read.version.mode
+        } catch {
             if optional && error.isNotFound { return nil }
             throw optional ? ConfigProblem(source: source, message: error.description) : .unreadableFile(error, variable: source)
+        }
+        if !optional {
+            var problems: [ConfigProblem] = []
+            FilePermissions.record(FilePermissions.keyFinding(path: path, mode: mode, what: "the audit key"), source: source,
+                problems: &problems, warnings: &warnings)
+            if let first = problems.first { throw first }
         }
         // `openssl rand -hex 32 > FILE` leaves a newline that `$(cat FILE)` would drop.
         while let last = bytes.last, last == 0x0A || last == 0x0D { bytes.removeLast() }
