@@ -55,7 +55,7 @@ cluster_up() {
   for n in 1 2 3; do gateway_start "$n"; done
   HAPROXY_BIND="127.0.0.1:$HAPROXY_PORT" HAPROXY_STATS_BIND="127.0.0.1:$STATS_PORT" \
   GW1_ADDR="127.0.0.1:$p1" GW2_ADDR="127.0.0.1:$p2" GW3_ADDR="127.0.0.1:$p3" \
-  HAPROXY_RATE_LIMIT=1000000 HAPROXY_RATE_EXEMPT=127.0.0.1/32 \
+  HAPROXY_RATE_LIMIT=1000000 HAPROXY_RATE_EXEMPT=127.0.0.1/32 HAPROXY_TOKEN_RATE_LIMIT=100000000 \
     haproxy -W -db -f "$ROOT/infra/haproxy/haproxy.cfg" >>"$CLUSTER_DIR/haproxy.log" 2>&1 &
   HAPROXY_PID=$!
   for n in 1 2 3; do
