@@ -23,7 +23,7 @@ public final class LogSink: Sendable {
     /// What became of one `write`: on its way (`written` to the descriptor, or `queued` in the
     /// backlog behind earlier lines), or lost (`dropped` because the backlog is full, `failed`
     /// with the `errno` of a write that did not take the whole line).
-    public enum Outcome: Sendable, Equatable {
+    public enum Outcome: Sendable, Hashable {
         case written
         case queued
         case dropped
