@@ -66,6 +66,8 @@ public final class LogSink: Sendable {
     private let lines = Mutex<[String]>([])
     private let queue = Mutex<Queue>(Queue())
     private let droppedLines = Atomic<Int>(0)
+    /// Mirrors `Queue.torn` for the lock-free path of regular files.
+    private let tornFlag = Atomic<Bool>(false)
     /// The most bytes waiting for a slow reader; more lines are dropped.
     public let maxBacklog: Int
     private static let writerQueue = DispatchQueue(label: "log-sink-writer")
@@ -126,6 +128,26 @@ public final class LogSink: Sendable {
             lines.withLock { $0.append(contentsOf: split) }
             return .written
         case .fd(let fd):
+            // A regular file (the audit file) never makes a writer wait for a reader and never
+            // queues: one write(2) per line without the lock, since O_APPEND writes are atomic
+            // and ordered by the kernel already. Only after a torn write does the locked path
+            // run, to end the torn line first.
+            if case .direct = method, !tornFlag.load(ordering: .acquiring) {
+                switch writeWithoutBlocking(fd, bytes) {
+                case .done:
+                    return .written
+                case .failed(let written, let err):
+                    if written > 0 {
+                        queue.withLock { $0.torn = true }
+                        tornFlag.store(true, ordering: .releasing)
+                    }
+                    droppedLines.add(bytes.reduce(0) { $1 == 0x0A ? $0 + 1 : $0 }, ordering: .relaxed)
+                    return .failed(errno: err)
+                case .wouldBlock:
+                    // Not for a regular file or terminal; should it happen, the locked path queues.
+                    break
+                }
+            }
             var startWriter = false
             let outcome = queue.withLock { q -> Outcome in
                 let newline: [UInt8] = q.torn ? [0x0A] : []
@@ -152,6 +174,7 @@ public final class LogSink: Sendable {
                         return .dropped
                     }
                     q.torn = false
+                    tornFlag.store(false, ordering: .releasing)
                 }
                 switch writeWithoutBlocking(fd, bytes) {
                 case .done:
@@ -163,7 +186,10 @@ public final class LogSink: Sendable {
                     startWriter = true
                     return .queued
                 case .failed(let written, let err):
-                    if written > 0 { q.torn = true }
+                    if written > 0 {
+                        q.torn = true
+                        tornFlag.store(true, ordering: .releasing)
+                    }
                     return .failed(errno: err)
                 }
             }
