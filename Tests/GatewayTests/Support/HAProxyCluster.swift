@@ -24,6 +24,9 @@ final class HAProxyCluster {
 
     init(gateway extra: [String: String] = [:], haproxy haproxyExtra: [String: String] = [:]) throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/haproxy") else { throw XCTSkip("haproxy is not installed") }
+        // HAProxy sizes its descriptors from `maxconn 4096` (two per connection) and refuses to
+        // start below that; children inherit this process's limit.
+        try ConnectionFlood.raiseFileLimit(atLeast: 2 * 4096 + 100)
         var gatewayEnv = ["GATEWAY_TRUSTED_PROXIES": "127.0.0.1", "GATEWAY_RATE_LIMIT": "off"]
         for (k, v) in extra { gatewayEnv[k] = v }
         gateways = try (0..<3).map { _ in try GatewayHarness(extra: gatewayEnv) }
