@@ -210,6 +210,7 @@ public final class LogSink: Sendable {
 
     // MARK: - Non-blocking writes
 
+    /// How far one non-blocking write of a buffer got.
     private enum Attempt {
         case done
         case wouldBlock(written: Int)
