@@ -28,7 +28,6 @@ final class GatewayFileModeTests: XCTestCase {
             ("GATEWAY_AUDIT_KEY_FILE", { ["GATEWAY_AUDIT_KEY_FILE": $0] }, "00112233445566778899aabbccddeeff\n"),
             ("GATEWAY_TOKENS_FILE", { ["GATEWAY_TOKENS_FILE": $0] }, "bot:\(GatewayHarness.botToken):*\n"),
             ("API_KEY_FILE", { ["API_KEY_FILE": $0] }, "api-key-Wq3Zr8Nx5Lt2Vm9Kp7\n"),
-            ("GATEWAY_METRICS_TOKEN_FILE", { ["GATEWAY_METRICS_TOKEN_FILE": $0] }, "mtok-Jq5Xw8Zr3Nv7Lp2K\n"),
         ]
         for (i, c) in cases.enumerated() {
             for mode: mode_t in [0o644, 0o640, 0o604] {

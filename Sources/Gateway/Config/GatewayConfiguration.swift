@@ -61,11 +61,9 @@ struct GatewayConfiguration: Sendable {
 
     static func load(environment env: Environment, listenOverride: String?) throws(ConfigError) -> GatewayConfiguration {
         var problems: [ConfigProblem] = unknownFileVariables(env)
+        // GATEWAY_METRICS_TOKEN_FILE is not checked: the token guards read-only figures and is
+        // shared with the scraper by design (compose gives it 0444 so Prometheus can read it).
         var warnings: [ConfigProblem] = []
-        if let path = env["GATEWAY_METRICS_TOKEN_FILE"], !path.isEmpty, let mode = FilePermissions.mode(of: path) {
-            FilePermissions.record(FilePermissions.keyFinding(path: path, mode: mode, what: "the metrics token"),
-                source: "GATEWAY_METRICS_TOKEN_FILE", problems: &problems, warnings: &warnings)
-        }
         func attempt<T>(_ body: () throws(ConfigProblem) -> T) -> T? {
             do { return try body() } catch {
                 problems.append(error)
