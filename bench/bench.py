@@ -289,10 +289,12 @@ def main():
                 hp, sp = free_port(), free_port()
                 env = {"HAPROXY_BIND": f"127.0.0.1:{hp}", "HAPROXY_STATS_BIND": f"127.0.0.1:{sp}",
                        "GW1_ADDR": f"127.0.0.1:{ports[0]}", "GW2_ADDR": f"127.0.0.1:{ports[1]}", "GW3_ADDR": f"127.0.0.1:{ports[2]}",
-                       "HAPROXY_RATE_LIMIT": "100000000", "HAPROXY_RATE_EXEMPT": "127.0.0.1/32"}
+                       "HAPROXY_RATE_LIMIT": "100000000", "HAPROXY_RATE_EXEMPT": "127.0.0.1/32",
+                       "HAPROXY_TOKEN_RATE_LIMIT": "100000000"}
                 procs.start(["haproxy", "-W", "-db", "-f", os.path.join(ROOT, "infra", "haproxy", "haproxy.cfg")],
                             env=env, log=os.path.join(tmp, f"haproxy-{kind}.log"))
-                wait_port(hp, path="/code?label=demo" if kind == "nginx" else "/healthz")
+                # HAProxy answers only /code publicly (404 for /healthz); its stats page says it is up.
+                wait_port(hp, path="/code?label=demo") if kind == "nginx" else wait_port(sp, path="/stats")
                 fronts.append((f"haproxy-{kind}", f"http://127.0.0.1:{hp}/code?label=demo", True))
             time.sleep(2.5)  # all servers UP (rise 2 x inter 1 s)
             for c in conns:

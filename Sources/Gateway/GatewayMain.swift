@@ -52,7 +52,7 @@ enum GatewayMain {
             printError("totp-gateway: configuration has \(problems.count) problem(s):\n" + ConfigError(problems).description)
             return 2
         }
-        for w in snapshot!.warnings { printError("warning: \(w)") }
+        for w in snapshot!.warnings + config!.warnings + snapshot!.fileWarnings { printError("warning: \(w)") }
         print("configuration ok: listen \(config!.listen), \(snapshot!.seeds.count) labels, \(snapshot!.tokens.tokens.count) tokens, config \(snapshot!.seeds.fingerprint)")
         if snapshot!.tokens.isEmpty && !config!.insecureNoAuth {
             printError("warning: no client tokens: /code refuses every request (set GATEWAY_TOKENS)")

@@ -34,11 +34,15 @@ enum GatewayRunner {
             for p in error.problems {
                 logger.error("config_error", ["source": .string(p.source), "label": .string(p.label ?? ""), "message": .string(p.message)])
             }
+            LogSink.standardError.drain()
             GatewayMain.printError("totp-gateway: configuration refused:\n\(error.description)")
             exit(2)
         }
         for w in snapshot.warnings {
             logger.warning("weak_seed", ["source": .string(w.source), "label": .string(w.label ?? ""), "message": .string(w.message)])
+        }
+        for w in config.warnings + snapshot.fileWarnings {
+            logger.warning("insecure_file_mode", ["source": .string(w.source), "message": .string(w.message)])
         }
         warnAboutAuthentication(snapshot, config: config, logger: logger)
 
@@ -53,7 +57,7 @@ enum GatewayRunner {
         } else {
             auditSink = .standardError
         }
-        let audit = AuditLog(sink: auditSink, key: config.auditKey)
+        let audit = AuditLog(sink: auditSink, key: config.auditKey, logger: logger.with(component: "audit"))
         let app = GatewayApp(configuration: config, snapshot: snapshot, logger: logger, audit: audit)
 
         var httpConfig = HTTPServerConfiguration()
@@ -64,6 +68,13 @@ enum GatewayRunner {
         httpConfig.idleTimeout = .milliseconds(Int(config.idleTimeoutSeconds * 1000))
         httpConfig.writeTimeout = .milliseconds(Int(config.writeTimeoutSeconds * 1000))
         httpConfig.maxConnections = config.maxConnections
+        httpConfig.maxConnectionsPerClient = config.maxConnectionsPerClient
+        // HAProxy carries every client's connections (and its health checks) from one address.
+        let proxies = config.trustedProxies
+        httpConfig.perClientLimitExempt = { proxies.contains($0) }
+        // Idle sockets give way to a new connection at the cap, so a flood of idle connections
+        // from many addresses cannot lock out a health check or a real client.
+        httpConfig.evictIdleAtCap = true
         let server = HTTPServer(configuration: httpConfig, logger: logger.with(component: "http")) { app.handle($0) }
         app.metrics.registry.gaugeFunction("gateway_open_connections", help: "Open client connections.") {
             [([], Double(server.openConnections))]
@@ -84,13 +95,29 @@ enum GatewayRunner {
             server.statistics.timeouts.map { ([$0.key], Double($0.value)) }
         }
         app.metrics.registry.counterFunction(
-            "gateway_http_connections_rejected_total", help: "Connections closed at once because the open-connection cap was reached."
+            "gateway_http_connections_rejected_total", help: "Connections closed at once because the open-connection cap was reached and none was idle."
         ) {
             [([], Double(server.statistics.connectionsRejected))]
+        }
+        app.metrics.registry.counterFunction(
+            "gateway_http_client_connections_rejected_total",
+            help: "Connections closed at once because their client address had GATEWAY_MAX_CONNECTIONS_PER_CLIENT open."
+        ) {
+            [([], Double(server.statistics.connectionsRejectedPerClient))]
+        }
+        app.metrics.registry.counterFunction(
+            "gateway_http_connections_evicted_total", help: "Idle connections closed to make room for a new one at the open-connection cap."
+        ) {
+            [([], Double(server.statistics.connectionsEvicted))]
+        }
+        app.metrics.registry.gaugeFunction("gateway_insecure_files",
+            help: "Secret files readable by group or others that were only warned about (plaintext seeds, container secrets); see the insecure_file_mode log lines.") {
+            [([], Double(config.warnings.count + app.snapshot.fileWarnings.count))]
         }
         let port: Int
         do { port = try server.start() } catch {
             logger.error("listen_failed", ["address": .string(config.listen.description), "error": .string("\(error)")])
+            LogSink.standardError.drain()
             GatewayMain.printError("totp-gateway: cannot listen on \(config.listen): \(error)")
             exit(1)
         }
@@ -130,7 +157,7 @@ enum GatewayRunner {
         }
 
         let phase = Mutex<Phase>(.serving)
-        let reload = {
+        let reload: @Sendable () -> Void = {
             let current = app.snapshot
             do {
                 let next = try GatewaySnapshot.load(environment: env, generation: current.generation + 1, loadedAt: Logger.wallClock().seconds)
@@ -149,6 +176,9 @@ enum GatewayRunner {
                 app.metrics.reloads.labels("success").inc()
                 for w in next.warnings {
                     logger.warning("weak_seed", ["source": .string(w.source), "label": .string(w.label ?? ""), "message": .string(w.message)])
+                }
+                for w in next.fileWarnings {
+                    logger.warning("insecure_file_mode", ["source": .string(w.source), "message": .string(w.message)])
                 }
                 logger.info("reloaded", ["generation": .int(next.generation), "labels": .int(next.seeds.count),
                     "tokens": .int(next.tokens.tokens.count), "config": .string(next.seeds.fingerprint)])
@@ -175,6 +205,7 @@ enum GatewayRunner {
                 logger.warning("stopping_now", ["signal": .string(signalName)])
                 server.stopNow()
                 audit.flush()
+                LogSink.standardError.drain(timeout: .milliseconds(500))
                 exit(1)
             }
             app.startDraining()
@@ -187,13 +218,27 @@ enum GatewayRunner {
                 server.shutdown(gracePeriod: .milliseconds(Int(config.shutdownGraceSeconds * 1000)))
                 audit.flush()
                 logger.info("stopped", [:])
+                LogSink.standardError.drain()
                 exit(0)
+            }
+        }
+        // Reloads run on their own queue: a reload stuck on a slow file system must not keep
+        // the control queue from handling SIGTERM. SIGHUPs that arrive while one is queued
+        // fold into it; one that arrives during a reload queues another (the files may have
+        // changed again).
+        let reloads = DispatchQueue(label: "gateway-reload")
+        let reloadQueued = Atomic<Bool>(false)
+        let requestReload = {
+            if reloadQueued.exchange(true, ordering: .acquiringAndReleasing) { return }
+            reloads.async {
+                reloadQueued.store(false, ordering: .releasing)
+                reload()
             }
         }
         for (sig, name) in [(SIGTERM, "SIGTERM"), (SIGINT, "SIGINT"), (SIGHUP, "SIGHUP")] {
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: control)
-            source.setEventHandler { sig == SIGHUP ? reload() : stop(name) }
+            source.setEventHandler { sig == SIGHUP ? requestReload() : stop(name) }
             source.resume()
             sources.append(source)
         }

@@ -1,3 +1,4 @@
+import TestSupport
 import XCTest
 @testable import Gateway
 @testable import Shared
@@ -10,7 +11,7 @@ final class GatewayAppTests: XCTestCase {
         var env = [
             "TOTP_SEED_RFC": "otpauth://totp/x?secret=\(seed)&digits=8",
             "TOTP_SEED_DEMO": "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
-            "GATEWAY_TOKENS": "bot:bot-secret:*;limited:limited-secret:demo",
+            "GATEWAY_TOKENS": "bot:bot-secret-7Hq2Xv9Lm4Rt8Kw3:*;limited:limited-secret-4Tz8Bm2Qw6Yc9Fv:demo",
             "GATEWAY_INSTANCE": "gw-a",
             "GATEWAY_RATE_LIMIT": rate,
         ]
@@ -26,7 +27,7 @@ final class GatewayAppTests: XCTestCase {
         return (app, sink)
     }
 
-    func request(_ target: String, token: String? = "bot-secret", headers: [(String, String)] = [], remote: String = "127.0.0.1") -> HTTPRequest {
+    func request(_ target: String, token: String? = "bot-secret-7Hq2Xv9Lm4Rt8Kw3", headers: [(String, String)] = [], remote: String = "127.0.0.1") -> HTTPRequest {
         var h = headers
         if let token { h.append(("Authorization", "Bearer \(token)")) }
         let parts = target.split(separator: "?", maxSplits: 1)
@@ -71,8 +72,8 @@ final class GatewayAppTests: XCTestCase {
             (request("/code?label=rfc&next=maybe"), 400, "bad_request"),
             (request("/code?label=rfc", token: nil), 401, "unauthorized"),
             (request("/code?label=rfc", token: "wrong"), 401, "unauthorized"),
-            (request("/code?label=rfc", token: "limited-secret"), 403, "forbidden"),
-            (request("/code?label=nosuch", token: "limited-secret"), 403, "forbidden"),
+            (request("/code?label=rfc", token: "limited-secret-4Tz8Bm2Qw6Yc9Fv"), 403, "forbidden"),
+            (request("/code?label=nosuch", token: "limited-secret-4Tz8Bm2Qw6Yc9Fv"), 403, "forbidden"),
             (request("/code?label=nosuch"), 404, "not_found"),
             (request("/nothing"), 404, "not_found"),
         ]
@@ -86,8 +87,8 @@ final class GatewayAppTests: XCTestCase {
         let basic = app.handle(request("/code?label=rfc", token: nil, headers: [("Authorization", "Basic Ym90OmJvdC1zZWNyZXQ=")]))
         XCTAssertEqual(basic.status, 401)
         // Restricted tokens see the same answer for a forbidden and a missing label.
-        let a = app.handle(request("/code?label=rfc", token: "limited-secret"))
-        let b = app.handle(request("/code?label=nosuch", token: "limited-secret"))
+        let a = app.handle(request("/code?label=rfc", token: "limited-secret-4Tz8Bm2Qw6Yc9Fv"))
+        let b = app.handle(request("/code?label=nosuch", token: "limited-secret-4Tz8Bm2Qw6Yc9Fv"))
         XCTAssertEqual(a.body, b.body)
     }
 
@@ -100,7 +101,7 @@ final class GatewayAppTests: XCTestCase {
         XCTAssertEqual(header(r, "Retry-After"), "30")
         XCTAssertEqual(json(r)["error"] as? String, "rate_limited")
         // Buckets are per token.
-        XCTAssertEqual(app.handle(request("/code?label=demo", token: "limited-secret")).status, 200)
+        XCTAssertEqual(app.handle(request("/code?label=demo", token: "limited-secret-4Tz8Bm2Qw6Yc9Fv")).status, 200)
     }
 
     func testNoTokensRefusesUnlessInsecure() throws {
@@ -110,8 +111,8 @@ final class GatewayAppTests: XCTestCase {
         XCTAssertTrue((json(r)["message"] as? String ?? "").contains("GATEWAY_TOKENS"))
         let (open, _) = try makeApp(env: ["GATEWAY_TOKENS": "", "GATEWAY_INSECURE_NO_AUTH": "1"])
         XCTAssertEqual(open.handle(request("/code?label=rfc", token: nil)).status, 200)
-        let (legacy, _) = try makeApp(env: ["GATEWAY_TOKENS": "", "API_KEY": "legacy-key"])
-        XCTAssertEqual(legacy.handle(request("/code?label=rfc", token: "legacy-key")).status, 200)
+        let (legacy, _) = try makeApp(env: ["GATEWAY_TOKENS": "", "API_KEY": "legacy-key-5Gh9Pz3Kx7Wm2Ds"])
+        XCTAssertEqual(legacy.handle(request("/code?label=rfc", token: "legacy-key-5Gh9Pz3Kx7Wm2Ds")).status, 200)
     }
 
     func testHashedTokenSecret() throws {
@@ -148,10 +149,27 @@ final class GatewayAppTests: XCTestCase {
         XCTAssertEqual(app.handle(request("/metrics", token: "scrape-me")).status, 200)
     }
 
+    /// Issue 9 item 4: per-label series name every label and when each is fetched, so they
+    /// appear only behind GATEWAY_METRICS_TOKEN or when asked for.
+    func testPerLabelSeriesOnlyBehindTheMetricsTokenOrWhenAskedFor() throws {
+        func issuedSeries(_ env: [String: String], scrape token: String?) throws -> [String] {
+            let (app, _) = try makeApp(env: env)
+            _ = app.handle(request("/code?label=rfc"))
+            let text = String(decoding: app.handle(request("/metrics", token: token)).body, as: UTF8.self)
+            return text.split(separator: "\n").filter { $0.hasPrefix("gateway_codes_issued_total") }.map(String.init)
+        }
+        XCTAssertEqual(try issuedSeries([:], scrape: nil), ["gateway_codes_issued_total 1"], "open /metrics names no label")
+        XCTAssertEqual(try issuedSeries(["GATEWAY_METRICS_TOKEN": "scrape-me"], scrape: "scrape-me"),
+            ["gateway_codes_issued_total{label=\"demo\"} 0", "gateway_codes_issued_total{label=\"rfc\"} 1"])
+        XCTAssertEqual(try issuedSeries(["GATEWAY_METRICS_TOKEN": "scrape-me", "GATEWAY_METRICS_PER_LABEL": "0"], scrape: "scrape-me"),
+            ["gateway_codes_issued_total 1"])
+        XCTAssertEqual(try issuedSeries(["GATEWAY_METRICS_PER_LABEL": "1"], scrape: nil).count, 2)
+    }
+
     func testAuditLinesCarryDecisionNotCode() throws {
         let (app, sink) = try makeApp(env: ["GATEWAY_TRUSTED_PROXIES": "10.0.0.0/8"])
         let issued = app.handle(request("/code?label=rfc", headers: [("X-Forwarded-For", "192.0.2.7")], remote: "10.1.2.3"))
-        _ = app.handle(request("/code?label=rfc", token: "limited-secret", headers: [("X-Forwarded-For", "192.0.2.8")], remote: "127.0.0.1"))
+        _ = app.handle(request("/code?label=rfc", token: "limited-secret-4Tz8Bm2Qw6Yc9Fv", headers: [("X-Forwarded-For", "192.0.2.8")], remote: "127.0.0.1"))
         app.audit.flush()
         let lines = sink.captured.compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] }
             .filter { $0["event"] as? String == "code_request" }
@@ -168,45 +186,65 @@ final class GatewayAppTests: XCTestCase {
         XCTAssertNil(lines[1]["forwarded_for"], "untrusted peer's X-Forwarded-For is not believed")
         let code = json(issued)["code"] as! String
         XCTAssertFalse(sink.captured.joined().contains(code), "the code never reaches a log")
-        XCTAssertFalse(sink.captured.joined().contains("bot-secret"))
+        XCTAssertFalse(sink.captured.joined().contains("bot-secret-7Hq2Xv9Lm4Rt8Kw3"))
     }
 
-    func testAuditFlushWritesLinesFromEveryThreadInTimeOrder() throws {
-        let sink = LogSink.memory()
-        let audit = AuditLog(sink: sink, key: nil, flushEvery: nil)
-        // Four live threads (distinct thread ids, so usually several shards), each recording newest
-        // first, the newest thread first: the lines can only come out in time order if the flush
-        // sorts them. 32 lines stay below a shard's size-triggered flush, so this is one flush.
-        let perThread = 8
-        let turns = (0..<4).map { _ in DispatchSemaphore(value: 0) }
-        let recorded = DispatchSemaphore(value: 0)
-        let exit = DispatchSemaphore(value: 0)
-        for t in 0..<4 {
-            Thread {
-                turns[t].wait()
-                for i in (0..<perThread).reversed() {
-                    let ms = Int64(t * perThread + i)
-                    audit.record(time: (1_700_000_000, ms * 1_000_000), token: "bot", label: "demo", outcome: "issued",
-                        status: 200, remote: "127.0.0.1", forwardedFor: nil, requestID: "r\(ms)", code: nil)
-                }
-                if t > 0 { turns[t - 1].signal() } else { recorded.signal() }
-                exit.wait()
-            }.start()
+    func testAuditLinesAreWrittenBeforeRecordReturnsWholeFromEveryThread() throws {
+        let tmp = TemporaryDirectory(prefix: "audit")
+        let path = tmp.path + "/audit.log"
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+        XCTAssertGreaterThanOrEqual(fd, 0)
+        defer { close(fd) }
+        let audit = AuditLog(sink: .fileDescriptor(fd), key: nil)
+        // One line is in the file when record returns: nothing is buffered for later.
+        XCTAssertTrue(audit.record(time: (1_700_000_000, 0), token: "bot", label: "demo", outcome: "issued", status: 200,
+            remote: "127.0.0.1", forwardedFor: nil, requestID: "first", code: nil))
+        XCTAssertEqual(try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").count, 1)
+        // Four threads at once: O_APPEND writes of whole lines never interleave.
+        let perThread = 200
+        DispatchQueue.concurrentPerform(iterations: 4) { t in
+            for i in 0..<perThread {
+                XCTAssertTrue(audit.record(time: (1_700_000_000, Int64(i)), token: "bot", label: "demo", outcome: "issued", status: 200,
+                    remote: "127.0.0.1", forwardedFor: nil, requestID: "t\(t)-\(i)", code: nil))
+            }
         }
-        turns[3].signal()
-        XCTAssertEqual(recorded.wait(timeout: .now() + 10), .success)
-        XCTAssertTrue(sink.captured.isEmpty, "nothing flushed before the explicit flush")
-        audit.flush()
-        for _ in 0..<4 { exit.signal() }
-        let ids = sink.captured.compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] }
-            .compactMap { $0["request_id"] as? String }
-        XCTAssertEqual(ids, (0..<(4 * perThread)).map { "r\($0)" })
-        XCTAssertEqual(sink.captured.first?.hasPrefix(#"{"time":"2023-11-14T22:13:20.000Z""#), true, sink.captured.first ?? "")
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+        let ids = lines.compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] }.compactMap { $0["request_id"] as? String }
+        XCTAssertEqual(lines.count, 1 + 4 * perThread)
+        XCTAssertEqual(Set(ids).count, 1 + 4 * perThread, "every line whole and present once")
+        XCTAssertEqual(audit.failures, 0)
+    }
+
+    func testAuditWriteFailureRefusesTheCodeAndDegradesHealthz() throws {
+        let (app, sink) = try makeApp()
+        // /dev/full: every write fails with ENOSPC, like a full disk.
+        let fd = open("/dev/full", O_WRONLY | O_APPEND | O_CLOEXEC)
+        XCTAssertGreaterThanOrEqual(fd, 0)
+        defer { close(fd) }
+        let logSink = LogSink.memory()
+        let audit = AuditLog(sink: .fileDescriptor(fd), key: nil, logger: Logger(component: "audit", sink: logSink))
+        let full = GatewayApp(configuration: app.configuration, snapshot: app.snapshot, logger: Logger(component: "gateway", sink: sink),
+            audit: audit, wallClock: { (59, 0) }, monotonic: { 100 },
+            clockStatus: { ClockStatus(synchronized: true, maxErrorSeconds: 0, estimatedErrorSeconds: 0, state: "ok") })
+        for _ in 0..<3 {
+            let r = full.handle(request("/code?label=rfc"))
+            XCTAssertEqual(r.status, 503)
+            XCTAssertEqual(json(r)["error"] as? String, "audit_unavailable")
+            XCTAssertNil(json(r)["code"], "no code leaves without its audit line")
+            XCTAssertFalse(String(decoding: r.body, as: UTF8.self).contains("94287082"))
+        }
+        XCTAssertEqual(full.handle(request("/healthz", token: nil)).status, 503)
+        XCTAssertEqual(json(full.handle(request("/healthz", token: nil)))["status"] as? String, "audit_failing")
+        XCTAssertEqual(logSink.captured.filter { $0.contains("audit_write_failed") }.count, 1, "logged once, not per request")
+        let text = String(decoding: full.handle(request("/metrics", token: nil)).body, as: UTF8.self)
+        XCTAssertTrue(text.contains("gateway_audit_write_failures_total 3\n"), text)
+        XCTAssertTrue(text.contains("gateway_audit_failing 1\n"), text)
+        XCTAssertTrue(text.contains("gateway_codes_issued_total 0\n"), text)
     }
 
     func testReloadSwapsSnapshotAndMetrics() throws {
-        let (app, _) = try makeApp()
-        let next = try GatewaySnapshot.load(environment: Environment(["TOTP_SEED_NEW": seed, "GATEWAY_TOKENS": "bot:bot-secret:*"]),
+        let (app, _) = try makeApp(env: ["GATEWAY_METRICS_PER_LABEL": "1"])
+        let next = try GatewaySnapshot.load(environment: Environment(["TOTP_SEED_NEW": seed, "GATEWAY_TOKENS": "bot:bot-secret-7Hq2Xv9Lm4Rt8Kw3:*"]),
             generation: 2, loadedAt: 1_700_000_100)
         app.activate(next)
         XCTAssertEqual(app.handle(request("/code?label=new")).status, 200)
@@ -228,6 +266,12 @@ final class GatewayAppTests: XCTestCase {
         let ours = text.split(separator: "\n").filter { !$0.contains("process_") && !$0.contains("gateway_request_duration_seconds") }
             .joined(separator: "\n")
         XCTAssertEqual(ours, """
+            # HELP gateway_audit_failing 1 while the last audit line could not be written.
+            # TYPE gateway_audit_failing gauge
+            gateway_audit_failing 0
+            # HELP gateway_audit_write_failures_total Audit lines that could not be written; each one's request got 503 and no code.
+            # TYPE gateway_audit_write_failures_total counter
+            gateway_audit_write_failures_total 0
             # HELP gateway_auth_failures_total Refused /code (and token-protected /metrics) requests by reason.
             # TYPE gateway_auth_failures_total counter
             gateway_auth_failures_total{reason="invalid_token"} 1
@@ -240,10 +284,9 @@ final class GatewayAppTests: XCTestCase {
             # HELP gateway_clock_synchronized 1 when the kernel reports the clock synchronized (adjtimex).
             # TYPE gateway_clock_synchronized gauge
             gateway_clock_synchronized 0
-            # HELP gateway_codes_issued_total Codes handed out, by label (bounded by the configured labels).
+            # HELP gateway_codes_issued_total Codes handed out (GATEWAY_METRICS_PER_LABEL=1 splits it by label).
             # TYPE gateway_codes_issued_total counter
-            gateway_codes_issued_total{label="demo"} 0
-            gateway_codes_issued_total{label="rfc"} 1
+            gateway_codes_issued_total 1
             # HELP gateway_config_generation Generation of the active configuration (1 at start, +1 per successful reload).
             # TYPE gateway_config_generation gauge
             gateway_config_generation 1
@@ -256,6 +299,9 @@ final class GatewayAppTests: XCTestCase {
             # HELP gateway_last_reload_timestamp_seconds Unix time of the last successful configuration load.
             # TYPE gateway_last_reload_timestamp_seconds gauge
             gateway_last_reload_timestamp_seconds 1700000000
+            # HELP gateway_log_lines_dropped_total Log lines dropped because stderr was not read fast enough (the backlog was full) or failed.
+            # TYPE gateway_log_lines_dropped_total counter
+            gateway_log_lines_dropped_total 0
             # HELP gateway_rate_limited_total Requests refused with 429 by the per-token rate limit.
             # TYPE gateway_rate_limited_total counter
             gateway_rate_limited_total 0

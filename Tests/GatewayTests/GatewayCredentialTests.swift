@@ -26,7 +26,7 @@ final class GatewayCredentialTests: XCTestCase {
     }
 
     func testReadableCredentialsAreUsed() throws {
-        try "bot:bot-secret-value:*\n".write(toFile: dir + "/tokens", atomically: true, encoding: .utf8)
+        try "bot:bot-value-8Jd3Wq7Zx2Np5Rk9:*\n".write(toFile: dir + "/tokens", atomically: true, encoding: .utf8)
         try "00112233445566778899aabbccddeeff\n".write(toFile: dir + "/audit-key", atomically: true, encoding: .utf8)
         XCTAssertEqual(try TokenSet.load(from: env).tokens.map(\.name), ["bot"])
         XCTAssertEqual(try GatewayConfiguration.load(environment: env, listenOverride: nil).auditKey,

@@ -13,7 +13,12 @@ final class GatewayFileVariableTests: XCTestCase {
     override func setUp() { tmp = TemporaryDirectory(prefix: "filevars") }
     override func tearDown() { tmp = nil }
 
-    func file(_ name: String, _ text: String) -> String { tmp.write(name, text) }
+    /// A private (0600) file: secrets given as files must not be readable by others.
+    func file(_ name: String, _ text: String) -> String {
+        let path = tmp.write(name, text)
+        chmod(path, 0o600)
+        return path
+    }
 
     func problems(_ env: [String: String]) -> [ConfigProblem] {
         do {
@@ -26,12 +31,13 @@ final class GatewayFileVariableTests: XCTestCase {
         let values: [String: String] = [
             "GATEWAY_LISTEN": "127.0.0.1:9123", "GATEWAY_INSTANCE": "gw-from-file", "GATEWAY_EVENT_LOOPS": "3",
             "GATEWAY_DRAIN_SECONDS": "1.5", "GATEWAY_SHUTDOWN_GRACE_SECONDS": "4", "GATEWAY_LOG_LEVEL": "warning",
-            "GATEWAY_TOKENS": "bot:bot-secret-value:*", "API_KEY": "api-key-value", "GATEWAY_INSECURE_NO_AUTH": "1",
+            "GATEWAY_TOKENS": "bot:bot-value-8Jd3Wq7Zx2Np5Rk9:*", "API_KEY": "api-key-value-6Lr2Xq8Nv4Tz9B", "GATEWAY_INSECURE_NO_AUTH": "1",
             "GATEWAY_RATE_LIMIT": "10/s", "GATEWAY_RATE_BURST": "7", "GATEWAY_METRICS_TOKEN": "metrics-token",
             "GATEWAY_TRUSTED_PROXIES": "10.0.0.0/8", "GATEWAY_REQUIRE_CLOCK_SYNC": "yes",
             "LABELS": "demo:JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP", "TOTP_PERIOD": "60", "TOTP_DIGITS": "8",
             "GATEWAY_HEADER_TIMEOUT_SECONDS": "2.5", "GATEWAY_IDLE_TIMEOUT_SECONDS": "30", "GATEWAY_WRITE_TIMEOUT_SECONDS": "5",
-            "GATEWAY_MAX_CONNECTIONS": "100",
+            "GATEWAY_MAX_CONNECTIONS": "100", "GATEWAY_MAX_CONNECTIONS_PER_CLIENT": "16",
+            "GATEWAY_METRICS_PER_LABEL": "0", "GATEWAY_AUTH_FAILURE_LIMIT": "5/min",
         ]
         XCTAssertEqual(Set(values.keys), Set(GatewayConfiguration.fileVariables), "every variable with a _FILE variant is tested")
         var env: [String: String] = [:]
@@ -52,6 +58,9 @@ final class GatewayFileVariableTests: XCTestCase {
         XCTAssertEqual(config.idleTimeoutSeconds, 30)
         XCTAssertEqual(config.writeTimeoutSeconds, 5)
         XCTAssertEqual(config.maxConnections, 100)
+        XCTAssertEqual(config.maxConnectionsPerClient, 16)
+        XCTAssertFalse(config.metricsPerLabel, "explicit 0 wins over the metrics token's default")
+        XCTAssertEqual(config.authFailureLimit?.count, 5)
         let snapshot = try GatewaySnapshot.load(environment: e, generation: 1, loadedAt: 0)
         XCTAssertEqual(snapshot.tokens.tokens.map(\.name).sorted(), ["api-key", "bot"])
         XCTAssertEqual(snapshot.seeds.entry(for: "demo")?.parameters, try TOTPParameters(algorithm: .sha1, digits: 8, period: 60))

@@ -7,22 +7,38 @@ import XCTest
 /// that would empty the configuration, audit details behind a proxy, HEAD, and systemd's
 /// notify socket.
 final class GatewayHardeningTests: XCTestCase {
-    func testClosedStderrPipeDoesNotKillTheGateway() throws {
+    /// Starts the gateway with stderr on a pipe of `pipeSize` bytes, so a test can leave it
+    /// unread or close its reading end.
+    private func startOnPipe(extra: [String: String] = [:], pipeSize: Int32 = 0) throws -> (Process, Pipe, Int) {
         let port = LoopbackPort.unused()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: GatewayHarness.binary)
         process.arguments = ["--listen", "127.0.0.1:\(port)"]
-        process.environment = GatewayHarness.baseEnvironment(dir: "/tmp")
+        var env = GatewayHarness.baseEnvironment(dir: "/tmp")
+        for (k, v) in extra { env[k] = v }
+        process.environment = env
         let pipe = Pipe()
+        // F_SETPIPE_SZ (1031): the smallest pipe fills after a few lines.
+        if pipeSize > 0 { _ = fcntl(pipe.fileHandleForWriting.fileDescriptor, 1031, pipeSize) }
         process.standardError = pipe
         process.standardOutput = FileHandle.nullDevice
         try process.run()
-        defer {
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            process.waitUntilExit()
-        }
+        return (process, pipe, port)
+    }
+
+    private func stop(_ process: Process) {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+
+    func testClosedStderrPipeDoesNotKillTheGateway() throws {
+        let dir = GatewayHarness.makeDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // Audit lines go to a file: the log reader going away costs log lines, not codes.
+        let (process, pipe, port) = try startOnPipe(extra: ["GATEWAY_AUDIT_FILE": dir + "/audit.log"])
+        defer { stop(process) }
         XCTAssertTrue(TestProcess.waitUntil(timeout: 10) { RawHTTP.get(port: port, "/healthz")?.status == 200 })
-        // The log reader goes away; audit lines (stderr) are flushed every 50 ms into a broken pipe.
+        // The log reader goes away; log lines now meet a broken pipe.
         try pipe.fileHandleForReading.close()
         for _ in 0..<5 {
             XCTAssertEqual(RawHTTP.get(port: port, "/code?label=demo", headers: ["Authorization": "Bearer \(GatewayHarness.botToken)"])?.status, 200)
@@ -30,6 +46,99 @@ final class GatewayHardeningTests: XCTestCase {
         }
         XCTAssertTrue(process.isRunning, "SIGPIPE must not kill the gateway (exit status \(process.isRunning ? 0 : process.terminationStatus))")
         XCTAssertEqual(RawHTTP.get(port: port, "/healthz")?.status, 200)
+    }
+
+    func testAuditOnAClosedStderrFailsClosed() throws {
+        // Audit lines on stderr, whose reader went away: a code whose line cannot be written is
+        // not handed out (issue 9 item 5), and the process lives on.
+        let (process, pipe, port) = try startOnPipe()
+        defer { stop(process) }
+        XCTAssertTrue(TestProcess.waitUntil(timeout: 10) { RawHTTP.get(port: port, "/healthz")?.status == 200 })
+        try pipe.fileHandleForReading.close()
+        let r = RawHTTP.get(port: port, "/code?label=demo", headers: ["Authorization": "Bearer \(GatewayHarness.botToken)"])
+        XCTAssertEqual(r?.status, 503)
+        XCTAssertEqual(r?.json["error"] as? String, "audit_unavailable")
+        XCTAssertNil(r?.json["code"])
+        XCTAssertEqual(RawHTTP.get(port: port, "/healthz")?.json["status"] as? String, "audit_failing")
+        XCTAssertTrue(process.isRunning)
+    }
+
+    func testStderrNobodyReadsNeverStallsAnEventLoop() throws {
+        // A 4 KiB stderr pipe nobody reads, audit lines on it: 600 requests write about 180 KB,
+        // which waits in the log sink's bounded backlog instead of blocking the loops.
+        let (process, pipe, port) = try startOnPipe(pipeSize: 4096)
+        defer { stop(process) }
+        _ = pipe
+        XCTAssertTrue(TestProcess.waitUntil(timeout: 10) { RawHTTP.get(port: port, "/healthz", timeout: 2)?.status == 200 })
+        var statuses: [Int: Int] = [:]
+        for i in 0..<600 {
+            let r = RawHTTP.get(port: port, "/code?label=demo", headers: ["Authorization": "Bearer \(GatewayHarness.botToken)"], timeout: 2)
+            statuses[r?.status ?? 0, default: 0] += 1
+            if i % 100 == 0 { XCTAssertEqual(RawHTTP.get(port: port, "/healthz", timeout: 2)?.status, 200, "after \(i) requests") }
+            if r == nil { break }  // a stalled loop: the rest would only time out too
+        }
+        XCTAssertEqual(statuses, [200: 600], "every request answered, none stalled")
+        XCTAssertEqual(RawHTTP.get(port: port, "/healthz", timeout: 2)?.status, 200)
+    }
+
+    func testStderrNobodyReadsWithAuditToAFileKeepsServing() throws {
+        let dir = GatewayHarness.makeDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (process, pipe, port) = try startOnPipe(extra: ["GATEWAY_AUDIT_FILE": dir + "/audit.log", "GATEWAY_LOG_LEVEL": "debug"], pipeSize: 4096)
+        defer { stop(process) }
+        _ = pipe
+        XCTAssertTrue(TestProcess.waitUntil(timeout: 10) { RawHTTP.get(port: port, "/healthz", timeout: 2)?.status == 200 })
+        var ok = 0
+        for i in 0..<300 {
+            if RawHTTP.get(port: port, "/code?label=demo", headers: ["Authorization": "Bearer \(GatewayHarness.botToken)"], timeout: 2)?.status == 200 { ok += 1 }
+            if i % 100 == 0 { XCTAssertEqual(RawHTTP.get(port: port, "/healthz", timeout: 2)?.status, 200) }
+        }
+        XCTAssertEqual(ok, 300)
+        let lines = try String(contentsOfFile: dir + "/audit.log", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(lines.count, 300, "every issued code has its audit line, written before the answer")
+    }
+
+    func testFullFileSystemForTheAuditFileFailsClosed() throws {
+        // A real, small file system (tmpfs, 64 KiB) holding the audit file, filled up while
+        // the gateway serves: each code is handed out only if its line was written.
+        let dir = GatewayHarness.makeDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let mountPoint = dir + "/audit-fs"
+        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
+        guard TestProcess.run("/bin/mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", mountPoint]).status == 0 else {
+            throw XCTSkip("cannot mount a tmpfs here (needs root)")
+        }
+        defer { _ = TestProcess.run("/bin/umount", ["-l", mountPoint]) }
+        let gw = try GatewayHarness(extra: ["GATEWAY_AUDIT_FILE": mountPoint + "/audit.log"], dir: dir)
+        // Leave a few KiB: some lines fit, then the disk is full.
+        let filler = mountPoint + "/filler"
+        _ = TestProcess.run("/bin/dd", ["if=/dev/zero", "of=\(filler)", "bs=1k", "count=58"])
+        var issued: [String] = []
+        var refused = 0
+        for _ in 0..<40 {
+            let r = try XCTUnwrap(gw.get("/code?label=demo"))
+            if r.status == 200 {
+                issued.append(try XCTUnwrap(r.json["request_id"] as? String ?? r.header("X-Request-ID")))
+            } else {
+                XCTAssertEqual(r.status, 503)
+                XCTAssertEqual(r.json["error"] as? String, "audit_unavailable")
+                XCTAssertNil(r.json["code"], "no code leaves without its audit line")
+                refused += 1
+            }
+        }
+        XCTAssertGreaterThan(refused, 0, "the file system filled up")
+        let text = try String(contentsOfFile: mountPoint + "/audit.log", encoding: .utf8)
+        let written = text.split(separator: "\n").compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] }
+            .filter { $0["outcome"] as? String == "issued" }.compactMap { $0["request_id"] as? String }
+        XCTAssertEqual(written, issued, "every code handed out has its audit line, and no other")
+        XCTAssertEqual(gw.get("/healthz")?.json["status"] as? String, "audit_failing")
+        XCTAssertEqual(gw.process.logLines.filter { $0["event"] as? String == "audit_write_failed" }.count, 1, "logged once")
+        let metrics = String(decoding: gw.get("/metrics")?.body ?? Data(), as: UTF8.self)
+        XCTAssertTrue(metrics.contains("gateway_audit_write_failures_total \(refused)\n"), metrics)
+        // Space again: the next code is written and handed out.
+        XCTAssertEqual(unlink(filler), 0)
+        XCTAssertEqual(gw.get("/code?label=demo")?.status, 200)
+        XCTAssertTrue(TestProcess.waitUntil(timeout: 5) { gw.process.logLines.contains { $0["event"] as? String == "audit_write_recovered" } })
     }
 
     func testCheckConfigRefusesWhatServingWouldRefuse() {
@@ -70,14 +179,14 @@ final class GatewayHardeningTests: XCTestCase {
     func testReloadThatWouldRemoveEveryTokenIsRefused() throws {
         let dir = GatewayHarness.makeDirectory()
         let tokens = dir + "/tokens"
-        FileManager.default.createFile(atPath: tokens, contents: Data("bot:\(GatewayHarness.botToken):*\n".utf8))
+        FileManager.default.createFile(atPath: tokens, contents: Data("bot:\(GatewayHarness.botToken):*\n".utf8), attributes: [.posixPermissions: 0o600])
         var env = GatewayHarness.baseEnvironment(dir: dir)
         env["GATEWAY_TOKENS"] = nil
         env["GATEWAY_TOKENS_FILE"] = tokens
         let gw = try GatewayHarness(environment: env, dir: dir)
         XCTAssertEqual(gw.get("/code?label=demo")?.status, 200)
         // Emptied (a deploy caught half-way, say): the reload is refused and the old tokens stay.
-        FileManager.default.createFile(atPath: tokens, contents: Data())
+        FileManager.default.createFile(atPath: tokens, contents: Data(), attributes: [.posixPermissions: 0o600])
         gw.process.signal(SIGHUP)
         XCTAssertTrue(TestProcess.waitUntil(timeout: 5) { gw.process.logLines.contains { $0["event"] as? String == "reload_failed" } })
         let failed = gw.process.logLines.first { $0["event"] as? String == "reload_failed" }
@@ -98,7 +207,8 @@ final class GatewayHardeningTests: XCTestCase {
 
     func testAuditRecordsTheProxyChainTheRequestedLabelAndHeadChecks() throws {
         let dir = GatewayHarness.makeDirectory()
-        let gw = try GatewayHarness(extra: ["GATEWAY_AUDIT_FILE": dir + "/audit.log", "GATEWAY_TRUSTED_PROXIES": "127.0.0.1"], dir: dir)
+        let gw = try GatewayHarness(extra: ["GATEWAY_AUDIT_FILE": dir + "/audit.log", "GATEWAY_TRUSTED_PROXIES": "127.0.0.1",
+            "GATEWAY_METRICS_PER_LABEL": "1"], dir: dir)
         // Two X-Forwarded-For fields, as when a proxy appends its own to the client's.
         let c = try RawHTTP(port: gw.port)
         c.send("GET /code?label=demo HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer \(GatewayHarness.botToken)\r\n"
@@ -137,7 +247,8 @@ final class GatewayHardeningTests: XCTestCase {
     }
 
     func testHTTPLimitsAreConfigurable() throws {
-        let gw = try GatewayHarness(extra: ["GATEWAY_HEADER_TIMEOUT_SECONDS": "0.5", "GATEWAY_MAX_CONNECTIONS": "2"])
+        // One event loop: eviction picks the connection idle longest on the accepting loop.
+        let gw = try GatewayHarness(extra: ["GATEWAY_HEADER_TIMEOUT_SECONDS": "0.5", "GATEWAY_MAX_CONNECTIONS": "2", "GATEWAY_EVENT_LOOPS": "1"])
         let silent = try RawHTTP(port: gw.port)
         defer { silent.close() }
         let started = Date()
@@ -147,12 +258,15 @@ final class GatewayHardeningTests: XCTestCase {
         let b = try RawHTTP(port: gw.port)
         let c = try RawHTTP(port: gw.port)
         defer { a.close(); b.close(); c.close() }
-        XCTAssertTrue(c.peerClosed(), "the third connection is over GATEWAY_MAX_CONNECTIONS=2")
-        // Once a and b time out (and not before: a scrape would be over the cap too), the
-        // metrics show why c was closed.
-        XCTAssertTrue(a.peerClosed() && b.peerClosed())
+        // At GATEWAY_MAX_CONNECTIONS=2 the third connection is not refused: the one idle
+        // longest (a, which never sent a byte) gives way to it (issue 9 item 1).
+        XCTAssertTrue(a.peerClosed(), "a gives way to c at GATEWAY_MAX_CONNECTIONS=2")
+        // Once b and c time out (and not before: a scrape would evict one), the metrics show
+        // why a was closed.
+        XCTAssertTrue(b.peerClosed() && c.peerClosed())
         let metrics = String(decoding: gw.get("/metrics")?.body ?? Data(), as: UTF8.self)
-        XCTAssertTrue(metrics.contains("gateway_http_connections_rejected_total 1\n"), metrics)
+        XCTAssertTrue(metrics.contains("gateway_http_connections_evicted_total 1\n"), metrics)
+        XCTAssertTrue(metrics.contains("gateway_http_connections_rejected_total 0\n"), metrics)
         XCTAssertTrue(metrics.contains("gateway_http_timeouts_total{kind=\"header\"} 3\n"), metrics)
         var bad = GatewayHarness.baseEnvironment(dir: "/tmp")
         bad["GATEWAY_IDLE_TIMEOUT_SECONDS"] = "0"

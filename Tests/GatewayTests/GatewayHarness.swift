@@ -7,8 +7,8 @@ import XCTest
 final class GatewayHarness {
     static let seed = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
     static let rfcSeed = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"  // "12345678901234567890"
-    static let botToken = "bot-token-0123456789abcdef"
-    static let limitedToken = "limited-token-abcdef0123456789"
+    static let botToken = "bot-token-Zq8vN3xK7pLw2RtY9mHc"
+    static let limitedToken = "limited-token-Q7wE4rT9yU2iO6pA3s"
 
     let dir: String
     let process: TestProcess

@@ -224,7 +224,7 @@ final class GatewayProcessTests: XCTestCase {
     func testAuditFileWithCodeHMAC() throws {
         let dir = GatewayHarness.makeDirectory()
         let key = dir + "/audit.key"
-        FileManager.default.createFile(atPath: key, contents: Data("00112233445566778899aabbccddeeff\n".utf8))
+        FileManager.default.createFile(atPath: key, contents: Data("00112233445566778899aabbccddeeff\n".utf8), attributes: [.posixPermissions: 0o600])
         let gw = try GatewayHarness(extra: ["GATEWAY_AUDIT_FILE": dir + "/audit.log", "GATEWAY_AUDIT_KEY_FILE": key], dir: dir)
         let code = try XCTUnwrap(gw.get("/code?label=demo")?.json["code"] as? String)
         var lines: [[String: Any]] = []
@@ -240,7 +240,7 @@ final class GatewayProcessTests: XCTestCase {
 
     func testCheckConfigAndStartupErrors() throws {
         let bin = GatewayHarness.binary
-        let ok = TestProcess.run(bin, ["--check-config"], environment: ["TOTP_SEED_A": GatewayHarness.seed, "GATEWAY_TOKENS": "t:secret-value:*"])
+        let ok = TestProcess.run(bin, ["--check-config"], environment: ["TOTP_SEED_A": GatewayHarness.seed, "GATEWAY_TOKENS": "t:secret-value-3Mk8Wz2Qr7Yt5H:*"])
         XCTAssertEqual(ok.status, 0, ok.stderr)
         XCTAssertTrue(ok.stdout.contains("configuration ok"))
         let bad = TestProcess.run(bin, ["--check-config"], environment: ["TOTP_SEED_A": "JBSW1" + GatewayHarness.seed, "GATEWAY_LISTEN": "nope"])
@@ -267,7 +267,7 @@ final class GatewayProcessTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let bin = GatewayHarness.binary
         FileManager.default.createFile(atPath: dir + "/plain", contents: Data("rfc = otpauth://totp/x?secret=\(GatewayHarness.rfcSeed)&digits=8 check=94287082@59\n".utf8))
-        _ = TestProcess.run("/bin/sh", ["-c", "openssl rand -hex 32 > \(dir)/key"])
+        _ = TestProcess.run("/bin/sh", ["-c", "umask 077; openssl rand -hex 32 > \(dir)/key"])
         let seal = TestProcess.run(bin, ["seal-seeds", dir + "/plain", dir + "/sealed", "--key-file", dir + "/key"])
         XCTAssertEqual(seal.status, 0, seal.stderr)
         let sealed = try String(contentsOfFile: dir + "/sealed", encoding: .utf8)

@@ -88,6 +88,8 @@ final class GatewaySecretLeakTests: XCTestCase {
         let key = Crypto.hex(Crypto.randomBytes(32))
         try "\(key)\n".write(toFile: dir + "/key", atomically: true, encoding: .utf8)
         try "correct horse battery staple 42!".write(toFile: dir + "/passphrase", atomically: true, encoding: .utf8)
+        chmod(dir + "/key", 0o600)
+        chmod(dir + "/passphrase", 0o600)
         try "rfc = \(GatewayHarness.rfcSeed)\n".write(toFile: dir + "/plain", atomically: true, encoding: .utf8)
         let weak = TestProcess.run(bin, ["seal-seeds", dir + "/plain", dir + "/out", "--key-file", dir + "/passphrase"])
         XCTAssertEqual(weak.status, 2)

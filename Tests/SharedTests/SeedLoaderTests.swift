@@ -61,6 +61,7 @@ final class SeedLoaderTests: XCTestCase {
             certus = \(seedA)
 
             rfc = otpauth://totp/RFC:test?secret=\(seedB)&digits=8  check=94287082@59
+
             """)
         let r = try load(["GATEWAY_SEEDS_FILE": path])
         XCTAssertEqual(r.store.labels, ["certus", "rfc"])
@@ -280,6 +281,7 @@ final class SeedLoaderTests: XCTestCase {
     }
 }
 
+/// Key files are written 0600: a key others can read is refused (FilePermissions).
 final class SealedSeedsFileTests: XCTestCase {
     let key = Crypto.randomBytes(32)
     let lines = [
@@ -338,10 +340,10 @@ final class SealedSeedsFileTests: XCTestCase {
         // Random bytes that happen to be all text would be refused; make sure this one is not.
         var raw = key
         raw[0] = 0x00
-        FileManager.default.createFile(atPath: dir + "/hex", contents: Data((Crypto.hex(key) + "\n").utf8))
-        FileManager.default.createFile(atPath: dir + "/b64", contents: Data(Base64.encode(key).utf8))
-        FileManager.default.createFile(atPath: dir + "/raw", contents: Data(raw))
-        FileManager.default.createFile(atPath: dir + "/short", contents: Data("abcd".utf8))
+        FileManager.default.createFile(atPath: dir + "/hex", contents: Data((Crypto.hex(key) + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        FileManager.default.createFile(atPath: dir + "/b64", contents: Data(Base64.encode(key).utf8), attributes: [.posixPermissions: 0o600])
+        FileManager.default.createFile(atPath: dir + "/raw", contents: Data(raw), attributes: [.posixPermissions: 0o600])
+        FileManager.default.createFile(atPath: dir + "/short", contents: Data("abcd".utf8), attributes: [.posixPermissions: 0o600])
         XCTAssertEqual(try SealedSeedsFile.readKey(path: dir + "/hex", source: "K"), key)
         XCTAssertEqual(try SealedSeedsFile.readKey(path: dir + "/b64", source: "K"), key)
         XCTAssertEqual(try SealedSeedsFile.readKey(path: dir + "/raw", source: "K"), raw)
@@ -361,7 +363,7 @@ final class SealedSeedsFileTests: XCTestCase {
             ("line", "correct horse battery staple 4\r\n")]
         {
             XCTAssertEqual(text.utf8.count, 32)
-            FileManager.default.createFile(atPath: dir + "/" + name, contents: Data(text.utf8))
+            FileManager.default.createFile(atPath: dir + "/" + name, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
             XCTAssertThrowsError(try SealedSeedsFile.readKey(path: dir + "/" + name, source: "--key-file"), name) {
                 XCTAssertEqual(($0 as? ConfigProblem)?.source, "--key-file")
                 XCTAssertTrue("\($0)".contains("32 characters of text, not a key"), "\($0)")
@@ -376,7 +378,7 @@ final class SealedSeedsFileTests: XCTestCase {
         let dir = NSTemporaryDirectory() + "sealed-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        FileManager.default.createFile(atPath: dir + "/seeds", contents: Data(try SealedSeedsFile.seal(lines, kek: key).utf8))
+        FileManager.default.createFile(atPath: dir + "/seeds", contents: Data(try SealedSeedsFile.seal(lines, kek: key).utf8), attributes: [.posixPermissions: 0o600])
         func problems(_ env: [String: String]) -> [ConfigProblem] {
             do { _ = try SeedLoader(environment: Environment(env)).load() } catch { return error.problems }
             XCTFail("expected a refusal")
@@ -391,7 +393,7 @@ final class SealedSeedsFileTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: creds, withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: dir + "/seeds", toPath: creds + "/seeds")
         XCTAssertTrue(problems(["CREDENTIALS_DIRECTORY": creds])[0].description.contains("add its key as the seeds-key credential"))
-        FileManager.default.createFile(atPath: creds + "/seeds-key", contents: Data("not a key".utf8))
+        FileManager.default.createFile(atPath: creds + "/seeds-key", contents: Data("not a key".utf8))  // 0644: credentials are exempt from the mode check
         XCTAssertEqual(problems(["CREDENTIALS_DIRECTORY": creds]).map(\.source), ["credential seeds-key"])
         XCTAssertEqual(problems(["GATEWAY_SEEDS_FILE": dir + "/nothing"]).map(\.source), ["GATEWAY_SEEDS_FILE"])
     }
@@ -400,8 +402,8 @@ final class SealedSeedsFileTests: XCTestCase {
         let dir = NSTemporaryDirectory() + "sealed-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        FileManager.default.createFile(atPath: dir + "/key", contents: Data(Crypto.hex(key).utf8))
-        FileManager.default.createFile(atPath: dir + "/seeds", contents: Data(try SealedSeedsFile.seal(lines, kek: key).utf8))
+        FileManager.default.createFile(atPath: dir + "/key", contents: Data(Crypto.hex(key).utf8), attributes: [.posixPermissions: 0o600])
+        FileManager.default.createFile(atPath: dir + "/seeds", contents: Data(try SealedSeedsFile.seal(lines, kek: key).utf8), attributes: [.posixPermissions: 0o600])
         let r = try SeedLoader(environment: Environment(["GATEWAY_SEEDS_FILE": dir + "/seeds", "GATEWAY_SEEDS_KEY_FILE": dir + "/key"])).load()
         XCTAssertEqual(r.store.entry(for: "rfc")?.code(at: 59).code, "94287082")
         XCTAssertThrowsError(try SeedLoader(environment: Environment(["GATEWAY_SEEDS_FILE": dir + "/seeds"])).load()) {

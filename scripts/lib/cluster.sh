@@ -50,12 +50,12 @@ server_is() { [ "$(server_status "$1")" = "$2" ]; }
 cluster_up() {
   read -r p1 p2 p3 HAPROXY_PORT STATS_PORT <<<"$(free_ports 5)"
   GW_PORTS=([1]=$p1 [2]=$p2 [3]=$p3)
-  CLIENT_TOKEN=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
-  printf 'demo = %s\n' "$(head -c 20 /dev/urandom | base32)" > "$CLUSTER_DIR/seeds"
+  CLIENT_TOKEN=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  (umask 077; printf 'demo = %s\n' "$(head -c 20 /dev/urandom | base32)" > "$CLUSTER_DIR/seeds")
   for n in 1 2 3; do gateway_start "$n"; done
   HAPROXY_BIND="127.0.0.1:$HAPROXY_PORT" HAPROXY_STATS_BIND="127.0.0.1:$STATS_PORT" \
   GW1_ADDR="127.0.0.1:$p1" GW2_ADDR="127.0.0.1:$p2" GW3_ADDR="127.0.0.1:$p3" \
-  HAPROXY_RATE_LIMIT=1000000 HAPROXY_RATE_EXEMPT=127.0.0.1/32 \
+  HAPROXY_RATE_LIMIT=1000000 HAPROXY_RATE_EXEMPT=127.0.0.1/32 HAPROXY_TOKEN_RATE_LIMIT=100000000 \
     haproxy -W -db -f "$ROOT/infra/haproxy/haproxy.cfg" >>"$CLUSTER_DIR/haproxy.log" 2>&1 &
   HAPROXY_PID=$!
   for n in 1 2 3; do

@@ -36,7 +36,18 @@ extension GatewayApp {
                     reason: "no_tokens_configured", headers: [("WWW-Authenticate", "Bearer realm=\"totp-gateway\"")])
             }
         } else {
+            // Behind a trusted proxy the client is the address it appended last; else the peer.
+            let client = forwardedFor.flatMap { $0.split(separator: ",").last.map { $0.trimmingCharacters(in: " ") } } ?? request.remoteAddress
+            // An address that failed too often is refused before its token is even looked at,
+            // so guessing gets no answer.
+            if case .limited(let retryAfter) = authThrottle.check(client, now: monotonic()) {
+                return refuse(429, "refused_auth_throttled", "too_many_failures",
+                    "too many failed authentications from this address; retry after \(retryAfter) s", token: nil, label: nil,
+                    reason: "throttled", headers: [("Retry-After", String(retryAfter))])
+            }
+            func failed() { _ = authThrottle.take(client, now: monotonic()) }
             guard var header = request.headers["Authorization"] else {
+                failed()
                 return refuse(401, "refused_missing_token", "unauthorized", "send Authorization: Bearer <token>", token: nil, label: nil,
                     reason: "missing_token", headers: [("WWW-Authenticate", "Bearer realm=\"totp-gateway\"")])
             }
@@ -53,11 +64,13 @@ extension GatewayApp {
                 return .some(snap.tokens.authenticate(bearer: UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[start..<end]))))
             }
             guard case .some(let authenticated) = token else {
+                failed()
                 return refuse(401, "refused_bad_scheme", "unauthorized", "use the Bearer scheme: Authorization: Bearer <token>",
                     token: nil, label: nil, reason: "bad_scheme",
                     headers: [("WWW-Authenticate", "Bearer realm=\"totp-gateway\", error=\"invalid_request\"")])
             }
             guard let token = authenticated else {
+                failed()
                 return refuse(401, "refused_invalid_token", "unauthorized", "the token is not valid", token: nil, label: nil,
                     reason: "invalid_token", headers: [("WWW-Authenticate", "Bearer realm=\"totp-gateway\", error=\"invalid_token\"")])
             }
@@ -104,9 +117,15 @@ extension GatewayApp {
         // HEAD gets the same status and headers, but no code leaves the server: not counted as
         // issued, and audited as a check.
         let issued = request.method != .head
-        if issued { route.issued.inc() }
-        audit.record(time: now, token: tokenName, label: label, outcome: issued ? "issued" : "checked_head", status: 200,
+        // Fail closed: no code leaves unless its audit line was written.
+        guard audit.record(time: now, token: tokenName, label: label, outcome: issued ? "issued" : "checked_head", status: 200,
             remote: request.remoteAddress, forwardedFor: forwardedFor, requestID: requestID, code: issued ? code.code : nil)
+        else {
+            return Self.error(503, "audit_unavailable",
+                "the audit log cannot be written, so no code is handed out; retry shortly (the gateway log says why)",
+                extraHeaders: [("X-Request-ID", requestID), ("Retry-After", String(AuditLog.degradedSeconds))])
+        }
+        if issued { route.issued.inc() }
         let bound = route.bodyPrefix.count + route.bodyParameters.count + instanceJSON.count + 2 * code.code.utf8.count + 128  // 128: the fixed keys (about 65 bytes) and three numbers
         let body = [UInt8](writingAtMost: bound) { w in
             w.write(bytes: route.bodyPrefix)

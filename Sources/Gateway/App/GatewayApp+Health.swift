@@ -1,8 +1,9 @@
 import Shared
 
 extension GatewayApp {
-    /// `GET /healthz`: 200 while serving, 503 while draining (so HAProxy takes the instance out)
-    /// or, with `GATEWAY_REQUIRE_CLOCK_SYNC=1`, while the kernel clock is unsynchronized.
+    /// `GET /healthz`: 200 while serving, 503 while draining (so HAProxy takes the instance out),
+    /// for `AuditLog.degradedSeconds` after an audit line could not be written, or, with
+    /// `GATEWAY_REQUIRE_CLOCK_SYNC=1`, while the kernel clock is unsynchronized.
     /// Reports a label count, never label names (the endpoint is unauthenticated).
     func handleHealth() -> HTTPResponse {
         let snap = snapshot
@@ -10,6 +11,9 @@ extension GatewayApp {
         let status: String
         if isDraining {
             status = "draining"
+        } else if audit.failingRecently {
+            // Out of HAProxy's pool while audit lines cannot be written (every /code would be 503).
+            status = "audit_failing"
         } else if configuration.requireClockSync && !clock.synchronized {
             status = "clock_unsynchronized"
         } else {

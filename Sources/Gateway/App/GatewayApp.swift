@@ -20,6 +20,9 @@ final class GatewayApp: Sendable {
     let logger: Logger
     let audit: AuditLog
     let limiter: RateLimiter
+    /// Failed authentications per client address, bounded (a guessing loop from many
+    /// addresses cannot grow it without limit).
+    let authThrottle: RateLimiter
     let requestIDs = RequestIDs()
     let wallClock: @Sendable () -> (seconds: Int64, nanoseconds: Int64)
     let monotonic: @Sendable () -> Double
@@ -40,7 +43,8 @@ final class GatewayApp: Sendable {
         self.logger = logger
         self.audit = audit
         self.limiter = RateLimiter(limit: configuration.rateLimit)
-        self.metrics = GatewayMetrics(registry: registry, version: Self.version, clockStatus: clockStatus)
+        self.authThrottle = RateLimiter(limit: configuration.authFailureLimit, maxKeys: 10_000)
+        self.metrics = GatewayMetrics(registry: registry, version: Self.version, perLabel: configuration.metricsPerLabel, clockStatus: clockStatus)
         self.wallClock = wallClock
         self.monotonic = monotonic
         self.clockStatus = clockStatus
@@ -48,6 +52,18 @@ final class GatewayApp: Sendable {
         JSONText.appendString(configuration.instance, to: &instance)
         self.instanceJSON = instance
         self.state = Mutex(ActiveConfiguration(snapshot: snapshot, counters: metrics.activate(snapshot, previous: nil)))
+        registry.counterFunction("gateway_audit_write_failures_total",
+            help: "Audit lines that could not be written; each one's request got 503 and no code.") {
+            [([], Double(audit.failures))]
+        }
+        registry.gaugeFunction("gateway_audit_failing", help: "1 while the last audit line could not be written.") {
+            [([], audit.isFailing ? 1 : 0)]
+        }
+        let logSink = logger.sink
+        registry.counterFunction("gateway_log_lines_dropped_total",
+            help: "Log lines dropped because stderr was not read fast enough (the backlog was full) or failed.") {
+            [([], Double(logSink.dropped))]
+        }
     }
 
     var snapshot: GatewaySnapshot { state.withLock { $0.snapshot } }

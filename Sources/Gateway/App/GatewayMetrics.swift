@@ -31,6 +31,8 @@ final class GatewayMetrics: Sendable {
     /// Duration series in `Route.allCases` order (an array: no hashing per request).
     private let durations: [Histogram]
     let codesIssued: CounterFamily
+    /// One `gateway_codes_issued_total` series per label, or one for all (`GATEWAY_METRICS_PER_LABEL`).
+    let perLabel: Bool
     let authFailures: CounterFamily
     let rateLimited: Counter
     let seedsLoaded: Gauge
@@ -45,8 +47,11 @@ final class GatewayMetrics: Sendable {
     private let code200: Counter
     private let healthz200: Counter
 
-    init(registry: MetricsRegistry, version: String, clockStatus: @escaping @Sendable () -> ClockStatus = { ClockStatus.read() }) {
+    init(registry: MetricsRegistry, version: String, perLabel: Bool = true,
+        clockStatus: @escaping @Sendable () -> ClockStatus = { ClockStatus.read() })
+    {
         self.registry = registry
+        self.perLabel = perLabel
         requestsFamily = registry.counter("gateway_requests_total", help: "HTTP requests by route and status.", labelNames: ["route", "status"])
         let histogram = registry.histogram("gateway_request_duration_seconds", help: "Time to handle a request, by route.",
             labelNames: ["route"], buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1])
@@ -62,7 +67,11 @@ final class GatewayMetrics: Sendable {
         common = c
         code200 = c[.code]![200]!
         healthz200 = c[.healthz]![200]!
-        codesIssued = registry.counter("gateway_codes_issued_total", help: "Codes handed out, by label (bounded by the configured labels).", labelNames: ["label"])
+        // Per label, the series name every label and when each was fetched: only behind a
+        // metrics token, or when asked for.
+        codesIssued = perLabel
+            ? registry.counter("gateway_codes_issued_total", help: "Codes handed out, by label (bounded by the configured labels).", labelNames: ["label"])
+            : registry.counter("gateway_codes_issued_total", help: "Codes handed out (GATEWAY_METRICS_PER_LABEL=1 splits it by label).")
         authFailures = registry.counter("gateway_auth_failures_total", help: "Refused /code (and token-protected /metrics) requests by reason.", labelNames: ["reason"])
         rateLimited = registry.counter("gateway_rate_limited_total", help: "Requests refused with 429 by the per-token rate limit.").labels()
         seedsLoaded = registry.gauge("gateway_seeds_loaded", help: "Seeds in the active configuration.").labels()
@@ -104,13 +113,16 @@ final class GatewayMetrics: Sendable {
         lastReload.set(Double(snapshot.loadedAt))
         if let previous {
             configInfo.remove(previous.seeds.fingerprint)
-            for label in previous.seeds.labels where snapshot.seeds.entry(for: label) == nil {
-                codesIssued.remove(label)
+            if perLabel {
+                for label in previous.seeds.labels where snapshot.seeds.entry(for: label) == nil {
+                    codesIssued.remove(label)
+                }
             }
         }
         configInfo.labels(snapshot.seeds.fingerprint).set(1)
         var counters: [String: Counter] = [:]
-        for label in snapshot.seeds.labels { counters[label] = codesIssued.labels(label) }
+        let all = perLabel ? nil : codesIssued.labels()
+        for label in snapshot.seeds.labels { counters[label] = all ?? codesIssued.labels(label) }
         return counters
     }
 }

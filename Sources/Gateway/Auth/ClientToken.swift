@@ -47,6 +47,10 @@ struct ClientToken: Sendable, Equatable {
             self.secretHash = hash
         } else {
             guard !s.isEmpty else { throw ConfigProblem(source: source, message: "token '\(trimmedName)' has an empty secret") }
+            // Guessable secrets are refused (a sha256: entry cannot be judged).
+            if let problem = SecretStrength.problem(s, what: "the secret of token '\(trimmedName)'") {
+                throw ConfigProblem(source: source, message: problem)
+            }
             self.secretHash = Crypto.sha256(Array(s.utf8))
         }
         let l = labelText.trimmingCharacters(in: " \t")

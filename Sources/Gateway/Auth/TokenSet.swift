@@ -10,10 +10,15 @@ import Shared
 /// ```
 struct TokenSet: Sendable {
     let tokens: [ClientToken]
+    /// Token files readable by others where that is only warned about (container secrets).
+    let warnings: [ConfigProblem]
 
     var isEmpty: Bool { tokens.isEmpty }
 
-    init(tokens: [ClientToken]) { self.tokens = tokens }
+    init(tokens: [ClientToken], warnings: [ConfigProblem] = []) {
+        self.tokens = tokens
+        self.warnings = warnings
+    }
 
     func authenticate(bearer secret: [UInt8]) -> ClientToken? {
         secret.withUnsafeBytes { authenticate(bearer: $0) }
@@ -36,8 +41,15 @@ struct TokenSet: Sendable {
     /// allowed every label.
     static func load(from env: Environment) throws(ConfigError) -> TokenSet {
         var problems: [ConfigProblem] = []
+        var warnings: [ConfigProblem] = []
         var tokens: [ClientToken] = []
         var sources: [Environment.Sourced] = []
+        // Secrets given as files must be private (the tokens credential is systemd's business).
+        for name in ["GATEWAY_TOKENS_FILE", "API_KEY_FILE"] {
+            guard let path = env[name], !path.isEmpty, let mode = FilePermissions.mode(of: path) else { continue }
+            FilePermissions.record(FilePermissions.keyFinding(path: path, mode: mode, what: name == "API_KEY_FILE" ? "the API key" : "client tokens"),
+                source: name, problems: &problems, warnings: &warnings)
+        }
         do {
             if let v = try env.value("GATEWAY_TOKENS") { sources.append(v) }
         } catch { problems.append(error) }
@@ -67,6 +79,9 @@ struct TokenSet: Sendable {
         }
         do {
             if let key = try env.value("API_KEY") {
+                if let problem = SecretStrength.problem(key.value, what: "the API key") {
+                    problems.append(ConfigProblem(source: key.source, message: problem))
+                }
                 tokens.append(ClientToken(name: "api-key", secretHash: Crypto.sha256(Array(key.value.utf8)), labels: nil))
             }
         } catch { problems.append(error) }
@@ -81,6 +96,6 @@ struct TokenSet: Sendable {
             }
         }
         if !problems.isEmpty { throw ConfigError(problems) }
-        return TokenSet(tokens: tokens)
+        return TokenSet(tokens: tokens, warnings: warnings)
     }
 }

@@ -13,7 +13,8 @@ enum HelpText {
 
     ENDPOINTS
       GET /code?label=X[&next=1]   Authorization: Bearer <token>; JSON code and timing
-      GET /healthz                 200 ok, 503 while draining (or clock unsynchronized if required)
+      GET /healthz                 200 ok, 503 while draining, for 10 s after an audit write failed,
+                                   or while the clock is unsynchronized if required
       GET /metrics                 Prometheus text format 0.0.4
 
     SERVER
@@ -26,7 +27,10 @@ enum HelpText {
       GATEWAY_HEADER_TIMEOUT_SECONDS  a request head must arrive within this (slowloris; default 10)
       GATEWAY_IDLE_TIMEOUT_SECONDS    keep-alive connections idle this long are closed (default 60)
       GATEWAY_WRITE_TIMEOUT_SECONDS   a client not reading its response for this long is dropped (default 10)
-      GATEWAY_MAX_CONNECTIONS         open connections; more are closed at once (default 4096)
+      GATEWAY_MAX_CONNECTIONS         open connections (default 4096); at the cap the connection idle
+                                      longest is closed for a new one, or the new one if none is idle
+      GATEWAY_MAX_CONNECTIONS_PER_CLIENT  open connections per client address; more are closed at
+                                      once (default 256, 0 = no limit; GATEWAY_TRUSTED_PROXIES exempt)
       GATEWAY_LOG_LEVEL            debug | info | warning | error (default info)
 
     SEEDS (all optional and combinable; a label defined twice is an error)
@@ -42,19 +46,26 @@ enum HelpText {
 
     CLIENTS
       GATEWAY_TOKENS               "name:secret:labels" entries separated by ; or newlines; labels is *
-                                   or a comma list; secret may be sha256:<hex>
+                                   or a comma list; secret may be sha256:<hex>; secrets under 128 bits
+                                   are refused (openssl rand -hex 32)
       API_KEY                      original project's key: one token allowed every label
+      GATEWAY_AUTH_FAILURE_LIMIT   failed authentications per client address before 429 (default 10/min)
       GATEWAY_INSECURE_NO_AUTH=1   serve /code without tokens (demo only; logged loudly)
       GATEWAY_RATE_LIMIT           per-token limit, e.g. 60/min, 10/s, off (default 600/min)
       GATEWAY_RATE_BURST           bucket size (default: the per-period count)
       GATEWAY_METRICS_TOKEN        if set, /metrics needs Authorization: Bearer <it>
+      GATEWAY_METRICS_PER_LABEL    1: codes issued per label in /metrics (names every label);
+                                   default 1 with GATEWAY_METRICS_TOKEN, else 0
       GATEWAY_TRUSTED_PROXIES      IPv4/IPv6 addresses or IPv4 CIDRs whose X-Forwarded-For is logged in the audit
 
     AUDIT
-      GATEWAY_AUDIT_FILE           append audit lines here instead of stderr
+      GATEWAY_AUDIT_FILE           append audit lines here instead of stderr; no code leaves unless its
+                                   line was written (else 503 audit_unavailable)
       GATEWAY_AUDIT_KEY_FILE       key for code_hmac = HMAC-SHA256(key, "label:code") in audit lines
       GATEWAY_REQUIRE_CLOCK_SYNC=1 /healthz is 503 while adjtimex reports an unsynchronized clock
 
+    Files holding keys or tokens must not be readable by group or others (chmod 600; systemd
+    credentials exempt, /run/secrets only warned about); plaintext seeds files are warned about.
     Every variable NAME above may instead be given as NAME_FILE=/path (docker secrets), except
     those that are paths already (GATEWAY_SEEDS_FILE, GATEWAY_SEEDS_KEY_FILE, GATEWAY_AUDIT_FILE,
     GATEWAY_AUDIT_KEY_FILE); any other GATEWAY_*_FILE or TOTP_*_FILE is refused as unknown.

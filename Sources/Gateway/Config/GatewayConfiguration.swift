@@ -20,7 +20,12 @@ struct GatewayConfiguration: Sendable {
     var instance: String
     var insecureNoAuth: Bool
     var metricsTokenHash: [UInt8]?
+    /// `/metrics` has a `gateway_codes_issued_total` series per label (which names every label
+    /// and shows when each is fetched). Default: only when `GATEWAY_METRICS_TOKEN` protects it.
+    var metricsPerLabel: Bool
     var rateLimit: RateLimit?
+    /// Failed authentications per client address (a token bucket); nil: not throttled.
+    var authFailureLimit: RateLimit?
     var auditFile: String?
     var auditKey: [UInt8]?
     var drainSeconds: Double
@@ -35,6 +40,10 @@ struct GatewayConfiguration: Sendable {
     var idleTimeoutSeconds: Double
     var writeTimeoutSeconds: Double
     var maxConnections: Int
+    /// Open connections per client address (trusted proxies exempt); 0 = no limit.
+    var maxConnectionsPerClient: Int
+    /// Findings that do not stop the gateway (secret files a container runtime made readable).
+    var warnings: [ConfigProblem] = []
 
     /// Variables that may also be given as `NAME_FILE` (a path to a file holding the value),
     /// including those the seed loader and the token set read.
@@ -43,6 +52,7 @@ struct GatewayConfiguration: Sendable {
         "GATEWAY_LOG_LEVEL", "GATEWAY_TOKENS", "API_KEY", "GATEWAY_INSECURE_NO_AUTH", "GATEWAY_RATE_LIMIT", "GATEWAY_RATE_BURST",
         "GATEWAY_METRICS_TOKEN", "GATEWAY_TRUSTED_PROXIES", "GATEWAY_REQUIRE_CLOCK_SYNC", "LABELS", "TOTP_PERIOD", "TOTP_DIGITS",
         "GATEWAY_HEADER_TIMEOUT_SECONDS", "GATEWAY_IDLE_TIMEOUT_SECONDS", "GATEWAY_WRITE_TIMEOUT_SECONDS", "GATEWAY_MAX_CONNECTIONS",
+        "GATEWAY_MAX_CONNECTIONS_PER_CLIENT", "GATEWAY_METRICS_PER_LABEL", "GATEWAY_AUTH_FAILURE_LIMIT",
     ]
     /// Variables whose value is a path already; they have no `_FILE` variant.
     static let pathVariables: Set<String> = ["GATEWAY_SEEDS_FILE", "GATEWAY_SEEDS_KEY_FILE", "GATEWAY_AUDIT_FILE", "GATEWAY_AUDIT_KEY_FILE"]
@@ -51,6 +61,9 @@ struct GatewayConfiguration: Sendable {
 
     static func load(environment env: Environment, listenOverride: String?) throws(ConfigError) -> GatewayConfiguration {
         var problems: [ConfigProblem] = unknownFileVariables(env)
+        // GATEWAY_METRICS_TOKEN_FILE is not checked: the token guards read-only figures and is
+        // shared with the scraper by design (compose gives it 0444 so Prometheus can read it).
+        var warnings: [ConfigProblem] = []
         func attempt<T>(_ body: () throws(ConfigProblem) -> T) -> T? {
             do { return try body() } catch {
                 problems.append(error)
@@ -71,15 +84,26 @@ struct GatewayConfiguration: Sendable {
         let insecure = attempt { () throws(ConfigProblem) in try Self.flag(setting("GATEWAY_INSECURE_NO_AUTH")) } ?? false
         let requireSync = attempt { () throws(ConfigProblem) in try Self.flag(setting("GATEWAY_REQUIRE_CLOCK_SYNC")) } ?? false
         let metricsToken = setting("GATEWAY_METRICS_TOKEN")
+        let perLabelSetting = setting("GATEWAY_METRICS_PER_LABEL")
+        let perLabel = perLabelSetting == nil ? metricsToken != nil
+            : attempt { () throws(ConfigProblem) in try Self.flag(perLabelSetting) } ?? false
         let rateText = setting("GATEWAY_RATE_LIMIT")?.value ?? "600/min"
         let burstText = setting("GATEWAY_RATE_BURST")?.value
         let rate = attempt { () throws(ConfigProblem) in try RateLimit.parse(rateText, burst: burstText) } ?? nil
+        // 10 failures, then one every 6 s: a client with a mistyped token notices at once, a
+        // guessing loop gets 1,440 tries a day per address instead of thousands a second.
+        let failureSetting = setting("GATEWAY_AUTH_FAILURE_LIMIT")
+        let failureLimit = attempt { () throws(ConfigProblem) in
+            try RateLimit.parse(failureSetting?.value ?? "10/min", burst: nil, source: failureSetting?.source ?? "GATEWAY_AUTH_FAILURE_LIMIT")
+        } ?? nil
         var auditKey: [UInt8]? = nil
         if let path = env["GATEWAY_AUDIT_KEY_FILE"], !path.isEmpty {
-            auditKey = attempt { () throws(ConfigProblem) in try Self.auditKey(path: path, source: "GATEWAY_AUDIT_KEY_FILE", optional: false) } ?? nil
+            auditKey = attempt { () throws(ConfigProblem) in
+                try Self.auditKey(path: path, source: "GATEWAY_AUDIT_KEY_FILE", optional: false, warnings: &warnings)
+            } ?? nil
         } else if let dir = env["CREDENTIALS_DIRECTORY"], !dir.isEmpty {
             auditKey = attempt { () throws(ConfigProblem) in
-                try Self.auditKey(path: dir + "/audit-key", source: "credential audit-key (\(dir))", optional: true)
+                try Self.auditKey(path: dir + "/audit-key", source: "credential audit-key (\(dir))", optional: true, warnings: &warnings)
             } ?? nil
         }
         let drainSetting = setting("GATEWAY_DRAIN_SECONDS")
@@ -102,6 +126,15 @@ struct GatewayConfiguration: Sendable {
                 problems.append(ConfigProblem(source: t.source, message: "must be a number from 1 to 1000000"))
             }
         }
+        // 256: HAProxy's per-server maxconn (infra/haproxy), so even a proxy not listed in
+        // GATEWAY_TRUSTED_PROXIES is not starved; far below the 4096 cap, so one client holding
+        // idle sockets leaves 15/16 of the slots to everyone else.
+        var maxPerClient = 256
+        if let t = setting("GATEWAY_MAX_CONNECTIONS_PER_CLIENT") {
+            if let n = Int(t.value), (0...1_000_000).contains(n) { maxPerClient = n } else {
+                problems.append(ConfigProblem(source: t.source, message: "must be a number from 0 (no limit) to 1000000"))
+            }
+        }
         var level = LogLevel.info
         if let l = setting("GATEWAY_LOG_LEVEL") {
             if let parsed = LogLevel(parsing: l.value) { level = parsed } else {
@@ -115,13 +148,16 @@ struct GatewayConfiguration: Sendable {
             }
         }
         if !problems.isEmpty { throw ConfigError(problems) }
-        return GatewayConfiguration(
+        var config = GatewayConfiguration(
             listen: listen!, instance: instance, insecureNoAuth: insecure,
-            metricsTokenHash: metricsToken.map { Crypto.sha256(Array($0.value.utf8)) }, rateLimit: rate,
+            metricsTokenHash: metricsToken.map { Crypto.sha256(Array($0.value.utf8)) }, metricsPerLabel: perLabel, rateLimit: rate, authFailureLimit: failureLimit,
             auditFile: env["GATEWAY_AUDIT_FILE"].flatMap { $0.isEmpty ? nil : $0 }, auditKey: auditKey,
             drainSeconds: drain, shutdownGraceSeconds: grace, trustedProxies: proxies, requireClockSync: requireSync,
             logLevel: level, eventLoops: loops, headerTimeoutSeconds: headerTimeout, idleTimeoutSeconds: idleTimeout,
-            writeTimeoutSeconds: writeTimeout, maxConnections: maxConnections)
+            writeTimeoutSeconds: writeTimeout, maxConnections: maxConnections,
+            maxConnectionsPerClient: maxPerClient)
+        config.warnings = warnings
+        return config
     }
 
     /// `GATEWAY_*_FILE` and `TOTP_*_FILE` variables the gateway would not read: refused, because
@@ -143,12 +179,24 @@ struct GatewayConfiguration: Sendable {
     }
 
     /// The audit HMAC key in `path`: at least 16 bytes, trailing newlines dropped. An `optional`
-    /// file (the systemd credential) may be missing, but not unreadable.
-    static func auditKey(path: String, source: String, optional: Bool) throws(ConfigProblem) -> [UInt8]? {
+    /// file (the systemd credential) may be missing, but not unreadable; its mode is systemd's.
+    /// Any other key file must not be accessible to group or others (`FilePermissions`).
+    static func auditKey(path: String, source: String, optional: Bool, warnings: inout [ConfigProblem]) throws(ConfigProblem) -> [UInt8]? {
         var bytes: [UInt8]
-        do { bytes = try FileIO.read(path, maxBytes: 4096) } catch {
+        let mode: UInt32
+        do {
+            let read = try FileIO.readStable(path, maxBytes: 4096)
+            bytes = read.bytes
+            mode = read.version.mode
+        } catch {
             if optional && error.isNotFound { return nil }
             throw optional ? ConfigProblem(source: source, message: error.description) : .unreadableFile(error, variable: source)
+        }
+        if !optional {
+            var problems: [ConfigProblem] = []
+            FilePermissions.record(FilePermissions.keyFinding(path: path, mode: mode, what: "the audit key"), source: source,
+                problems: &problems, warnings: &warnings)
+            if let first = problems.first { throw first }
         }
         // `openssl rand -hex 32 > FILE` leaves a newline that `$(cat FILE)` would drop.
         while let last = bytes.last, last == 0x0A || last == 0x0D { bytes.removeLast() }

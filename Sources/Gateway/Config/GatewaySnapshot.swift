@@ -10,14 +10,17 @@ final class GatewaySnapshot: Sendable {
     let seeds: SeedStore
     let tokens: TokenSet
     let warnings: [ConfigProblem]
+    /// Secret files with too open modes that are only warned about (seeds files, container secrets).
+    let fileWarnings: [ConfigProblem]
     let generation: Int
     let loadedAt: Int64
 
     // A class, so handing the active snapshot to a request is one reference count, not five.
-    init(seeds: SeedStore, tokens: TokenSet, warnings: [ConfigProblem], generation: Int, loadedAt: Int64) {
+    init(seeds: SeedStore, tokens: TokenSet, warnings: [ConfigProblem], fileWarnings: [ConfigProblem] = [], generation: Int, loadedAt: Int64) {
         self.seeds = seeds
         self.tokens = tokens
         self.warnings = warnings
+        self.fileWarnings = fileWarnings
         self.generation = generation
         self.loadedAt = loadedAt
     }
@@ -29,6 +32,7 @@ final class GatewaySnapshot: Sendable {
         do { seeds = try SeedLoader(environment: environment).load() } catch { problems += error.problems }
         do { tokens = try TokenSet.load(from: environment) } catch { problems += error.problems }
         if !problems.isEmpty { throw ConfigError(problems) }
-        return GatewaySnapshot(seeds: seeds!.store, tokens: tokens!, warnings: seeds!.warnings, generation: generation, loadedAt: loadedAt)
+        return GatewaySnapshot(seeds: seeds!.store, tokens: tokens!, warnings: seeds!.warnings,
+            fileWarnings: seeds!.fileWarnings + tokens!.warnings, generation: generation, loadedAt: loadedAt)
     }
 }

@@ -43,6 +43,11 @@ final class HTTPConnection {
     /// Requests handled whose responses are not fully written yet.
     var inFlight = 0
     var isClosed = false
+    /// Counted against the per-client limit (released on close).
+    var countedForClient = false
+    /// Monotonic time (ns) of the last byte read or response written: picks the connection
+    /// idle longest when one must make room at the connection cap.
+    var lastActivity: UInt64 = 0
 
     init(fd: Int32, remoteAddress: String, parser: HTTPRequestParser) {
         self.fd = fd

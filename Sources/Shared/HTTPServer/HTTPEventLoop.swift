@@ -167,14 +167,25 @@ final class HTTPEventLoop: @unchecked Sendable {
     private func acceptOne() -> Bool {
         switch context.listener.accept() {
         case .accepted(let fd, let peer):
-            if context.openConnections.load(ordering: .relaxed) >= context.maxConnections {
-                // Over the cap: refuse quickly rather than let the backlog fill with stale connects.
+            let address = peer.ipText
+            // One client (one address) gets at most its share, so it cannot hold every slot.
+            guard let counted = context.admitClient(address) else {
+                Syscall.close(fd)
+                context.counters.rejectedConnectionPerClient()
+                return true
+            }
+            if context.openConnections.load(ordering: .relaxed) >= context.maxConnections && !evictIdlest() {
+                // Over the cap with nothing idle to close: refuse quickly rather than let the
+                // backlog fill with stale connects.
+                if counted { context.releaseClient(address) }
                 Syscall.close(fd)
                 context.counters.rejectedConnection()
                 return true
             }
             context.openConnections.add(1, ordering: .relaxed)
-            let connection = HTTPConnection(fd: fd, remoteAddress: peer.ipText, parser: context.parser)
+            let connection = HTTPConnection(fd: fd, remoteAddress: address, parser: context.parser)
+            connection.countedForClient = counted
+            connection.lastActivity = now
             connection.deadline = now + context.headerReadTimeout
             if draining { connection.deadline = min(connection.deadline, now + HTTPEventLoop.drainFreshConnectionWait) }
             do {
@@ -183,6 +194,7 @@ final class HTTPEventLoop: @unchecked Sendable {
                 connection.isClosed = true
                 Syscall.close(fd)
                 context.openConnections.subtract(1, ordering: .relaxed)
+                if counted { context.releaseClient(address) }
                 return true
             }
             let slot = Int(fd)
@@ -210,6 +222,23 @@ final class HTTPEventLoop: @unchecked Sendable {
         }
     }
 
+    /// At the cap (with `evictIdleAtCap`): closes this loop's connection that has been idle
+    /// longest, with no request in progress (a keep-alive between requests, or a connection
+    /// that never sent a byte), so a new client is served rather than refused. Returns whether
+    /// one was closed. A scan of this loop's connections, paid only at the cap.
+    private func evictIdlest() -> Bool {
+        guard context.evictIdleAtCap else { return false }
+        var oldest: HTTPConnection? = nil
+        for slot in 0..<connections.count {
+            guard let c = connections[slot], c.state == .awaitingRequest, c.inFlight == 0, c.input.isEmpty, !c.isClosed else { continue }
+            if oldest == nil || c.lastActivity < oldest!.lastActivity { oldest = c }
+        }
+        guard let oldest else { return false }
+        context.counters.evictedConnection()
+        close(oldest)
+        return true
+    }
+
     // MARK: - Reading and serving
 
     private func handleReadable(_ connection: HTTPConnection) {
@@ -220,6 +249,7 @@ final class HTTPEventLoop: @unchecked Sendable {
             return
         }
         if connection.state == .lingering { return }  // discard what the peer still sends
+        connection.lastActivity = now
         if connection.input.isEmpty {
             let bytes = UnsafeRawBufferPointer(start: readBuffer.baseAddress, count: n)
             let consumed = process(connection, bytes)
@@ -425,6 +455,7 @@ final class HTTPEventLoop: @unchecked Sendable {
         } else {
             connection.state = .awaitingRequest
             connection.deadline = now + context.idleTimeout
+            connection.lastActivity = now
         }
     }
 
@@ -490,6 +521,7 @@ final class HTTPEventLoop: @unchecked Sendable {
         // Counted out before the close, so whoever sees the FIN (a client about to reconnect
         // under the cap, a drain waiting for zero) never sees the connection still counted.
         context.openConnections.subtract(1, ordering: .relaxed)
+        if connection.countedForClient { context.releaseClient(connection.remoteAddress) }
         if connection.inFlight > 0 {
             inFlight.subtract(connection.inFlight, ordering: .relaxed)
             connection.inFlight = 0

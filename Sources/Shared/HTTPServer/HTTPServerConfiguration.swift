@@ -34,6 +34,16 @@ public struct HTTPServerConfiguration: Sendable {
     public var maxConnections = 4096
     /// `listen(2)` backlog.
     public var backlog = 1024
+    /// Open connections from one client address across all loops; further ones are accepted and
+    /// closed at once. 0: no per-client limit. One client holding idle sockets must not take
+    /// every slot of `maxConnections`.
+    public var maxConnectionsPerClient = 0
+    /// Client addresses the per-client limit does not apply to: proxies in front of the server
+    /// (HAProxy) carry many clients' connections from one address.
+    public var perClientLimitExempt: @Sendable (String) -> Bool = { _ in false }
+    /// At `maxConnections`, close the connection that has been idle longest (no request in
+    /// progress) on the accepting loop to make room, instead of refusing the new one.
+    public var evictIdleAtCap = false
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, eventLoops: Int = HTTPServerConfiguration.onlineCPUs,

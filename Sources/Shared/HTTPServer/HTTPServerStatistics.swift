@@ -18,6 +18,11 @@ public struct HTTPServerStatistics: Sendable, Equatable {
     public var timeouts: [String: Int]
     /// Connections accepted and closed at once because `maxConnections` were open.
     public var connectionsRejected: Int
+    /// Connections accepted and closed at once because their client address already had
+    /// `maxConnectionsPerClient` open.
+    public var connectionsRejectedPerClient = 0
+    /// Idle connections closed to make room for a new one at `maxConnections`.
+    public var connectionsEvicted = 0
 
     /// Every status the server itself answers, so all series exist from the start.
     public static let refusalStatuses = [400, 405, 413, 414, 431, 505]
@@ -43,6 +48,10 @@ final class HTTPServerCounters: Sendable {
     }
 
     func rejectedConnection() { counts.withLock { $0.connectionsRejected += 1 } }
+
+    func rejectedConnectionPerClient() { counts.withLock { $0.connectionsRejectedPerClient += 1 } }
+
+    func evictedConnection() { counts.withLock { $0.connectionsEvicted += 1 } }
 
     var snapshot: HTTPServerStatistics { counts.withLock { $0 } }
 }

@@ -101,9 +101,29 @@ public enum SealedSeedsFile {
     /// or 32 raw bytes that are not text. `source` names where the path came from
     /// (`GATEWAY_SEEDS_KEY_FILE`, `credential seeds-key`, `--key-file`) for every error.
     public static func readKey(path: String, source: String) throws(ConfigProblem) -> [UInt8] {
+        var warnings: [ConfigProblem] = []
+        return try readKey(path: path, source: source, checkMode: true, warnings: &warnings)
+    }
+
+    /// `readKey`, also refusing a key file that group or others may access (`FilePermissions`;
+    /// `checkMode: false` for a systemd credential) and adding mode warnings to `warnings`.
+    public static func readKey(path: String, source: String, checkMode: Bool, warnings: inout [ConfigProblem]) throws(ConfigProblem) -> [UInt8] {
         let bytes: [UInt8]
-        do { bytes = try FileIO.read(path, maxBytes: 4096) } catch {
+        do {
+            let read = try FileIO.readStable(path, maxBytes: 4096)
+            bytes = read.bytes
+            if checkMode {
+                var problems: [ConfigProblem] = []
+                FilePermissions.record(FilePermissions.keyFinding(path: path, mode: read.version.mode, what: "the seeds key"),
+                    source: source, problems: &problems, warnings: &warnings)
+                if let first = problems.first { throw first }
+            }
+        } catch let error as FileIO.Failure {
             throw .unreadableFile(error, variable: source)
+        } catch let problem as ConfigProblem {
+            throw problem
+        } catch {
+            throw ConfigProblem(source: source, message: "\(error)")
         }
         if let text = String(validating: bytes, as: UTF8.self) {
             let trimmed = text.trimmingSpaces()

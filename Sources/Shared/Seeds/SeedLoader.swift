@@ -20,10 +20,12 @@ public struct SeedLoader: Sendable {
 
     public init(environment: Environment) { self.environment = environment }
 
-    /// The loaded store and non-fatal findings (seeds under 128 bits).
+    /// The loaded store and non-fatal findings: seeds under 128 bits (`warnings`) and files
+    /// readable by group or others (`fileWarnings`, see `FilePermissions`).
     public struct Result: Sendable {
         public let store: SeedStore
         public let warnings: [ConfigProblem]
+        public let fileWarnings: [ConfigProblem]
     }
 
     /// A seed found in some source, not yet parsed or checked for duplicates.
@@ -36,19 +38,25 @@ public struct SeedLoader: Sendable {
 
     public func load() throws(ConfigError) -> Result {
         var problems: [ConfigProblem] = []
+        var fileWarnings: [ConfigProblem] = []
         var candidates: [Candidate] = []
 
         let envDefaults = envParameters(&problems)
         collectSeedVariables(into: &candidates, defaults: envDefaults, problems: &problems)
         collectLabelsList(into: &candidates, defaults: envDefaults, problems: &problems)
+        // Seeds given through NAME_FILE variables are plaintext seed files too.
+        for name in environment.values.keys.sorted() where name.hasSuffix("_FILE") && (name.hasPrefix("TOTP_SEED_") || name == "LABELS_FILE") {
+            guard let path = environment[name], !path.isEmpty, let mode = FilePermissions.mode(of: path) else { continue }
+            FilePermissions.record(FilePermissions.seedsFinding(path: path, mode: mode), source: name, problems: &problems, warnings: &fileWarnings)
+        }
         if let path = environment["GATEWAY_SEEDS_FILE"], !path.isEmpty {
             collectSeedsFile(path: path, source: "GATEWAY_SEEDS_FILE", keyPath: environment["GATEWAY_SEEDS_KEY_FILE"],
-                keySource: "GATEWAY_SEEDS_KEY_FILE", missingKey: "set GATEWAY_SEEDS_KEY_FILE to its key file",
-                into: &candidates, problems: &problems)
+                keySource: "GATEWAY_SEEDS_KEY_FILE", missingKey: "set GATEWAY_SEEDS_KEY_FILE to its key file", checkModes: true,
+                into: &candidates, problems: &problems, fileWarnings: &fileWarnings)
         } else if let keyPath = environment["GATEWAY_SEEDS_KEY_FILE"], !keyPath.isEmpty {
             problems.append(ConfigProblem(source: "GATEWAY_SEEDS_KEY_FILE", message: "is set but GATEWAY_SEEDS_FILE is not; set both or neither"))
         }
-        collectCredentials(into: &candidates, problems: &problems)
+        collectCredentials(into: &candidates, problems: &problems, fileWarnings: &fileWarnings)
 
         var seen: [String: SeedSource] = [:]
         var entries: [SeedEntry] = []
@@ -74,7 +82,7 @@ public struct SeedLoader: Sendable {
             }
         }
         if !problems.isEmpty { throw ConfigError(problems) }
-        return Result(store: SeedStore(entries: entries), warnings: warnings)
+        return Result(store: SeedStore(entries: entries), warnings: warnings, fileWarnings: fileWarnings)
     }
 
     private func envParameters(_ problems: inout [ConfigProblem]) -> TOTPParameters {
@@ -170,13 +178,28 @@ public struct SeedLoader: Sendable {
 
     /// `source` and `keySource` name where the paths came from (a variable or a credential) for
     /// errors; `missingKey` says how to give the key of a sealed file.
-    private func collectSeedsFile(path: String, source: String, keyPath: String?, keySource: String, missingKey: String,
-        into out: inout [Candidate], problems: inout [ConfigProblem])
+    /// `checkModes`: false for systemd credentials, whose modes systemd sets.
+    private func collectSeedsFile(path: String, source: String, keyPath: String?, keySource: String, missingKey: String, checkModes: Bool,
+        into out: inout [Candidate], problems: inout [ConfigProblem], fileWarnings: inout [ConfigProblem])
     {
-        let text: String
-        do { text = try FileIO.readText(path) } catch {
+        let read: (bytes: [UInt8], version: FileIO.Version)
+        do { read = try FileIO.readStable(path) } catch {
             problems.append(.unreadableFile(error, variable: source))
             return
+        }
+        guard let text = String(validating: read.bytes, as: UTF8.self) else {
+            problems.append(.unreadableFile(FileIO.Failure(path: path, reason: "is not valid UTF-8 text"), variable: source))
+            return
+        }
+        let mode = read.version.mode
+        // Every line of a complete file ends with a newline (editors, `printf '...\n'` and
+        // seal-seeds all write one): a last line without one is a file caught while being
+        // written, and loading it could serve a cut seed (wrong codes) or drop labels.
+        if let last = text.utf8.last, last != 0x0A {
+            let lineCount = text.utf8.reduce(1) { $1 == 0x0A ? $0 + 1 : $0 }
+            problems.append(ConfigProblem(source: "\(path):\(lineCount)",
+                message: "the last line does not end with a newline: the file looks cut short (caught while being written?); end it with a newline, and replace the file atomically (write a temporary file in the same directory, then mv it over this one)"))
+            // Parsed on, so the other lines' problems are reported in the same run.
         }
         do {
             let lines: [SeedsFile.Line]
@@ -186,12 +209,15 @@ public struct SeedLoader: Sendable {
                     return
                 }
                 let kek: [UInt8]
-                do { kek = try SealedSeedsFile.readKey(path: keyPath, source: keySource) } catch {
+                do { kek = try SealedSeedsFile.readKey(path: keyPath, source: keySource, checkMode: checkModes, warnings: &fileWarnings) } catch {
                     problems.append(error)
                     return
                 }
                 lines = try SealedSeedsFile.open(text, path: path, kek: kek)
             } else {
+                if checkModes {
+                    FilePermissions.record(FilePermissions.seedsFinding(path: path, mode: mode), source: source, problems: &problems, warnings: &fileWarnings)
+                }
                 // Syntax problems join the rest: one bad line must not hide the others' errors.
                 let parsed = SeedsFile.parseCollecting(text, path: path)
                 lines = parsed.lines
@@ -205,7 +231,7 @@ public struct SeedLoader: Sendable {
         }
     }
 
-    private func collectCredentials(into out: inout [Candidate], problems: inout [ConfigProblem]) {
+    private func collectCredentials(into out: inout [Candidate], problems: inout [ConfigProblem], fileWarnings: inout [ConfigProblem]) {
         guard let dir = environment["CREDENTIALS_DIRECTORY"], !dir.isEmpty else { return }
         guard let names = Self.listDirectory(dir) else {
             problems.append(ConfigProblem(source: "CREDENTIALS_DIRECTORY", message: "\(dir): cannot list the directory"))
@@ -213,7 +239,8 @@ public struct SeedLoader: Sendable {
         }
         if names.contains("seeds") {
             collectSeedsFile(path: dir + "/seeds", source: "credential seeds", keyPath: names.contains("seeds-key") ? dir + "/seeds-key" : nil,
-                keySource: "credential seeds-key", missingKey: "add its key as the seeds-key credential", into: &out, problems: &problems)
+                keySource: "credential seeds-key", missingKey: "add its key as the seeds-key credential", checkModes: false,
+                into: &out, problems: &problems, fileWarnings: &fileWarnings)
         }
         let prefix = "totp-seed-"
         for name in names.sorted() where name.hasPrefix(prefix) {

@@ -39,28 +39,80 @@ public enum FileIO {
     }
 
     /// Reads a regular file of at most `maxBytes` (secrets and configs are small; a huge file is a mistake).
+    /// Anything else (a FIFO, a device, a socket) is refused without blocking: the file is
+    /// opened `O_NONBLOCK`, so a FIFO with no writer cannot hang a reload in `open()`.
     public static func read(_ path: String, maxBytes: Int = 4 << 20) throws(Failure) -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw Failure(path: path, errno: errno, verb: "cannot open") }
-        defer { Syscall.close(fd) }
-        var st = stat()
-        if fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR {
-            throw Failure(path: path, reason: "is a directory, expected a file")
+        try readStable(path, maxBytes: maxBytes).bytes
+    }
+
+    /// What identifies one version of a file: device, inode, size and modification time (ns).
+    public struct Version: Sendable, Equatable {
+        public let device: UInt64
+        public let inode: UInt64
+        public let size: Int64
+        public let modified: Int64
+        /// Permission bits (`st_mode & 0o7777`).
+        public let mode: UInt32
+
+        init(_ st: stat) {
+            device = UInt64(st.st_dev)
+            inode = UInt64(st.st_ino)
+            size = Int64(st.st_size)
+            modified = Int64(st.st_mtim.tv_sec) &* 1_000_000_000 &+ Int64(st.st_mtim.tv_nsec)
+            mode = UInt32(st.st_mode) & 0o7777
         }
-        var out: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
+
+        /// Same file, same content as far as the file system tells (mode changes are not content).
+        func sameContent(as other: Version) -> Bool {
+            device == other.device && inode == other.inode && size == other.size && modified == other.modified
+        }
+    }
+
+    /// Reads a regular file and checks it did not change while it was read: the descriptor's
+    /// size, mtime and inode are the same before and after, and the path still names that
+    /// file. A file being rewritten in place (or replaced) is read again, up to `attempts` times
+    /// 20 ms apart, then refused: a half-written configuration is never returned.
+    public static func readStable(_ path: String, maxBytes: Int = 4 << 20, attempts: Int = 5) throws(Failure) -> (bytes: [UInt8], version: Version) {
+        var attempt = 1
         while true {
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                let err = errno
-                if err == EINTR { continue }
-                throw Failure(path: path, errno: err, verb: "cannot read")
+            let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
+            guard fd >= 0 else { throw Failure(path: path, errno: errno, verb: "cannot open") }
+            defer { Syscall.close(fd) }
+            var before = stat()
+            guard fstat(fd, &before) == 0 else { throw Failure(path: path, errno: errno, verb: "cannot stat") }
+            switch before.st_mode & S_IFMT {
+            case S_IFREG: break
+            case S_IFDIR: throw Failure(path: path, reason: "is a directory, expected a file")
+            default:
+                throw Failure(path: path, reason: "is not a regular file (a FIFO, socket or device); give the path of a regular file")
             }
-            if n == 0 { break }
-            out.append(contentsOf: chunk[0..<n])
-            if out.count > maxBytes { throw Failure(path: path, reason: "is larger than \(maxBytes) bytes") }
+            var out: [UInt8] = []
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+                if n < 0 {
+                    let err = errno
+                    if err == EINTR { continue }
+                    throw Failure(path: path, errno: err, verb: "cannot read")
+                }
+                if n == 0 { break }
+                out.append(contentsOf: chunk[0..<n])
+                if out.count > maxBytes { throw Failure(path: path, reason: "is larger than \(maxBytes) bytes") }
+            }
+            var after = stat()
+            var named = stat()
+            let version = Version(before)
+            if fstat(fd, &after) == 0, stat(path, &named) == 0, Version(after).sameContent(as: version),
+                Version(named).sameContent(as: version), Int64(out.count) == version.size
+            {
+                return (out, version)
+            }
+            guard attempt < attempts else {
+                throw Failure(path: path, reason: "changed while it was read \(attempts) times in a row; replace it atomically (write a temporary file, then rename it over this one)")
+            }
+            attempt += 1
+            usleep(20_000)
         }
-        return out
     }
 
     /// Reads a UTF-8 text file.

@@ -13,10 +13,22 @@ final class RawHTTP {
 
     let fd: Int32
 
-    init(port: Int, timeout: TimeInterval = 5) throws {
+    /// `source`: the loopback address to connect from (127.0.0.2...), to act as another client.
+    init(port: Int, timeout: TimeInterval = 5, source: String? = nil) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - Double(Int(timeout))) * 1_000_000))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        if let source {
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            local.sin_addr.s_addr = inet_addr(source)
+            let rc = withUnsafePointer(to: &local) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            if rc != 0 {
+                Glibc.close(fd)
+                throw NSError(domain: "RawHTTP", code: Int(errno), userInfo: [NSLocalizedDescriptionKey: "bind \(source) failed: errno \(errno)"])
+            }
+        }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -82,8 +94,10 @@ final class RawHTTP {
     }
 
     /// One request on a fresh connection.
-    static func get(port: Int, _ target: String, headers: [String: String] = [:], method: String = "GET") -> Response? {
-        guard let c = try? RawHTTP(port: port) else { return nil }
+    static func get(port: Int, _ target: String, headers: [String: String] = [:], method: String = "GET", source: String? = nil,
+        timeout: TimeInterval = 5) -> Response?
+    {
+        guard let c = try? RawHTTP(port: port, timeout: timeout, source: source) else { return nil }
         defer { c.close() }
         var req = "\(method) \(target) HTTP/1.1\r\nHost: test\r\nConnection: close\r\n"
         for (k, v) in headers { req += "\(k): \(v)\r\n" }
