@@ -9,8 +9,11 @@ let package = Package(
     products: [
         .executable(name: "totp-gateway", targets: ["Gateway"]),
         .executable(name: "totp-bot", targets: ["Bot"]),
-        .library(name: "Shared", targets: ["Shared", "CurlHTTP"]),
     ],
+    // Each target is one folder under Sources/; a target may import only the ones listed as its
+    // dependencies, so the direction below is the architecture (docs/ARCHITECTURE.md):
+    //   C libraries  <-  Platform  <-  HTTPServer, CurlHTTP  <-  Etcd  <-  Bot
+    //   CCrypto  <-  Crypto  <-  TOTP (+ TextSupport)  <-  Gateway, Bot
     targets: [
         // libcurl headers and link flags (the curl client is the only Swift code that uses it).
         .systemLibrary(
@@ -24,28 +27,43 @@ let package = Package(
         .systemLibrary(name: "CSystem", path: "Sources/CSystem"),
         // Typed one-line wrappers over curl's variadic functions.
         .target(name: "CShims", dependencies: ["CCurl"], path: "Sources/CShims"),
-        // Everything both binaries share except the curl client: TOTP, crypto, seeds, config,
-        // logging, metrics and the HTTP server.
-        .target(
-            name: "Shared", dependencies: ["CCrypto", "CSystem"], path: "Sources/Shared",
-            exclude: ["HTTPClient"]),
-        // The only code that uses libcurl (HTTPClient, GatewayClient). A module of its own so the
-        // gateway, which never makes HTTP requests, does not load libcurl and its dependencies
-        // (gnutls, krb5, ldap...) or FoundationEssentials: about 3 MiB of resident memory.
-        .target(
-            name: "CurlHTTP", dependencies: ["Shared", "CShims", "CCurl"], path: "Sources/Shared/HTTPClient"),
-        // etcd's HTTP/JSON gateway client, leader election and fenced writes (issue 15): the
-        // foundation the bot's cross-host election builds on.
-        .target(name: "Etcd", dependencies: ["Shared", "CurlHTTP"], path: "Sources/Etcd"),
-        .executableTarget(name: "Gateway", dependencies: ["Shared"], path: "Sources/Gateway"),
-        .executableTarget(name: "Bot", dependencies: ["Shared", "CurlHTTP"], path: "Sources/Bot"),
+        // Foundation-free text helpers (ASCII character classes, trimming), shared by the pure
+        // TOTP core and the programs.
+        .target(name: "TextSupport", path: "Sources/TextSupport"),
+        // What every program here stands on: system calls and files, sockets, logging, metrics,
+        // configuration. Knows nothing of HTTP, TOTP, the gateway or the bot.
+        .target(name: "Platform", dependencies: ["CSystem", "TextSupport"], path: "Sources/Platform"),
+        // The only libcrypto calls: HMAC, SHA-256, AES-256-GCM, random, constant-time compare.
+        .target(name: "Crypto", dependencies: ["CCrypto"], path: "Sources/Crypto"),
+        // HOTP/TOTP (RFC 4226/6238), Base32, otpauth URIs, label syntax. Pure: no I/O, time passed in.
+        .target(name: "TOTP", dependencies: ["Crypto", "TextSupport"], path: "Sources/TOTP"),
+        // The epoll HTTP/1.1 server. Knows nothing of TOTP, the gateway or the bot.
+        .target(name: "HTTPServer", dependencies: ["Platform", "CSystem"], path: "Sources/HTTPServer"),
+        // The only code that uses libcurl. A module of its own so the gateway, which never makes
+        // HTTP requests, does not load libcurl and its dependencies (gnutls, krb5, ldap...) or
+        // FoundationEssentials: about 3 MiB of resident memory.
+        .target(name: "CurlHTTP", dependencies: ["Platform", "CShims", "CCurl"], path: "Sources/CurlHTTP"),
+        // etcd's HTTP/JSON gateway client, leader election and fenced writes.
+        .target(name: "Etcd", dependencies: ["Platform", "CurlHTTP"], path: "Sources/Etcd"),
+        // totp-gateway: seeds, tokens, rate limits, audit, handlers, reload and drain.
+        .executableTarget(
+            name: "Gateway", dependencies: ["Platform", "TextSupport", "Crypto", "TOTP", "HTTPServer"], path: "Sources/Gateway"),
+        // totp-bot: Zulip client, leader election, chat commands, the gateway client, catch-up.
+        .executableTarget(
+            name: "Bot", dependencies: ["Platform", "TextSupport", "TOTP", "HTTPServer", "CurlHTTP", "Etcd"], path: "Sources/Bot"),
         // Helpers shared by the integration tests (real child processes with bounded waits).
         .target(name: "TestSupport", path: "Tests/Support"),
-        .testTarget(name: "SharedTests", dependencies: ["Shared", "CurlHTTP", "TestSupport"], path: "Tests/SharedTests"),
+        .testTarget(name: "PlatformTests", dependencies: ["Platform", "TestSupport"], path: "Tests/PlatformTests"),
+        .testTarget(name: "TOTPTests", dependencies: ["TOTP", "Crypto", "TestSupport"], path: "Tests/TOTPTests"),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "Platform", "TestSupport"], path: "Tests/HTTPServerTests"),
+        .testTarget(name: "CurlHTTPTests", dependencies: ["CurlHTTP", "Platform", "TestSupport"], path: "Tests/CurlHTTPTests"),
         .testTarget(
-            name: "GatewayTests", dependencies: ["Shared", "Gateway", "TestSupport"], path: "Tests/GatewayTests"),
-        .testTarget(name: "EtcdTests", dependencies: ["Etcd", "Shared", "CurlHTTP", "TestSupport"], path: "Tests/EtcdTests"),
-        .testTarget(name: "BotTests", dependencies: ["Shared", "CurlHTTP", "Bot", "TestSupport"], path: "Tests/BotTests"),
+            name: "GatewayTests", dependencies: ["Gateway", "Platform", "Crypto", "TOTP", "HTTPServer", "TestSupport"],
+            path: "Tests/GatewayTests"),
+        .testTarget(name: "EtcdTests", dependencies: ["Etcd", "Platform", "CurlHTTP", "TestSupport"], path: "Tests/EtcdTests"),
+        .testTarget(
+            name: "BotTests", dependencies: ["Bot", "Platform", "TOTP", "HTTPServer", "CurlHTTP", "TestSupport"],
+            path: "Tests/BotTests"),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Shared
 import CurlHTTP
 
 /// Entry point of `totp-bot`: parses the command line and runs the chosen command.

@@ -1,4 +1,4 @@
-import Shared
+import Platform
 import CurlHTTP
 
 /// The bot's Prometheus metrics. Names are relied upon by the alert rules

@@ -2,7 +2,8 @@
 import Glibc
 #endif
 import Dispatch
-import Shared
+import Platform
+import HTTPServer
 import Synchronization
 import CurlHTTP
 

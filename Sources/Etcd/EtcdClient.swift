@@ -1,6 +1,5 @@
 import CurlHTTP
 import FoundationEssentials
-import Shared
 import Synchronization
 #if canImport(Glibc)
 import Glibc

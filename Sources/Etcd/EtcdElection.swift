@@ -1,6 +1,6 @@
 import CurlHTTP
 import Dispatch
-import Shared
+import Platform
 import Synchronization
 #if canImport(Glibc)
 import Glibc

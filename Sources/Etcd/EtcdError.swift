@@ -1,3 +1,5 @@
+import Platform
+
 /// Why an etcd call failed, with what to do about it. Equality compares the kind only, so
 /// callers branch with `catch let error where error == .leaseNotFound`. Messages never contain
 /// a value, a credential or a key file's content.

@@ -1,3 +1,6 @@
+import CurlHTTP
+import Platform
+
 /// One change a watch reports.
 ///
 /// ```swift

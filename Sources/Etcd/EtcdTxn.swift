@@ -1,3 +1,5 @@
+import Platform
+
 /// An etcd transaction: if every comparison holds, the `success` operations run, otherwise the
 /// `failure` ones; all atomically at one revision. Reads in the failure branch are how a caller
 /// learns *why* a guarded write did not happen.

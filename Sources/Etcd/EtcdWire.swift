@@ -1,4 +1,4 @@
-import Shared
+import Platform
 
 /// The JSON shapes of etcd 3.4's HTTP/JSON gateway (`/v3/...`), kept apart from the public types.
 /// Keys and values travel as base64, int64 fields as decimal strings, and fields at their zero

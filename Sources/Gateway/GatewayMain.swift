@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import Dispatch
-import Shared
+import Platform
 
 /// Entry point of `totp-gateway`: parses the command line and runs the chosen command.
 @main

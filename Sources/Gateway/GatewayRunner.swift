@@ -2,7 +2,8 @@
 import Glibc
 #endif
 import Dispatch
-import Shared
+import Platform
+import HTTPServer
 import Synchronization
 
 /// Runs the server: load, listen, notify systemd, then react to signals.

@@ -1,5 +1,4 @@
 import Foundation
-import Shared
 import XCTest
 import TestSupport
 @testable import Bot

@@ -1,5 +1,6 @@
 import Foundation
-import Shared
+import Platform
+import TOTP
 import Synchronization
 import XCTest
 @testable import Bot

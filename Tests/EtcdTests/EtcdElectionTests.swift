@@ -1,9 +1,10 @@
 import Foundation
-import Shared
+import Platform
 import Synchronization
 import TestSupport
 import XCTest
 @testable import Etcd
+import TextSupport
 
 /// Election drivers against real etcd: one leader among two, takeover from a paused leader
 /// within lease + 1 s while the paused one is fenced out, resignation, losing etcd.

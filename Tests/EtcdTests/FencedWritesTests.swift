@@ -1,5 +1,5 @@
 import Foundation
-import Shared
+import Platform
 import XCTest
 @testable import Etcd
 

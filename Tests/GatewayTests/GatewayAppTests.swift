@@ -1,7 +1,9 @@
 import TestSupport
 import XCTest
 @testable import Gateway
-@testable import Shared
+@testable import Platform
+@testable import Crypto
+@testable import HTTPServer
 
 /// The handler in-process with injected clocks: every status and field, deterministic metrics.
 final class GatewayAppTests: XCTestCase {

@@ -2,7 +2,9 @@ import Foundation
 import TestSupport
 import XCTest
 @testable import Gateway
-@testable import Shared
+@testable import Platform
+@testable import Crypto
+@testable import TOTP
 
 /// systemd credentials the gateway reads itself (`tokens`, `audit-key`): a missing one is
 /// absent, any other read failure is a configuration error naming the credential.

@@ -1,7 +1,9 @@
 import Foundation
 import TestSupport
 import XCTest
-@testable import Shared
+@testable import Platform
+@testable import Crypto
+import TextSupport
 
 /// Issue 9 item 9: key material readable by group or others is refused with the chmod that
 /// fixes it (as OpenSSH refuses such a private key); a plaintext seeds file readable by others

@@ -2,7 +2,9 @@ import Foundation
 import TestSupport
 import XCTest
 @testable import Gateway
-@testable import Shared
+@testable import Platform
+@testable import Crypto
+@testable import TOTP
 
 /// The `NAME_FILE` convention for every gateway variable, and the refusal of `*_FILE` names the
 /// gateway would not read.

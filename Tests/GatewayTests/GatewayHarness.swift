@@ -1,6 +1,7 @@
 import Foundation
 import TestSupport
 import XCTest
+import TextSupport
 
 /// Starts a real `totp-gateway` on 127.0.0.1 with an ephemeral port and the given environment;
 /// reads the bound port from its "listening" log line.

@@ -1,5 +1,6 @@
 import Foundation
-import Shared
+import Crypto
+import TOTP
 import TestSupport
 import XCTest
 

@@ -1,4 +1,5 @@
-import Shared
+import Platform
+import TOTP
 import CurlHTTP
 
 /// Answers one Zulip message. Only 1:1 DMs get codes; group DMs get at most a hint (when the

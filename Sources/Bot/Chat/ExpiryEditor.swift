@@ -1,6 +1,8 @@
 import Dispatch
-import Shared
+import Platform
+import HTTPServer
 import Synchronization
+import CurlHTTP
 
 /// Edits a reply once its code has expired, so old codes do not sit in the chat history.
 /// Each pending edit is a Dispatch timer and an entry in the leader's state file, so a new

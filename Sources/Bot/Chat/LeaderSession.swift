@@ -1,6 +1,8 @@
 import Dispatch
-import Shared
+import Platform
+import HTTPServer
 import Synchronization
+import CurlHTTP
 
 /// What the leader does with Zulip: learn its id and the feature level, register a DM queue,
 /// set the watermark (first start: register's `max_message_id`) or catch up from it, then

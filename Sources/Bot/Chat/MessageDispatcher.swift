@@ -2,6 +2,9 @@
 import Glibc
 #endif
 import Synchronization
+import CurlHTTP
+import HTTPServer
+import Platform
 
 /// Runs message handlers concurrently, at most `maxConcurrent` at once, while keeping each
 /// sender's messages in order (one at a time per key). A slow gateway call for one user then

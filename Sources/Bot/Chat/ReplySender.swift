@@ -1,4 +1,4 @@
-import Shared
+import Platform
 
 /// Sends the bot's replies and records them in the leader's state. A send that fails is
 /// retried with back-off (429: after `Retry-After`) until `deadline`; then the message is left

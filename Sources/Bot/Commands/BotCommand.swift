@@ -1,4 +1,4 @@
-import Shared
+import TextSupport
 
 /// What a DM asks for. Case-insensitive; surrounding whitespace, a leading mention and
 /// backticks around the label are tolerated.

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Shared
+import TOTP
 
 /// Every text the bot sends. A label the user may not read and a label that does not exist
 /// get the very same answer (`notAvailable`), so label names cannot be probed.

@@ -1,4 +1,6 @@
-import Shared
+import Platform
+import TOTP
+import TextSupport
 
 /// Who may request which label. Entries are `who:labels`, `who` being an email address
 /// (compared case-insensitively in ASCII only: U+212A KELVIN SIGN is not `k`) or a numeric Zulip

@@ -1,7 +1,8 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Shared
+import Platform
+import TextSupport
 
 /// Everything `totp-bot` needs, read and validated once at start-up from the environment (and
 /// a zuliprc). Secrets (`zulipAPIKey`, `gatewayToken`) never appear in `description`.

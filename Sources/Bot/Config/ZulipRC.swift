@@ -1,4 +1,5 @@
-import Shared
+import Platform
+import TextSupport
 
 /// The official `zuliprc` INI file: an `[api]` section with `email`, `key`, `site` and
 /// optionally `cert_bundle` and `insecure`. Other sections and keys are ignored.

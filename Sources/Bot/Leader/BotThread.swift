@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import HTTPServer
 
 /// Starts a detached pthread (Foundation's `Thread` would pull Foundation in); for the few
 /// long-lived threads that block by design: the lock waiter and the Zulip long-poll loop.

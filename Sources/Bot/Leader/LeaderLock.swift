@@ -2,8 +2,11 @@
 import Glibc
 #endif
 import CSystem
-import Shared
+import Platform
+import TOTP
+import HTTPServer
 import Synchronization
+import CurlHTTP
 
 /// Leader election with `flock(LOCK_EX)` on `BOT_LOCK_FILE` and on `BOT_STATE_DIR/leader.lock`
 /// (one file when they are the same, the default): whoever holds both leads, so one state

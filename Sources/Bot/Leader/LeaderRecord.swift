@@ -1,5 +1,5 @@
 import FoundationEssentials
-import Shared
+import Platform
 
 /// What the lock file says about the current leader: who (pid, host), since when, and the
 /// election epoch, incremented at every takeover. Written by the leader through its lock

@@ -1,8 +1,10 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Shared
+import Platform
+import TOTP
 import Synchronization
+import CurlHTTP
 
 /// The leader's `LeaderState`, in memory and in `BOT_STATE_DIR/watermark.json`: every change
 /// is written at once (`FileIO.writeAtomically`: temp file, fsync, rename, directory fsync),

@@ -1,4 +1,5 @@
 import Synchronization
+import Platform
 
 /// The realm's users as the leader's event queue knows them: loaded from register's user lists
 /// and kept current by the queue's `realm_user` events (in the same stream as the DMs, so a

@@ -1,6 +1,6 @@
 import FoundationEssentials
-import Shared
 import CurlHTTP
+import TextSupport
 
 /// The Zulip REST calls the bot makes, over the shared libcurl `HTTPClient`: HTTP Basic auth,
 /// form-encoded parameters (JSON text for lists and booleans), typed `ZulipError`s matched on

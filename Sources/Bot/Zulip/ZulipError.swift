@@ -1,4 +1,5 @@
-import Shared
+import Platform
+import HTTPServer
 
 /// A failed Zulip API call. Callers branch on `code` (never on Zulip's translated `msg`).
 ///

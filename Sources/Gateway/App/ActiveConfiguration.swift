@@ -1,4 +1,4 @@
-import Shared
+import Platform
 
 /// What a `/code` request needs from the active snapshot, resolved once per activation: for each
 /// label its seed, its codes-issued counter and the constant parts of its JSON answer. Swapped

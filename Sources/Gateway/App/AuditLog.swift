@@ -2,7 +2,8 @@
 import Glibc
 #endif
 import Dispatch
-import Shared
+import Platform
+import Crypto
 import Synchronization
 
 /// One JSON line per `/code` decision (issued or refused). The code itself never appears; with an

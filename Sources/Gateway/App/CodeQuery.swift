@@ -1,4 +1,4 @@
-import Shared
+import HTTPServer
 
 /// The `/code` query: `label` (required, once) and `next` (`1/true/yes` or `0/false/no`).
 /// Plain queries (no `%` or `+`) are scanned as bytes in place; others are decoded first.

@@ -1,4 +1,6 @@
-import Shared
+import TOTP
+import HTTPServer
+import TextSupport
 
 extension GatewayApp {
     /// `GET /code?label=X[&next=1]` with `Authorization: Bearer <secret>`.

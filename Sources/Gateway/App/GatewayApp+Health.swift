@@ -1,4 +1,6 @@
-import Shared
+import Platform
+import Crypto
+import HTTPServer
 
 extension GatewayApp {
     /// `GET /healthz`: 200 while serving, 503 while draining (so HAProxy takes the instance out),

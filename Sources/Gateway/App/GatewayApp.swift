@@ -1,7 +1,8 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Shared
+import Platform
+import HTTPServer
 import Synchronization
 
 /// The gateway's request handling: `/code`, `/healthz`, `/metrics`. It owns the active

@@ -1,4 +1,4 @@
-import Shared
+import Platform
 
 /// The gateway's metric families, registered once. Hot-path children are resolved up front so a
 /// request costs a few atomic adds.

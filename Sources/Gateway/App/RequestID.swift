@@ -1,4 +1,4 @@
-import Shared
+import Crypto
 import Synchronization
 
 /// Request ids: an incoming `X-Request-ID` is kept when it is 1-128 safe characters, else a new

@@ -1,4 +1,7 @@
-import Shared
+import Platform
+import Crypto
+import TOTP
+import TextSupport
 
 /// One client token: a name (for logs and audit), the SHA-256 of its secret, and the labels it
 /// may request (`*` for all). Only the hash is kept in memory.

@@ -1,4 +1,5 @@
-import Shared
+import Platform
+import TextSupport
 
 /// A token-bucket rate: `count` requests per `seconds`, bursting up to `burst`.
 ///

@@ -1,4 +1,6 @@
-import Shared
+import Platform
+import Crypto
+import TextSupport
 
 /// The configured client tokens. Lookup hashes the presented secret once and compares it with
 /// every token's hash in constant time, without stopping at the first match, so timing reveals

@@ -1,7 +1,9 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Shared
+import Platform
+import Crypto
+import TOTP
 
 /// `--healthcheck URL`: a one-shot `GET` used as the container health probe (the runtime image
 /// has no curl). Plain `http://HOST:PORT/path` to an IP literal or `localhost`, 3 s at most;

@@ -1,4 +1,4 @@
-import Shared
+import Platform
 
 /// `totp-gateway seal-seeds IN OUT --key-file K`: validates a plain seeds file completely
 /// (the same checks as loading it, self-checks included) and writes it envelope-encrypted.

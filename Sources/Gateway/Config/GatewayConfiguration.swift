@@ -1,7 +1,8 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Shared
+import Platform
+import Crypto
 
 /// Everything `totp-gateway` reads at start-up, parsed and validated once. Seeds and tokens are
 /// loaded separately (`GatewaySnapshot`) because SIGHUP reloads them.

@@ -1,4 +1,4 @@
-import Shared
+import Platform
 
 /// The reloadable part of the configuration (seeds and tokens) with its generation number.
 /// A snapshot is immutable; SIGHUP builds a complete new one and swaps it in, or keeps the old.

@@ -1,4 +1,4 @@
-import Shared
+import Platform
 
 /// `HOST:PORT` (IPv4 or `[IPv6]`), as given to `--listen` or `GATEWAY_LISTEN`.
 ///

@@ -1,7 +1,8 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Shared
+import Platform
+import TextSupport
 
 /// Peers whose `X-Forwarded-For` is believed (HAProxy in front): exact IPv4/IPv6 addresses or
 /// IPv4 CIDR ranges, from `GATEWAY_TRUSTED_PROXIES`.

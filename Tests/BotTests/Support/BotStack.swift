@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import TestSupport
+import TextSupport
 
 /// One test's world: a temp directory, the test Zulip, optionally a real gateway, and any
 /// number of real `totp-bot` processes sharing the lock file and state directory.

@@ -1,5 +1,6 @@
 import Foundation
-import Shared
+import Platform
+import HTTPServer
 import Synchronization
 
 /// A gateway stand-in on a loopback port the kernel picks: answers every `GET /code?label=X`

@@ -1,8 +1,8 @@
 import Foundation
-import Shared
 import XCTest
 import TestSupport
 @testable import CurlHTTP
+import TextSupport
 
 /// The test Zulip (tools/test-zulip/test_zulip.py) as a real process on an ephemeral port,
 /// with its request log, driven through its /control API.

@@ -1,4 +1,5 @@
 import Foundation
+import TextSupport
 
 /// A minimal blocking HTTP/1.1 client over a real loopback socket, for tests: one request per
 /// call (or several pipelined), every read under a timeout.
