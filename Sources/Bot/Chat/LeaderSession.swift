@@ -17,20 +17,17 @@ import Synchronization
 /// it succeeds the parked DMs are answered (those older than `BOT_CATCHUP_MAX_AGE` dropped, as a
 /// catch-up would).
 ///
+/// Whether it leads, and which queue it owns, is the `LeadershipDriver`'s to know: the session
+/// asks it before registering and polling, and reports its queue to it, so a shutdown finds the
+/// queue to delete in the same state that says it is stopping.
+///
 /// ```swift
-/// let session = LeaderSession(...)
-/// BotThread.spawn(name: "zulip") { session.run() }
-/// // shutdown:
-/// session.beginStopping(); session.waitForInFlight(timeout: .seconds(12)); session.deleteQueue(id, timeout: .seconds(2))
+/// let session = LeaderSession(..., leadership: driver)
+/// BotThread.spawn(name: "zulip") { session.run(epoch: 7) }
+/// // shutdown (the driver's steps):
+/// session.stopTakingEvents(); session.waitForInFlight(timeout: .seconds(12)); session.deleteQueue(id, timeout: .seconds(2))
 /// ```
 final class LeaderSession: Sendable {
-    /// Lifecycle of the leader's session: serving Zulip, or stopping after SIGTERM.
-    enum State: Sendable, Equatable {
-        case starting
-        case registered(queueID: String)
-        case stopping
-    }
-
     /// Which messages are settled, and whether a catch-up should retry failed replies.
     private struct Tracking: Sendable {
         var progress = MessageProgress(watermark: nil)
@@ -62,12 +59,12 @@ final class LeaderSession: Sendable {
     private let metrics: BotMetrics
     private let logger: Logger
     private let ping: @Sendable () -> Void
-    private let state = Mutex<State>(.starting)
+    private let leadership: LeadershipDriver
     private let tracking = Mutex(Tracking())
     private let dispatcher = MessageDispatcher(maxConcurrent: LeaderSession.maxConcurrentReplies)
 
     init(config: BotConfiguration, zulip: ZulipClient, handler: DMHandler, directory: UserDirectory, store: LeaderStateStore,
-         editor: ExpiryEditor?, metrics: BotMetrics, logger: Logger, ping: @escaping @Sendable () -> Void) {
+         editor: ExpiryEditor?, metrics: BotMetrics, logger: Logger, leadership: LeadershipDriver, ping: @escaping @Sendable () -> Void) {
         self.config = config
         self.zulip = zulip
         self.handler = handler
@@ -77,10 +74,11 @@ final class LeaderSession: Sendable {
         self.metrics = metrics
         self.logger = logger
         self.ping = ping
+        self.leadership = leadership
     }
 
-    var current: State { state.withLock { $0 } }
-    private var stopping: Bool { current == .stopping }
+    /// Not leading any more (stopping, or leadership lost): take nothing new.
+    private var stopping: Bool { !leadership.isServing }
 
     /// The watermark as this leader knows it.
     var watermark: Int? { tracking.withLock { $0.progress.watermark } }
@@ -109,22 +107,11 @@ final class LeaderSession: Sendable {
 
         var firstQueue = true
         while !stopping {
-            guard let queue = retrying("register", &backoff, { () throws(ZulipError) in
-                try zulip.register(featureLevel: base.featureLevel)
-            }) else { return }
+            guard let queue = register(base, &backoff) else { return }
             var ctx = base
             if let fl = queue.zulip_feature_level { ctx.featureLevel = fl }
             ctx.queueID = queue.queue_id
             tracking.withLock { [ctx] in $0.context = ctx }
-            let registered = state.withLock { s -> Bool in
-                guard s != .stopping else { return false }
-                s = .registered(queueID: queue.queue_id)
-                return true
-            }
-            guard registered else {
-                _ = try? zulip.deleteQueue(queue.queue_id, timeout: .seconds(2))
-                return
-            }
             logger.info("queue_registered", ["queue_id": .string(queue.queue_id), "feature_level": .int(ctx.featureLevel)])
             if !directory.load(queue) {
                 logger.error("user_directory_unavailable", [
@@ -146,6 +133,22 @@ final class LeaderSession: Sendable {
             }
             poll(queue, ctx, &backoff)
         }
+    }
+
+    /// Registers a queue under the leadership's eye: none is started once stopping, and one
+    /// that arrives after the stop is not polled but left to the shutdown, which deletes it.
+    /// nil once stopping.
+    private func register(_ base: DMHandler.Session, _ backoff: inout Backoff) -> ZulipQueue? {
+        let queue = retrying("register", &backoff) { () throws(ZulipError) -> ZulipQueue? in
+            guard leadership.handle(.registering).contains(.register) else { return nil }
+            let queue: ZulipQueue
+            do throws(ZulipError) { queue = try zulip.register(featureLevel: base.featureLevel) } catch {
+                leadership.handle(.registrationFailed)
+                throw error
+            }
+            return leadership.handle(.registered(queueID: queue.queue_id)).contains(.poll(queueID: queue.queue_id)) ? queue : nil
+        }
+        return queue ?? nil
     }
 
     /// First start: nothing to catch up. Everything after register's `max_message_id` reaches
@@ -225,6 +228,7 @@ final class LeaderSession: Sendable {
                 switch error.code {
                 case .badEventQueue:
                     logger.warning("queue_lost", ["queue_id": .string(queue.queue_id), "error": .string(error.description)])
+                    leadership.handle(.queueLost)
                     return
                 case .badRequest:
                     // Not a lost queue: something about the poll is refused. Register again
@@ -439,9 +443,9 @@ final class LeaderSession: Sendable {
 
     // MARK: - Shutdown
 
-    /// Stops taking events: the poll loop ends, queued messages are left to the next leader.
-    func beginStopping() {
-        state.withLock { $0 = .stopping }
+    /// Stops taking events (the leadership already says stopping, so the poll loop ends):
+    /// queued messages are left to the next leader.
+    func stopTakingEvents() {
         let dropped = dispatcher.stop()
         if dropped > 0 {
             logger.info("shutdown_messages_left", ["count": .int(dropped), "message": "not started; the next leader's catch-up answers them"])
@@ -454,7 +458,7 @@ final class LeaderSession: Sendable {
         dispatcher.waitUntilIdle(timeout: timeout)
     }
 
-    /// Deletes the registered queue, if any (call after `beginStopping`).
+    /// Deletes a queue (a shutdown step, after `stopTakingEvents`).
     func deleteQueue(_ queueID: String, timeout: Duration) -> Bool {
         do {
             try zulip.deleteQueue(queueID, timeout: timeout)
