@@ -51,7 +51,7 @@ enum BotRunner {
         }
 
         CurlRuntime.initializeOnce()
-        let zulipHTTP = HTTPClient(options: HTTPClientOptions(userAgent: "totp-bot/\(HelpText.version)", caFile: config.zulipCAFile))
+        let zulipHTTP = HTTPClient(options: httpOptions(caFile: config.zulipCAFile))
         let zulip = ZulipClient(
             apiBase: config.zulipAPIBase, email: config.zulipEmail, apiKey: config.zulipAPIKey, http: zulipHTTP,
             onSuccess: { metrics.zulipLastSuccess.set(Double(Logger.wallClock().seconds)) },
@@ -61,29 +61,9 @@ enum BotRunner {
                 baseURLs: config.gatewayURLs, token: config.gatewayToken, caFile: config.gatewayCAFile,
                 perAttemptTimeout: config.gatewayAttemptTimeout, overallDeadline: config.gatewayDeadline,
                 userAgent: "totp-bot/\(HelpText.version)"),
-            http: HTTPClient(options: HTTPClientOptions(userAgent: "totp-bot/\(HelpText.version)", caFile: config.gatewayCAFile)),
+            http: HTTPClient(options: httpOptions(caFile: config.gatewayCAFile)),
             logger: logger.with(component: "gateway-client"))
         metrics.attach(gateway: gateway)
-
-        var startedServer: HTTPServer? = nil
-        if let listen = config.listen {
-            var httpConfig = HTTPServerConfiguration()
-            httpConfig.host = listen.host
-            httpConfig.port = listen.port
-            httpConfig.eventLoops = 1
-            let s = HTTPServer(configuration: httpConfig, logger: logger.with(component: "http")) { request in
-                health(request, role: leadership.role, stateFailure: store.writeFailure, metrics: metrics)
-            }
-            do {
-                let port = try s.start()
-                logger.info("listening", ["address": .string("\(listen.host):\(port)"), "port": .int(port)])
-            } catch {
-                BotMain.printError("totp-bot: cannot listen on BOT_LISTEN \(listen.host):\(listen.port): \(error)")
-                exit(2)
-            }
-            startedServer = s
-        }
-        let server = startedServer
 
         let ping: @Sendable () -> Void = { _ = try? notifier.watchdog() }
         // Edits left by a previous leader are done even with BOT_EXPIRY_EDIT=0 (it promised them).
@@ -100,6 +80,28 @@ enum BotRunner {
         let session = LeaderSession(
             config: config, zulip: zulip, handler: handler, directory: directory, store: store, editor: editor, metrics: metrics,
             logger: logger, leadership: leadership, ping: ping)
+
+        var startedServer: HTTPServer? = nil
+        if let listen = config.listen {
+            var httpConfig = HTTPServerConfiguration()
+            httpConfig.host = listen.host
+            httpConfig.port = listen.port
+            httpConfig.eventLoops = 1
+            let s = HTTPServer(configuration: httpConfig, logger: logger.with(component: "http")) { request in
+                let role = leadership.role
+                return health(request, role: role, stateFailure: store.writeFailure, eventQueue: role == .leader ? session.eventQueueStatus : nil,
+                              metrics: metrics)
+            }
+            do {
+                let port = try s.start()
+                logger.info("listening", ["address": .string("\(listen.host):\(port)"), "port": .int(port)])
+            } catch {
+                BotMain.printError("totp-bot: cannot listen on BOT_LISTEN \(listen.host):\(listen.port): \(error)")
+                exit(2)
+            }
+            startedServer = s
+        }
+        let server = startedServer
 
         // READY before blocking on the lock: a standby is a healthy, started service.
         _ = try? notifier.ready()
@@ -130,9 +132,20 @@ enum BotRunner {
         withExtendedLifetime(sources) { dispatchMain() }
     }
 
+    /// The curl options of both clients: TCP keep-alive after 30 s idle, probes every 15 s, so a
+    /// connection whose peer vanished is noticed by the kernel too, and the probes keep NATs and
+    /// load balancers from dropping an idle long-poll.
+    static func httpOptions(caFile: String?) -> HTTPClientOptions {
+        var options = HTTPClientOptions(userAgent: "totp-bot/\(HelpText.version)", caFile: caFile)
+        options.tcpKeepAlive = .init(idle: .seconds(30), interval: .seconds(15))
+        return options
+    }
+
     /// `/healthz`: 200 `{"status":"ok","role":...}`; 503 while stopping, and for a leader that
-    /// cannot save its state (`"status":"degraded"`, with the reason): it answers no DM then.
-    static func health(_ request: HTTPRequest, role: Leadership.Role, stateFailure: String?, metrics: BotMetrics) -> HTTPResponse {
+    /// cannot save its state (`"status":"degraded"`, with the reason): it answers no DM then. A
+    /// leader also shows how long ago its event queue last answered and the stuck-poll limit.
+    static func health(_ request: HTTPRequest, role: Leadership.Role, stateFailure: String?,
+                       eventQueue: (lastAnswerAge: Duration?, limit: Duration)?, metrics: BotMetrics) -> HTTPResponse {
         switch request.path {
         case "/healthz":
             let degraded = role == .leader ? stateFailure : nil
@@ -140,6 +153,10 @@ enum BotRunner {
             if let degraded {
                 body += ",\"reason\":\"state_not_writable\",\"message\":"
                 JSONText.appendString("the state in BOT_STATE_DIR cannot be saved, so no DM is answered: \(degraded)", to: &body)
+            }
+            if let eventQueue {
+                if let age = eventQueue.lastAnswerAge { body += ",\"last_event_answer_age_seconds\":\(tenths(age))" }
+                body += ",\"event_poll_limit_seconds\":\(tenths(eventQueue.limit))"
             }
             body += "}"
             let ok = role != .stopping && degraded == nil
@@ -149,5 +166,11 @@ enum BotRunner {
         default:
             return HTTPResponse.jsonError(status: 404, error: "not_found", message: "try /healthz or /metrics")
         }
+    }
+
+    /// Seconds to one decimal, as a JSON number.
+    private static func tenths(_ d: Duration) -> Double {
+        let (s, atto) = d.components
+        return Double(s * 10 + atto / 100_000_000_000_000_000) / 10
     }
 }

@@ -7,7 +7,9 @@ import Synchronization
 /// long-poll. Messages are answered concurrently (`MessageDispatcher`: a few at once, each
 /// sender's in order), and the watermark moves only past messages that are settled, so a
 /// shutdown, a failed reply or a crash never skips one. A reply that failed is retried by a
-/// catch-up a few seconds later. Expired queues are re-registered (and caught up), 429s wait
+/// catch-up a few seconds later. A long-poll not answered within `LongPollPatience.limit` is
+/// stuck (a connection dropped on the way without a reset): it is abandoned and sent again with
+/// the same `last_event_id`, logged and counted. Expired queues are re-registered (and caught up), 429s wait
 /// `Retry-After`, other errors back off exponentially with jitter (the back-off is reset only
 /// by a successful poll), 401 ends the process (exit 3). systemd's watchdog is fed after every
 /// Zulip call that returned, but only while no message has waited or run longer than
@@ -40,6 +42,10 @@ final class LeaderSession: Sendable {
         var parked: [Int: ZulipMessage] = [:]
         /// The context of the newest queue, for answering parked DMs.
         var context: DMHandler.Session? = nil
+        /// How long a long-poll may go unanswered.
+        var patience = LongPollPatience()
+        /// When the event queue last answered (register or poll), or when this leader started.
+        var lastEventAnswer: ContinuousClock.Instant? = nil
     }
 
     /// How often a failed state write is tried again.
@@ -83,6 +89,12 @@ final class LeaderSession: Sendable {
     /// The watermark as this leader knows it.
     var watermark: Int? { tracking.withLock { $0.progress.watermark } }
 
+    /// For the leader's `/healthz`: how long ago the event queue last answered (nil before this
+    /// process leads), and how long a poll may now go unanswered.
+    var eventQueueStatus: (lastAnswerAge: Duration?, limit: Duration) {
+        tracking.withLock { t in (t.lastEventAnswer.map { .now - $0 }, t.patience.limit) }
+    }
+
     /// The poll loop of the leader of `epoch`; returns only once stopping.
     func run(epoch: Int) {
         // Re-read the file: the previous leader moved it while this process waited as a standby.
@@ -95,6 +107,8 @@ final class LeaderSession: Sendable {
         BotThread.spawn(name: "state-retry") { [self] in retryStateWrites() }
         let saved = store.current
         tracking.withLock { $0.progress = MessageProgress(watermark: saved.lastMessageID) }
+        // The silence an alert measures starts with the leadership, not at the epoch.
+        eventQueueAnswered()
         editor?.resume(saved.pendingEdits)
 
         var backoff = Backoff(initial: config.backoffInitial, maximum: config.backoffMax)
@@ -146,9 +160,24 @@ final class LeaderSession: Sendable {
                 leadership.handle(.registrationFailed)
                 throw error
             }
-            return leadership.handle(.registered(queueID: queue.queue_id)).contains(.poll(queueID: queue.queue_id)) ? queue : nil
+            guard leadership.handle(.registered(queueID: queue.queue_id)).contains(.poll(queueID: queue.queue_id)) else { return nil }
+            tracking.withLock { $0.patience.registered(longpollTimeoutSeconds: queue.event_queue_longpoll_timeout_seconds) }
+            eventQueueAnswered()
+            return queue
         }
         return queue ?? nil
+    }
+
+    /// Notes an answer from the event queue (`poll`: how long the poll waited for it).
+    private func eventQueueAnswered(poll: Duration? = nil, heartbeat: Bool = false) {
+        let limit = tracking.withLock { t -> Duration in
+            if let poll { t.patience.answered(after: poll, heartbeat: heartbeat) }
+            t.lastEventAnswer = .now
+            return t.patience.limit
+        }
+        let now = Logger.wallClock()
+        metrics.eventLastAnswer.set(Double(now.seconds) + Double(now.nanoseconds) / 1e9)
+        metrics.eventPollLimit.set(seconds(limit))
     }
 
     /// First start: nothing to catch up. Everything after register's `max_message_id` reaches
@@ -199,11 +228,13 @@ final class LeaderSession: Sendable {
     /// Long-polls until the queue is gone (returns to re-register) or stopping.
     private func poll(_ queue: ZulipQueue, _ ctx: DMHandler.Session, _ backoff: inout Backoff) {
         var lastEventID = queue.last_event_id
-        let timeout = Duration.seconds(max(queue.event_queue_longpoll_timeout_seconds ?? 90, 90) + 10)
         while !stopping {
+            let limit = tracking.withLock { $0.patience.limit }
+            let sent = ContinuousClock.now
             do {
-                let events = try zulip.events(queueID: queue.queue_id, lastEventID: lastEventID, timeout: timeout)
+                let events = try zulip.events(queueID: queue.queue_id, lastEventID: lastEventID, timeout: limit)
                 let received = ContinuousClock.now
+                eventQueueAnswered(poll: received - sent, heartbeat: events.contains { $0.type == "heartbeat" })
                 heartbeat()
                 backoff.reset()
                 if stopping { return }
@@ -225,6 +256,17 @@ final class LeaderSession: Sendable {
             } catch {
                 heartbeat()
                 if stopping { return }
+                // The limit passed (not the connect timeout, which comes far sooner): stuck.
+                let waited = ContinuousClock.now - sent
+                if error.code == .network, error.timedOut, waited >= limit * 9 / 10 {
+                    metrics.eventPollsAbandoned.inc()
+                    logger.warning("events_poll_abandoned", [
+                        "queue_id": .string(queue.queue_id), "last_event_id": .int(lastEventID),
+                        "waited_ms": .int(Int(seconds(waited) * 1000)), "limit_ms": .int(Int(seconds(limit) * 1000)),
+                        "message": "no answer to the long-poll within the limit (Zulip answers each within its heartbeat interval): a connection on the way was dropped; polling again with the same last_event_id, which loses nothing",
+                    ])
+                    continue
+                }
                 switch error.code {
                 case .badEventQueue:
                     logger.warning("queue_lost", ["queue_id": .string(queue.queue_id), "error": .string(error.description)])
