@@ -4,6 +4,7 @@ import CurlHTTP
 /// The bot's Prometheus metrics. Names are relied upon by the alert rules
 /// (infra/prometheus/alerts.yml): `bot_leader`, `bot_leader_epoch`,
 /// `bot_zulip_last_success_timestamp_seconds`, `bot_zulip_errors_total{kind}`,
+/// `bot_zulip_last_event_answer_timestamp_seconds`, `bot_zulip_event_poll_limit_seconds`,
 /// `bot_gateway_requests_total{instance,outcome}`, `bot_gateway_failovers_total`,
 /// `bot_dms_total{outcome}`, `bot_state_writable`, plus `process_*`. Also per gateway URL: `bot_gateway_attempts_total`
 /// and `bot_gateway_circuit_open` (1 while that instance is skipped or being probed), and
@@ -20,6 +21,9 @@ final class BotMetrics: Sendable {
     let epoch: Gauge
     let zulipLastSuccess: Gauge
     let zulipErrors: CounterFamily
+    let eventLastAnswer: Gauge
+    let eventPollLimit: Gauge
+    let eventPollsAbandoned: Counter
     let dms: CounterFamily
     let expiryEdits: CounterFamily
     let watermarkRejected: Counter
@@ -36,6 +40,15 @@ final class BotMetrics: Sendable {
         for kind in ["auth", "bad_queue", "rate_limit", "server", "network", "bad_request", "decoding"] {
             _ = zulipErrors.labels(kind)
         }
+        eventLastAnswer = registry.gauge(
+            "bot_zulip_last_event_answer_timestamp_seconds",
+            help: "Unix time of the leader's last answer from its Zulip event queue (register or GET /events), or of its start as leader.").labels()
+        eventPollLimit = registry.gauge(
+            "bot_zulip_event_poll_limit_seconds",
+            help: "How long a long-poll may go unanswered before the leader abandons it as stuck and polls again.").labels()
+        eventPollsAbandoned = registry.counter(
+            "bot_zulip_event_polls_abandoned_total",
+            help: "Long-polls (GET /events) abandoned without an answer after the limit, then sent again with the same last_event_id.").labels()
         dms = registry.counter("bot_dms_total", help: "Messages handled, by outcome.", labelNames: ["outcome"])
         expiryEdits = registry.counter("bot_expiry_edits_total", help: "Edits of replies whose code expired, by result.", labelNames: ["result"])
         watermarkRejected = registry.counter(

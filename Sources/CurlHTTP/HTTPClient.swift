@@ -84,6 +84,11 @@ public final class HTTPClient: Sendable {
         handle.set(CURLOPT_PROXY, string: "")
         handle.set(CURLOPT_TIMEOUT_MS, Self.milliseconds(request.timeout))
         handle.set(CURLOPT_CONNECTTIMEOUT_MS, Self.milliseconds(request.connectTimeout))
+        if let keepAlive = options.tcpKeepAlive {
+            handle.set(CURLOPT_TCP_KEEPALIVE, 1)
+            handle.set(CURLOPT_TCP_KEEPIDLE, Self.wholeSeconds(keepAlive.idle))
+            handle.set(CURLOPT_TCP_KEEPINTVL, Self.wholeSeconds(keepAlive.interval))
+        }
         handle.set(CURLOPT_SSL_VERIFYPEER, 1)
         handle.set(CURLOPT_SSL_VERIFYHOST, 2)
         if let caFile = request.caFile ?? options.caFile {
@@ -172,6 +177,11 @@ public final class HTTPClient: Sendable {
         where s.utf8.contains(where: { $0 == 0x0D || $0 == 0x0A || $0 == 0 }) {
             throw invalid("URL, user agent or credentials contain CR, LF or NUL")
         }
+    }
+
+    /// Whole seconds for curl's second-valued options, at least 1 (the kernel refuses 0).
+    static func wholeSeconds(_ duration: Duration) -> Int {
+        min(max(1, Int(duration.components.seconds)), 32_767)
     }
 
     /// Whole milliseconds, at least 1: curl reads 0 as "no limit".

@@ -23,6 +23,26 @@ public struct HTTPClientOptions: Sendable {
     public var verboseLogger: Logger?
     /// Largest response body accepted; a bigger one fails with `.other` instead of eating memory.
     public var maxResponseBytes = 8 << 20
+    /// TCP keep-alive on every new connection; nil leaves it off (curl's default).
+    public var tcpKeepAlive: TCPKeepAlive?
+
+    /// After `idle` without traffic on a connection the kernel probes the peer every `interval`
+    /// (`CURLOPT_TCP_KEEPALIVE`, `_KEEPIDLE`, `_KEEPINTVL`; whole seconds, at least 1). A peer
+    /// that vanished without a reset is then noticed, and a NAT or load balancer on the way sees
+    /// traffic on an idle long-poll and keeps its connection.
+    ///
+    /// ```swift
+    /// options.tcpKeepAlive = .init(idle: .seconds(30), interval: .seconds(15))
+    /// ```
+    public struct TCPKeepAlive: Sendable, Equatable {
+        public var idle: Duration
+        public var interval: Duration
+
+        public init(idle: Duration, interval: Duration) {
+            self.idle = idle
+            self.interval = interval
+        }
+    }
 
     public init(userAgent: String, caFile: String? = nil, verbose: Bool = false) {
         self.userAgent = userAgent

@@ -109,6 +109,35 @@ final class BotResilienceTests: BotProcessTestCase {
 
     /// SIGTERM with a reply whose code is still valid: the expiry edit is done at once, before
     /// the queue is deleted and the lock released, and nothing is left in the state file.
+    /// Issue 10: a queue registration in flight when SIGTERM arrives. Zulip makes the queue at
+    /// once but answers 5 s later; the leader waits for the answer and deletes that queue before
+    /// it leaves, instead of leaving it on the server (it used to delete the queue it had lost,
+    /// release the lock and exit while the register was still out).
+    func testAQueueRegisteredWhileSIGTERMArrivesIsDeleted() throws {
+        stack = try BotStack()
+        let bot = try stack.startBot()
+        let z = stack.zulip
+        XCTAssertEqual(z.queueIDs().count, 1)
+        z.holdAnswer(method: "POST", path: "/api/v1/register", seconds: 5)
+        // Zulip drops the queue: the bot registers again, and that answer is slow.
+        z.control("POST", "/expire-queues", [:])
+        XCTAssertNotNil(waitForLine(bot, "queue_lost"))
+        var made: [String] = []
+        XCTAssertTrue(TestProcess.waitUntil(timeout: 5) { made = z.queueIDs(); return !made.isEmpty }, "no second register")
+        bot.signal(SIGTERM)
+        XCTAssertEqual(bot.waitForExit(timeout: 20), 0, bot.stderr)
+        XCTAssertEqual(z.queueIDs(), [], "the queue registered while stopping was left on the server")
+        XCTAssertNotNil(BotStack.lines(bot, "shutdown_awaiting_registration").first, "SIGTERM did not land during the register")
+        let deleted = try XCTUnwrap(BotStack.lines(bot, "shutdown_queue_deleted").first)
+        XCTAssertEqual(deleted["queue_id"] as? String, made.first)
+        XCTAssertEqual(deleted["deleted"] as? Bool, true)
+        XCTAssertEqual(BotStack.lines(bot, "queue_registered").count, 1, "the late queue must not be polled")
+        let events = BotStack.events(bot)
+        let order = ["shutdown_events_stopped", "shutdown_awaiting_registration", "shutdown_queue_deleted", "shutdown_lock_released", "stopped"]
+        let positions = order.map { events.firstIndex(of: $0) ?? -1 }
+        XCTAssertEqual(positions, positions.sorted(), "\(events)")
+    }
+
     func testSIGTERMDoesThePendingExpiryEditsBeforeLeaving() throws {
         stack = try BotStack()
         let z = stack.zulip

@@ -19,6 +19,43 @@ final class HTTPClientTests: XCTestCase {
         HTTPClientRequest(method: method, url: url, body: body, timeout: .seconds(5), connectTimeout: .seconds(2))
     }
 
+    /// With `tcpKeepAlive` the kernel's keep-alive timer runs on the client's idle connection,
+    /// due after the idle time asked for; without it, no timer. Read from `/proc/self/net/tcp`
+    /// (column `tr:tm->when`: timer 2 is keep-alive, the expiry in clock ticks).
+    func testTCPKeepAliveArmsTheKernelsTimerOnIdleConnections() throws {
+        let plain = try ScriptedHTTPServer()
+        let kept = try ScriptedHTTPServer()
+        defer { plain.stop(); kept.stop() }
+        var options = HTTPClientOptions(userAgent: "totp-tests/1.0")
+        options.tcpKeepAlive = .init(idle: .seconds(40), interval: .seconds(10))
+        XCTAssertEqual(try HTTPClient(options: options).perform(request("GET", kept.baseURL + "/x")).status, 200)
+        XCTAssertEqual(try makeClient().perform(request("GET", plain.baseURL + "/x")).status, 200)
+
+        let keptTimer = try XCTUnwrap(Self.clientTimer(toPort: kept.port), "no idle client connection to the server")
+        XCTAssertEqual(keptTimer.kind, 2, "keep-alive timer not armed")
+        XCTAssertGreaterThan(keptTimer.seconds, 30)
+        XCTAssertLessThanOrEqual(keptTimer.seconds, 40)
+        XCTAssertEqual(try XCTUnwrap(Self.clientTimer(toPort: plain.port)).kind, 0, "no timer without the option")
+        XCTAssertEqual(HTTPClient.wholeSeconds(.milliseconds(300)), 1)
+        XCTAssertEqual(HTTPClient.wholeSeconds(.seconds(30)), 30)
+    }
+
+    /// The kernel timer of this process's established TCP connection to 127.0.0.1:`port`.
+    private static func clientTimer(toPort port: UInt16) -> (kind: Int, seconds: Double)? {
+        // Read to the end: a /proc file has no size, and one read returns only its first page.
+        guard let data = FileHandle(forReadingAtPath: "/proc/self/net/tcp")?.readDataToEndOfFile() else { return nil }
+        let table = String(decoding: data, as: UTF8.self)
+        let remote = String(format: "0100007F:%04X", Int(port))
+        for line in table.split(separator: "\n").dropFirst() {
+            let f = line.split(separator: " ")
+            guard f.count > 5, f[2] == remote, f[3] == "01" else { continue }
+            let timer = f[5].split(separator: ":")
+            guard timer.count == 2, let kind = Int(timer[0], radix: 16), let ticks = Int(timer[1], radix: 16) else { return nil }
+            return (kind, Double(ticks) / Double(sysconf(Int32(_SC_CLK_TCK))))
+        }
+        return nil
+    }
+
     func testMethodsHeadersAndBodiesReachServerAsSent() throws {
         let server = try ScriptedHTTPServer()
         defer { server.stop() }

@@ -526,6 +526,52 @@ def test_drop_after_send_delivers_without_answering(emu, bot_id):
                                          "content": "answered"})[0] == 200
 
 
+def test_hold_answer_until_the_client_leaves(emu, bot_id):
+    """A long-poll whose answer is swallowed, the socket kept open: the client gives up, and
+    its next poll with the same last_event_id gets the events (nothing was acknowledged)."""
+    emu.user("hana@example.com", "Hana")
+    q = emu.register(narrow=[["is", "dm"]])
+    emu.control("POST", "/hold-answer", {"count": 1, "method": "GET", "path": "/api/v1/events"})
+    before = max(e["seq"] for e in emu.control("GET", "/requests")["requests"])
+    hung = run_async(emu.api, "GET", "/events", {"queue_id": q["queue_id"], "last_event_id": "-1"},
+                     timeout=2)
+    emu.control("POST", "/send", {"from": "hana@example.com", "content": "during the hang"})
+    with pytest.raises(OSError):  # urllib's timeout: no answer although the event came
+        hung(timeout=10)
+    status, _, body = emu.poll(q["queue_id"], -1)
+    assert status == 200
+    assert [e["message"]["content"] for e in body["events"] if e["type"] == "message"] == ["during the hang"]
+    held = []
+    deadline = time.monotonic() + 5
+    while not held and time.monotonic() < deadline:
+        held = [e for e in emu.control("GET", f"/requests?after={before}")["requests"] if e.get("held")]
+        time.sleep(0.05)
+    assert len(held) == 1 and held[0]["dropped"] is True and held[0]["status"] is None, held
+
+
+def test_hold_answer_for_seconds_after_handling(emu):
+    """A slow answer: the register is done at once (its queue exists), the answer comes later."""
+    emu.control("POST", "/hold-answer", {"count": 1, "seconds": 1.5, "method": "POST",
+                                          "path": "/api/v1/register"})
+    known = {q["queue_id"] for q in emu.control("GET", "/queues")["queues"]}
+    started = time.monotonic()
+    slow = run_async(emu.register)
+    made = set()
+    deadline = time.monotonic() + 5
+    while not made and time.monotonic() < deadline:
+        made = {q["queue_id"] for q in emu.control("GET", "/queues")["queues"]} - known
+        time.sleep(0.02)
+    body = slow()
+    assert time.monotonic() - started >= 1.4
+    assert made == {body["queue_id"]}
+    entry = emu.control("GET", "/requests")["requests"][-1]
+    assert entry["path"] == "/api/v1/register" and entry["status"] == 200 and entry["held"] is True
+    assert emu.register()["queue_id"] not in made, "one call only"
+    for bad in ({"count": -1}, {"seconds": 0}, {"seconds": "1"}, {"path": "/register"}):
+        with pytest.raises(urllib.error.HTTPError):
+            emu.control("POST", "/hold-answer", bad)
+
+
 def test_api_key_rotation(emu):
     emu.control("POST", "/users", {"email": "rot@example.com", "api_key": "old-key-1"})
     assert emu.api("GET", "/users/me", auth=("rot@example.com", "old-key-1"))[0] == 200

@@ -23,7 +23,9 @@ import json
 import os
 import random
 import re
+import select
 import signal
+import socket
 import sys
 import threading
 import time
@@ -354,6 +356,9 @@ class State:
             self.bad_request_left = 0
             self.bad_request_only = None
             self.drop_after_send_left = 0
+            self.hold_left = 0
+            self.hold_only = None
+            self.hold_seconds = None  # None: until the client closes the connection
             self.forbid_edits = False
             self.window = {}  # user id -> [window start, count]
             self.bot_id = self.create_user(self.bot_email, self.bot_name, api_key=self.bot_key,
@@ -1315,9 +1320,15 @@ class Handler(BaseHTTPRequestHandler):
             "content_type": ctype or None,
             "user_agent": self.headers.get("User-Agent"),
         }
+        # Taken on arrival: a long-poll is handled for seconds, and the injection is its.
+        hold = self.take_hold(method, parts.path)
         status, headers, body_obj, text, ctype_out = 200, {}, None, None, "application/json"
         try:
             status, headers, body_obj = self.api_call(method, path, query, form, entry)
+            if hold is not None:
+                entry["held"] = True
+                if not self.hold_answer(hold):
+                    raise DropConnection()
         except DropConnection:
             entry.update({"status": None, "dropped": True,
                           "duration_ms": round((time.time() - started) * 1000, 1)})
@@ -1389,6 +1400,34 @@ class Handler(BaseHTTPRequestHandler):
         except ApiError as err:
             headers = dict(err.headers)
             return err.status, headers, err.body()
+
+    def take_hold(self, method, path):
+        """Seconds to hold this request's answer (inf: until the client leaves), or None."""
+        s = self.state
+        with s.lock:
+            if s.hold_left > 0 and matches(s.hold_only, method, path):
+                s.hold_left -= 1
+                return float("inf") if s.hold_seconds is None else s.hold_seconds
+        return None
+
+    def hold_answer(self, seconds):
+        """Keeps the handled request's answer back, the socket open: True once `seconds` have
+        passed (then it is sent), False when the client closed first or the server stops."""
+        s = self.state
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if s.stopping:
+                return False
+            wait = max(0.0, min(0.2, deadline - time.monotonic()))
+            readable, _, _ = select.select([self.connection], [], [], wait)
+            if readable:
+                try:
+                    if self.connection.recv(1, socket.MSG_PEEK) == b"":
+                        return False  # the client gave up on the request and closed
+                except OSError:
+                    return False
+                time.sleep(0.2)  # pipelined bytes: not read before this answer is sent
+        return True
 
     def client_name(self):
         ua = self.headers.get("User-Agent") or ""
@@ -1674,6 +1713,20 @@ class Handler(BaseHTTPRequestHandler):
         with s.lock:
             s.drop_after_send_left = count
         return 200, {"count": count}
+
+    def control_post_hold_answer(self, payload, query):
+        s = self.state
+        count, seconds = payload.get("count", 1), payload.get("seconds")
+        if not isinstance(count, int) or count < 0:
+            raise ControlError("count must be a non-negative integer")
+        if seconds is not None and (not isinstance(seconds, (int, float)) or isinstance(seconds, bool)
+                                    or seconds <= 0):
+            raise ControlError("seconds must be a positive number (omit it to hold until the client leaves)")
+        only = injection_filter(payload)
+        with s.lock:
+            s.hold_left, s.hold_only, s.hold_seconds = count, only, seconds
+        return 200, {"count": count, "seconds": seconds, "method": payload.get("method"),
+                     "path": payload.get("path")}
 
     def control_post_forbid_edits(self, payload, query):
         s = self.state

@@ -9,7 +9,9 @@ import CurlHTTP
 /// long-poll. Messages are answered concurrently (`MessageDispatcher`: a few at once, each
 /// sender's in order), and the watermark moves only past messages that are settled, so a
 /// shutdown, a failed reply or a crash never skips one. A reply that failed is retried by a
-/// catch-up a few seconds later. Expired queues are re-registered (and caught up), 429s wait
+/// catch-up a few seconds later. A long-poll not answered within `LongPollPatience.limit` is
+/// stuck (a connection dropped on the way without a reset): it is abandoned and sent again with
+/// the same `last_event_id`, logged and counted. Expired queues are re-registered (and caught up), 429s wait
 /// `Retry-After`, other errors back off exponentially with jitter (the back-off is reset only
 /// by a successful poll), 401 ends the process (exit 3). systemd's watchdog is fed after every
 /// Zulip call that returned, but only while no message has waited or run longer than
@@ -19,20 +21,17 @@ import CurlHTTP
 /// it succeeds the parked DMs are answered (those older than `BOT_CATCHUP_MAX_AGE` dropped, as a
 /// catch-up would).
 ///
+/// Whether it leads, and which queue it owns, is the `LeadershipDriver`'s to know: the session
+/// asks it before registering and polling, and reports its queue to it, so a shutdown finds the
+/// queue to delete in the same state that says it is stopping.
+///
 /// ```swift
-/// let session = LeaderSession(...)
-/// BotThread.spawn(name: "zulip") { session.run() }
-/// // shutdown:
-/// session.beginStopping(); session.waitForInFlight(timeout: .seconds(12)); session.deleteQueue(id, timeout: .seconds(2))
+/// let session = LeaderSession(..., leadership: driver)
+/// BotThread.spawn(name: "zulip") { session.run(epoch: 7) }
+/// // shutdown (the driver's steps):
+/// session.stopTakingEvents(); session.waitForInFlight(timeout: .seconds(12)); session.deleteQueue(id, timeout: .seconds(2))
 /// ```
 final class LeaderSession: Sendable {
-    /// Lifecycle of the leader's session: serving Zulip, or stopping after SIGTERM.
-    enum State: Sendable, Equatable {
-        case starting
-        case registered(queueID: String)
-        case stopping
-    }
-
     /// Which messages are settled, and whether a catch-up should retry failed replies.
     private struct Tracking: Sendable {
         var progress = MessageProgress(watermark: nil)
@@ -45,6 +44,10 @@ final class LeaderSession: Sendable {
         var parked: [Int: ZulipMessage] = [:]
         /// The context of the newest queue, for answering parked DMs.
         var context: DMHandler.Session? = nil
+        /// How long a long-poll may go unanswered.
+        var patience = LongPollPatience()
+        /// When the event queue last answered (register or poll), or when this leader started.
+        var lastEventAnswer: ContinuousClock.Instant? = nil
     }
 
     /// How often a failed state write is tried again.
@@ -64,12 +67,12 @@ final class LeaderSession: Sendable {
     private let metrics: BotMetrics
     private let logger: Logger
     private let ping: @Sendable () -> Void
-    private let state = Mutex<State>(.starting)
+    private let leadership: LeadershipDriver
     private let tracking = Mutex(Tracking())
     private let dispatcher = MessageDispatcher(maxConcurrent: LeaderSession.maxConcurrentReplies)
 
     init(config: BotConfiguration, zulip: ZulipClient, handler: DMHandler, directory: UserDirectory, store: LeaderStateStore,
-         editor: ExpiryEditor?, metrics: BotMetrics, logger: Logger, ping: @escaping @Sendable () -> Void) {
+         editor: ExpiryEditor?, metrics: BotMetrics, logger: Logger, leadership: LeadershipDriver, ping: @escaping @Sendable () -> Void) {
         self.config = config
         self.zulip = zulip
         self.handler = handler
@@ -79,13 +82,20 @@ final class LeaderSession: Sendable {
         self.metrics = metrics
         self.logger = logger
         self.ping = ping
+        self.leadership = leadership
     }
 
-    var current: State { state.withLock { $0 } }
-    private var stopping: Bool { current == .stopping }
+    /// Not leading any more (stopping, or leadership lost): take nothing new.
+    private var stopping: Bool { !leadership.isServing }
 
     /// The watermark as this leader knows it.
     var watermark: Int? { tracking.withLock { $0.progress.watermark } }
+
+    /// For the leader's `/healthz`: how long ago the event queue last answered (nil before this
+    /// process leads), and how long a poll may now go unanswered.
+    var eventQueueStatus: (lastAnswerAge: Duration?, limit: Duration) {
+        tracking.withLock { t in (t.lastEventAnswer.map { .now - $0 }, t.patience.limit) }
+    }
 
     /// The poll loop of the leader of `epoch`; returns only once stopping.
     func run(epoch: Int) {
@@ -99,6 +109,8 @@ final class LeaderSession: Sendable {
         BotThread.spawn(name: "state-retry") { [self] in retryStateWrites() }
         let saved = store.current
         tracking.withLock { $0.progress = MessageProgress(watermark: saved.lastMessageID) }
+        // The silence an alert measures starts with the leadership, not at the epoch.
+        eventQueueAnswered()
         editor?.resume(saved.pendingEdits)
 
         var backoff = Backoff(initial: config.backoffInitial, maximum: config.backoffMax)
@@ -111,22 +123,11 @@ final class LeaderSession: Sendable {
 
         var firstQueue = true
         while !stopping {
-            guard let queue = retrying("register", &backoff, { () throws(ZulipError) in
-                try zulip.register(featureLevel: base.featureLevel)
-            }) else { return }
+            guard let queue = register(base, &backoff) else { return }
             var ctx = base
             if let fl = queue.zulip_feature_level { ctx.featureLevel = fl }
             ctx.queueID = queue.queue_id
             tracking.withLock { [ctx] in $0.context = ctx }
-            let registered = state.withLock { s -> Bool in
-                guard s != .stopping else { return false }
-                s = .registered(queueID: queue.queue_id)
-                return true
-            }
-            guard registered else {
-                _ = try? zulip.deleteQueue(queue.queue_id, timeout: .seconds(2))
-                return
-            }
             logger.info("queue_registered", ["queue_id": .string(queue.queue_id), "feature_level": .int(ctx.featureLevel)])
             if !directory.load(queue) {
                 logger.error("user_directory_unavailable", [
@@ -148,6 +149,37 @@ final class LeaderSession: Sendable {
             }
             poll(queue, ctx, &backoff)
         }
+    }
+
+    /// Registers a queue under the leadership's eye: none is started once stopping, and one
+    /// that arrives after the stop is not polled but left to the shutdown, which deletes it.
+    /// nil once stopping.
+    private func register(_ base: DMHandler.Session, _ backoff: inout Backoff) -> ZulipQueue? {
+        let queue = retrying("register", &backoff) { () throws(ZulipError) -> ZulipQueue? in
+            guard leadership.handle(.registering).contains(.register) else { return nil }
+            let queue: ZulipQueue
+            do throws(ZulipError) { queue = try zulip.register(featureLevel: base.featureLevel) } catch {
+                leadership.handle(.registrationFailed)
+                throw error
+            }
+            guard leadership.handle(.registered(queueID: queue.queue_id)).contains(.poll(queueID: queue.queue_id)) else { return nil }
+            tracking.withLock { $0.patience.registered(longpollTimeoutSeconds: queue.event_queue_longpoll_timeout_seconds) }
+            eventQueueAnswered()
+            return queue
+        }
+        return queue ?? nil
+    }
+
+    /// Notes an answer from the event queue (`poll`: how long the poll waited for it).
+    private func eventQueueAnswered(poll: Duration? = nil, heartbeat: Bool = false) {
+        let limit = tracking.withLock { t -> Duration in
+            if let poll { t.patience.answered(after: poll, heartbeat: heartbeat) }
+            t.lastEventAnswer = .now
+            return t.patience.limit
+        }
+        let now = Logger.wallClock()
+        metrics.eventLastAnswer.set(Double(now.seconds) + Double(now.nanoseconds) / 1e9)
+        metrics.eventPollLimit.set(seconds(limit))
     }
 
     /// First start: nothing to catch up. Everything after register's `max_message_id` reaches
@@ -198,11 +230,13 @@ final class LeaderSession: Sendable {
     /// Long-polls until the queue is gone (returns to re-register) or stopping.
     private func poll(_ queue: ZulipQueue, _ ctx: DMHandler.Session, _ backoff: inout Backoff) {
         var lastEventID = queue.last_event_id
-        let timeout = Duration.seconds(max(queue.event_queue_longpoll_timeout_seconds ?? 90, 90) + 10)
         while !stopping {
+            let limit = tracking.withLock { $0.patience.limit }
+            let sent = ContinuousClock.now
             do {
-                let events = try zulip.events(queueID: queue.queue_id, lastEventID: lastEventID, timeout: timeout)
+                let events = try zulip.events(queueID: queue.queue_id, lastEventID: lastEventID, timeout: limit)
                 let received = ContinuousClock.now
+                eventQueueAnswered(poll: received - sent, heartbeat: events.contains { $0.type == "heartbeat" })
                 heartbeat()
                 backoff.reset()
                 if stopping { return }
@@ -224,9 +258,21 @@ final class LeaderSession: Sendable {
             } catch {
                 heartbeat()
                 if stopping { return }
+                // The limit passed (not the connect timeout, which comes far sooner): stuck.
+                let waited = ContinuousClock.now - sent
+                if error.code == .network, error.timedOut, waited >= limit * 9 / 10 {
+                    metrics.eventPollsAbandoned.inc()
+                    logger.warning("events_poll_abandoned", [
+                        "queue_id": .string(queue.queue_id), "last_event_id": .int(lastEventID),
+                        "waited_ms": .int(Int(seconds(waited) * 1000)), "limit_ms": .int(Int(seconds(limit) * 1000)),
+                        "message": "no answer to the long-poll within the limit (Zulip answers each within its heartbeat interval): a connection on the way was dropped; polling again with the same last_event_id, which loses nothing",
+                    ])
+                    continue
+                }
                 switch error.code {
                 case .badEventQueue:
                     logger.warning("queue_lost", ["queue_id": .string(queue.queue_id), "error": .string(error.description)])
+                    leadership.handle(.queueLost)
                     return
                 case .badRequest:
                     // Not a lost queue: something about the poll is refused. Register again
@@ -441,9 +487,9 @@ final class LeaderSession: Sendable {
 
     // MARK: - Shutdown
 
-    /// Stops taking events: the poll loop ends, queued messages are left to the next leader.
-    func beginStopping() {
-        state.withLock { $0 = .stopping }
+    /// Stops taking events (the leadership already says stopping, so the poll loop ends):
+    /// queued messages are left to the next leader.
+    func stopTakingEvents() {
         let dropped = dispatcher.stop()
         if dropped > 0 {
             logger.info("shutdown_messages_left", ["count": .int(dropped), "message": "not started; the next leader's catch-up answers them"])
@@ -456,7 +502,7 @@ final class LeaderSession: Sendable {
         dispatcher.waitUntilIdle(timeout: timeout)
     }
 
-    /// Deletes the registered queue, if any (call after `beginStopping`).
+    /// Deletes a queue (a shutdown step, after `stopTakingEvents`).
     func deleteQueue(_ queueID: String, timeout: Duration) -> Bool {
         do {
             try zulip.deleteQueue(queueID, timeout: timeout)

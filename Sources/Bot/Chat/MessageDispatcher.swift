@@ -25,7 +25,8 @@ final class MessageDispatcher: Sendable {
         let work: @Sendable () -> Void
     }
 
-    /// Lifecycle: taking work, or stopped (new work is ignored, queued work was dropped).
+    /// Lifecycle: taking work, or stopped (new work is ignored, queued work was dropped). Stopped
+    /// by the leader's shutdown (`Leadership.Action.stopTakingEvents`), never by itself.
     enum Phase: Sendable, Equatable {
         case accepting
         case stopped

@@ -21,7 +21,7 @@ import CurlHTTP
 /// of the path: device and inode): checked after every `flock` (a standby that waited on a
 /// deleted file reopens the path and waits again), and while leading by `startMonitoring` a few
 /// times a second and by `verify` before each reply; a lost lock is reported, and the leader
-/// stops (`BotRunner`). On acquiring, the holder bumps the epoch (above every lock file's and
+/// stops (`Leadership`). On acquiring, the holder bumps the epoch (above every lock file's and
 /// `minimumEpoch`, the state file's) and writes its `LeaderRecord` into each lock file.
 /// Releasing (closing the descriptors) is the very last step of a shutdown.
 ///
@@ -33,7 +33,9 @@ import CurlHTTP
 /// lock.release()
 /// ```
 final class LeaderLock: Sendable {
-    /// The lock's state machine: waiting in flock, held (with its epoch), or released.
+    /// The lock files' own state machine (their descriptors): waiting in flock, held (with its
+    /// epoch), or released. Whether the bot leads, and what it does about it, is `Leadership`'s:
+    /// this lock reports to it as a `LeaderElection`.
     enum State: Sendable, Equatable {
         /// Opened, not yet asked for the lock.
         case idle

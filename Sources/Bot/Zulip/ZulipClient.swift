@@ -62,8 +62,8 @@ final class ZulipClient: Sendable {
         ])
     }
 
-    /// Long-polls `GET /events`; a client-side timeout above the server's guarantees this
-    /// returns (with a heartbeat at least) or fails, never hangs.
+    /// Long-polls `GET /events`. The server answers within its heartbeat interval; `timeout`
+    /// (`LongPollPatience.limit`) ends a poll whose answer will not come (`timedOut` error).
     func events(queueID: String, lastEventID: Int, timeout: Duration) throws(ZulipError) -> [ZulipEvent] {
         let batch: ZulipEventBatch = try call("GET", "/events", [
             ("queue_id", queueID), ("last_event_id", String(lastEventID)),
@@ -145,7 +145,7 @@ final class ZulipClient: Sendable {
 
         let response: HTTPClientResponse
         do { response = try http.perform(request) } catch {
-            let failure = ZulipError(code: .network, message: "\(method) \(path): \(error.description)")
+            let failure = ZulipError(code: .network, timedOut: error.kind == .timeout, message: "\(method) \(path): \(error.description)")
             onError(failure)
             throw failure
         }

@@ -32,6 +32,8 @@ struct ZulipError: Error, Sendable, Equatable, CustomStringConvertible {
     var zulipCode: String? = nil
     /// Seconds to wait, for `.rateLimited`.
     var retryAfter: Double? = nil
+    /// `.network` only: the client's time limit passed without an answer.
+    var timedOut = false
     /// What happened, in English, without credentials.
     var message: String
 

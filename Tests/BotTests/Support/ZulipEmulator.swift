@@ -110,6 +110,19 @@ final class ZulipEmulator {
         return sent
     }
 
+    /// The ids of the queues the test Zulip holds now (registered and not deleted or expired).
+    func queueIDs() -> [String] {
+        (control("GET", "/queues")["queues"] as? [[String: Any]] ?? []).compactMap { $0["queue_id"] as? String }
+    }
+
+    /// The next `count` calls of `method` `path` are handled, but their answer is held back with
+    /// the socket open: sent after `seconds`, or never (until the client closes) when nil.
+    func holdAnswer(count: Int = 1, method: String, path: String, seconds: Double? = nil) {
+        var body: [String: Any] = ["count": count, "method": method, "path": path]
+        if let seconds { body["seconds"] = seconds }
+        control("POST", "/hold-answer", body)
+    }
+
     /// Logged API requests with this method and path (`/api/v1/...`).
     func requests(_ method: String, _ path: String) -> [[String: Any]] {
         requests().filter { $0["method"] as? String == method && $0["path"] as? String == path }

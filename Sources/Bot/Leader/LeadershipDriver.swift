@@ -1,0 +1,164 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Dispatch
+import Platform
+import HTTPServer
+import Synchronization
+
+/// Holds the bot's one `Leadership` state machine under one lock and performs its actions:
+/// it feeds the election source's news, the signals and the session's queue reports to the
+/// machine, and does what it answers (start the session, the shutdown steps, release, exit).
+/// The steps that block (waiting for replies, edits, a registration, the queue's DELETE) run
+/// one after the other on a queue of their own, so a second signal is still handled.
+///
+/// ```swift
+/// let driver = LeadershipDriver(election: lock, logger: logger, metrics: metrics, notifier: notifier)
+/// let session = LeaderSession(..., leadership: driver)
+/// driver.start(crew: .init(session: session, editor: editor, server: server, ping: ping))
+/// driver.handle(.stopRequested(signal: "SIGTERM"))      // from the signal source
+/// ```
+final class LeadershipDriver: Sendable {
+    /// What the actions act on; given once, by `start`, since the session needs the driver first.
+    struct Crew: Sendable {
+        let session: LeaderSession
+        let editor: ExpiryEditor
+        let server: HTTPServer?
+        /// Feeds systemd's watchdog.
+        let ping: @Sendable () -> Void
+    }
+
+    private let machine: Mutex<Leadership>
+    private let election: any LeaderElection
+    private let crew = Mutex<Crew?>(nil)
+    private let now: @Sendable () -> ContinuousClock.Instant
+    private let logger: Logger
+    private let metrics: BotMetrics
+    private let notifier: SystemdNotifier
+    private let terminate: @Sendable (Int32) -> Never
+    private let steps = DispatchQueue(label: "bot-shutdown")
+
+    /// `terminate` ends the process with the machine's exit code (`exit` outside tests).
+    init(election: any LeaderElection, configuration: Leadership.Configuration = Leadership.Configuration(), logger: Logger,
+         metrics: BotMetrics, notifier: SystemdNotifier, now: @escaping @Sendable () -> ContinuousClock.Instant = { .now },
+         terminate: @escaping @Sendable (Int32) -> Never = { exit($0) }) {
+        machine = Mutex(Leadership(configuration: configuration))
+        self.election = election
+        self.now = now
+        self.logger = logger
+        self.metrics = metrics
+        self.notifier = notifier
+        self.terminate = terminate
+    }
+
+    var role: Leadership.Role { machine.withLock { $0.role } }
+
+    /// True while leading: taking events, registering, answering.
+    var isServing: Bool { machine.withLock { $0.isServing } }
+
+    /// Starts the campaign.
+    func start(crew: Crew) {
+        self.crew.withLock { $0 = crew }
+        election.campaign { [self] event in handle(event) }
+    }
+
+    /// Feeds `event` to the machine and performs its actions; returns them, so that the session
+    /// sees whether it may register (`.register`) or poll (`.poll`).
+    @discardableResult
+    func handle(_ event: Leadership.Event) -> [Leadership.Action] {
+        let actions = machine.withLock { $0.handle(event, now: now()) }
+        for action in actions { perform(action) }
+        return actions
+    }
+
+    /// Whether this process may send or edit now: the machine says it leads (or is finishing
+    /// its replies) and the election source still agrees. A disagreement is a lost leadership.
+    func mayAct() -> Bool {
+        guard machine.withLock({ $0.mayAct }) else { return false }
+        guard let problem = election.verify() else { return true }
+        handle(.lost(reason: problem))
+        return false
+    }
+
+    private func perform(_ action: Leadership.Action) {
+        let crew = crew.withLock { $0 }
+        switch action {
+        case .lead(let token):
+            metrics.leader.set(1)
+            metrics.epoch.set(Double(token))
+            _ = try? notifier.status("leader (epoch \(token))")
+            crew?.ping()
+            logger.info("leader", ["epoch": .int(Int(token)), "pid": .int(Int(getpid())), "host": .string(LeaderLock.hostname())])
+            guard let session = crew?.session else { return }
+            // The Zulip loop gets a thread of its own: the source's thread keeps campaigning.
+            BotThread.spawn(name: "zulip") { session.run(epoch: Int(token)) }
+        case .register, .poll:
+            break
+        case .announceStopping:
+            _ = try? notifier.stopping()
+        case .stopTakingEvents(let signal):
+            crew?.session.stopTakingEvents()
+            logger.info("shutdown_events_stopped", ["signal": .string(signal)])
+        case .drainInFlight(let until):
+            steps.async { [self] in
+                let finished = crew?.session.waitForInFlight(timeout: until - now()) ?? true
+                logger.info("shutdown_inflight_finished", ["complete": .bool(finished)])
+                handle(.inFlightDrained(complete: finished))
+            }
+        case .flushEdits(let until):
+            steps.async { [self] in
+                let (edited, left) = crew?.editor.flush(until: until) ?? (0, 0)
+                logger.info("shutdown_edits_flushed", ["edited": .int(edited), "left": .int(left)])
+                if left > 0 {
+                    logger.warning("expiry_edits_left", ["count": .int(left), "message": "not done in time; they stay in BOT_STATE_DIR for the next leader"])
+                }
+                handle(.editsFlushed)
+            }
+        case .awaitRegistration(let until):
+            steps.async { [self] in
+                logger.info("shutdown_awaiting_registration", ["message": "a queue registration is in flight; waiting for it to delete its queue"])
+                while now() < until, machine.withLock({ $0.queue == .registering }) { Sleep.duration(.milliseconds(5)) }
+                handle(.tick)
+            }
+        case .abandonRegistration:
+            logger.warning("shutdown_registration_unfinished", [
+                "message": "the queue registration did not end in time; a queue Zulip made for it is dropped by Zulip after 10 minutes without a poll",
+            ])
+        case .deleteQueue(let id, let timeout):
+            steps.async { [self] in
+                let deleted = crew?.session.deleteQueue(id, timeout: timeout) ?? false
+                logger.info("shutdown_queue_deleted", ["queue_id": .string(id), "deleted": .bool(deleted)])
+                handle(.queueDeleted)
+            }
+        case .release(let leader):
+            if leader { metrics.leader.set(0) }
+            election.release()
+            if leader {
+                logger.info("shutdown_lock_released", [:])
+                crew?.server?.stopNow()
+            }
+        case .exit(let reason):
+            finish(reason)
+        }
+    }
+
+    private func finish(_ reason: Leadership.Exit) -> Never {
+        switch reason {
+        case .stopped(let signal, let role):
+            logger.info("stopped", ["signal": .string(signal), "role": .string(role.name)])
+        case .stoppedNow(let signal):
+            logger.warning("stopping_now", ["signal": .string(signal)])
+        case .leadershipLost(let reason):
+            metrics.leader.set(0)
+            logger.error("leader_lock_lost", [
+                "reason": .string(reason),
+                "message": "another bot may lead now, so this one stops answering and exits (1) for its supervisor to restart it as a standby; never delete or replace BOT_LOCK_FILE or BOT_STATE_DIR/leader.lock while bots run",
+            ])
+            BotMain.printError("totp-bot: lost the leader lock: \(reason)")
+        case .electionFailed(let reason):
+            logger.error("lock_failed", ["error": .string(reason)])
+            BotMain.printError("totp-bot: \(reason)")
+        }
+        terminate(reason.code)
+    }
+}
