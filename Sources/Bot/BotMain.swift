@@ -27,7 +27,7 @@ enum BotMain {
             exit(healthcheck(url: url))
         case .checkConfig(let zuliprc):
             let config = load(zuliprc: zuliprc)
-            print("configuration ok: site \(config.zulipSite), \(config.gatewayURLs.count) gateway URL(s), \(config.acl.count) ACL entries, lock \(config.lockFile)")
+            print("configuration ok: site \(config.zulipSite), \(config.gatewayURLs.count) gateway URL(s), \(config.acl.count) ACL entries, \(config.policies.count) access policies, lock \(config.lockFile)")
             if config.acl.isEmpty { printError("warning: the access list is empty: nobody will get a code (set BOT_ACL or BOT_ACL_FILE)") }
         case .run(let zuliprc):
             BotRunner.run(config: load(zuliprc: zuliprc))

@@ -28,6 +28,8 @@ struct BotConfiguration: Sendable, CustomStringConvertible {
     /// leader stops feeding systemd's watchdog.
     var watchdogStall: Duration = .seconds(60)
     var acl: AccessList
+    /// `BOT_POLICY` / `BOT_POLICY_FILE`: approvals, grants and notifications per label.
+    var policies = AccessPolicies()
     var lockFile: String
     var stateDir: String
     var listen: (host: String, port: Int)?
@@ -46,7 +48,7 @@ struct BotConfiguration: Sendable, CustomStringConvertible {
 
     var description: String {
         "BotConfiguration(site: \(zulipSite), email: \(zulipEmail), key: <hidden>, gateways: \(gatewayURLs), token: <hidden>, "
-            + "acl entries: \(acl.count), lock: \(lockFile), state: \(stateDir))"
+            + "acl entries: \(acl.count), policies: \(policies.count), lock: \(lockFile), state: \(stateDir))"
     }
 
     /// Zulip's site normalisation (python-zulip-api): `localhost...` gets `http://`, other values
@@ -130,6 +132,10 @@ struct BotConfiguration: Sendable, CustomStringConvertible {
         if let senders = env["ALLOWED_SENDERS"], !senders.isEmpty {
             do { try acl.addAllowedSenders(senders, source: "ALLOWED_SENDERS") } catch { problems += error.problems }
         }
+        var policies = AccessPolicies()
+        do {
+            if let text = try env.value("BOT_POLICY", secret: false) { policies = try AccessPolicies.parse(text.value, source: text.source) }
+        } catch let error as ConfigProblem { problems.append(error) } catch let error as ConfigError { problems += error.problems } catch {}
 
         let stateDir = env["BOT_STATE_DIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/var/lib/totp-bot"
         let lockFile = env["BOT_LOCK_FILE"].flatMap { $0.isEmpty ? nil : $0 } ?? stateDir + "/leader.lock"
@@ -172,6 +178,7 @@ struct BotConfiguration: Sendable, CustomStringConvertible {
             zulipSite: normalizeSite(site ?? ""), zulipEmail: email ?? "", zulipAPIKey: key ?? "", zulipCAFile: zulipCA,
             gatewayURLs: urls, gatewayToken: token ?? "", gatewayCAFile: gatewayCA, acl: acl, lockFile: lockFile,
             stateDir: stateDir, listen: listen)
+        config.policies = policies
         if let v = number("BOT_CATCHUP_MAX_AGE", 0...86400) { config.catchUpMaxAge = Int(v) }
         if let v = flag("BOT_EXPIRY_EDIT") { config.expiryEdit = v }
         if let v = number("BOT_EXPIRY_EDIT_DELAY", 0...3600) { config.expiryEditDelay = v }

@@ -12,9 +12,17 @@ enum HelpText {
           totp-bot --version | --help
 
         COMMANDS (DM the bot; case-insensitive)
-          code <label>     the current code, the seconds it stays valid, and the next code when
-                           fewer than 5 s remain; the reply is edited once the code has expired
-          labels           the labels you may request
+          code <label> [reason]  the current code, the seconds it stays valid, and the next code
+                           when fewer than 5 s remain; the reply is edited once the code has
+                           expired. Under a policy with approvers the reply gives a request
+                           number and whom it waits for; the code follows once approved. When
+                           another person got the current code in this time step, the reply
+                           gives the next one and the second it starts (a code works once)
+          approve <n> / deny <n> [why]  decide a request you were asked about (or react
+                           :+1: / :-1: to the bot's message asking you)
+          pending          the requests waiting for your approval
+          grants           your approvals still running and when they end
+          labels           the labels you may request (and which need approval)
           help             the commands
           Only 1:1 DMs get codes. Group DMs get a hint when the bot is mentioned; stream messages
           are ignored. A label you may not read and one that does not exist get the same answer.
@@ -47,6 +55,19 @@ enum HelpText {
           BOT_ACL_FILE     same entries, one per line (# comments; "who = labels" also accepted)
           ALLOWED_SENDERS  original project's comma-separated senders, each granted *
                            An empty ACL gives nobody a code (the bot says so at start).
+                           "@group:labels" (or "@group = labels") grants a Zulip user group's
+                           members; a person removed from the group loses it at once
+          BOT_POLICY       per-label approvals, one line per label or * (lines also split by ;):
+                           "prod: approvers=@ops-leads,carol@example.com approvals=2 reason=required
+                           grant=30m timeout=10m notify=stream:security/codes". approvers: emails,
+                           user ids, @groups; approvals: distinct approvers needed, never the
+                           requester (default 1); reason: required|optional (default optional);
+                           grant: how long an approval covers further codes (default 0: one code);
+                           timeout: when an unanswered request expires (default 10m); notify:
+                           stream:NAME/TOPIC or dm:@group,email announces each code handed out
+                           (never the code). "label:" alone exempts a label from *; a label
+                           without a policy is handed out at once, as without BOT_POLICY
+          BOT_POLICY_FILE  same, one policy per line (# comments); mistakes name the line
           BOT_USER_RATE_BURST       requests a user may make at once (default 5)
           BOT_USER_RATE_PER_MINUTE  sustained requests per user per minute (default 10); over
                                     it a user is told once when to retry, then not answered
