@@ -127,3 +127,70 @@ final class AccessPolicyTests: XCTestCase {
         XCTAssertEqual(try JSONDecoder().decode(AccessPolicy.self, from: JSONEncoder().encode(s)), s)
     }
 }
+
+/// Groups from register and user_group events, and the ACL's group entries.
+final class UserGroupTests: XCTestCase {
+    private func event(_ json: String) throws -> ZulipEvent { try JSONDecoder().decode(ZulipEvent.self, from: Data(json.utf8)) }
+
+    func testGroupsFollowUserGroupEventsThroughSubgroups() throws {
+        let groups = UserGroupDirectory()
+        XCTAssertFalse(groups.load(ZulipQueue(queue_id: "q", last_event_id: -1)), "no realm_user_groups: nothing to go by")
+        XCTAssertNil(groups.members(of: "ops"))
+        var queue = ZulipQueue(queue_id: "q", last_event_id: -1)
+        queue.realm_user_groups = try JSONDecoder().decode([ZulipUserGroup].self, from: Data("""
+            [{"id":1,"name":"Ops","members":[31],"direct_subgroup_ids":[2],"description":"","is_system_group":false},
+             {"id":2,"name":"ops-leads","members":[33],"direct_subgroup_ids":[],"deactivated":false,"can_manage_group":{"direct_members":[],"direct_subgroups":[]}},
+             {"id":3,"name":"old","members":[35],"deactivated":true},
+             {"id":4,"name":"twin","members":[36]},{"id":5,"name":"TWIN","members":[37]}]
+            """.utf8))
+        XCTAssertTrue(groups.load(queue))
+        XCTAssertEqual(groups.members(of: "ops"), [31, 33], "subgroups' members belong too, names fold")
+        XCTAssertEqual(groups.members(of: "old"), [], "a deactivated group has no members")
+        XCTAssertNil(groups.members(of: "twin"), "a name two groups share is nobody's")
+        XCTAssertNil(groups.members(of: "nosuch"))
+        XCTAssertEqual(groups.names(containing: 33), ["ops", "ops-leads"])
+        XCTAssertEqual(groups.names(containing: 36), [])
+
+        XCTAssertTrue(groups.apply(try event(#"{"id":1,"type":"user_group","op":"add_members","group_id":2,"user_ids":[34]}"#)))
+        XCTAssertEqual(groups.members(of: "ops-leads"), [33, 34])
+        XCTAssertTrue(groups.apply(try event(#"{"id":2,"type":"user_group","op":"remove_members","group_id":2,"user_ids":[33]}"#)))
+        XCTAssertEqual(groups.members(of: "ops"), [31, 34])
+        XCTAssertFalse(groups.apply(try event(#"{"id":3,"type":"user_group","op":"remove_members","group_id":2,"user_ids":[33]}"#)))
+        XCTAssertTrue(groups.apply(try event(#"{"id":4,"type":"user_group","op":"remove_subgroups","group_id":1,"direct_subgroup_ids":[2]}"#)))
+        XCTAssertEqual(groups.members(of: "ops"), [31])
+        XCTAssertTrue(groups.apply(try event(#"{"id":5,"type":"user_group","op":"add","group":{"id":6,"name":"sec","members":[38],"direct_subgroup_ids":[],"description":"","is_system_group":false}}"#)))
+        XCTAssertEqual(groups.members(of: "sec"), [38])
+        XCTAssertTrue(groups.apply(try event(#"{"id":6,"type":"user_group","op":"update","group_id":6,"data":{"name":"security"}}"#)))
+        XCTAssertNil(groups.members(of: "sec"))
+        XCTAssertEqual(groups.members(of: "security"), [38])
+        XCTAssertTrue(groups.apply(try event(#"{"id":7,"type":"user_group","op":"update","group_id":6,"data":{"deactivated":true}}"#)))
+        XCTAssertEqual(groups.members(of: "security"), [])
+        XCTAssertTrue(groups.apply(try event(#"{"id":8,"type":"user_group","op":"remove","group_id":6}"#)))
+        XCTAssertNil(groups.members(of: "security"))
+        XCTAssertFalse(groups.apply(try event(#"{"id":9,"type":"user_group","op":"add_members","group_id":99,"user_ids":[1]}"#)))
+        // A loop of subgroups does not hang.
+        XCTAssertTrue(groups.apply(try event(#"{"id":10,"type":"user_group","op":"add_subgroups","group_id":2,"direct_subgroup_ids":[1]}"#)))
+        XCTAssertTrue(groups.apply(try event(#"{"id":11,"type":"user_group","op":"add_subgroups","group_id":1,"direct_subgroup_ids":[2]}"#)))
+        XCTAssertEqual(groups.members(of: "ops"), [31, 34])
+    }
+
+    func testACLGroupEntriesGrantTheGroupsMembers() throws {
+        let acl = try AccessList.parse("@Ops:prod,certus; @role:members = github; 42:*", source: "BOT_ACL")
+        XCTAssertEqual(acl.groups, ["ops", "role:members"])
+        XCTAssertTrue(acl.allows(userID: 1, emails: [], groups: ["ops"], label: "prod"))
+        XCTAssertTrue(acl.allows(userID: 1, emails: [], groups: ["OPS", "role:members"], label: "github"))
+        XCTAssertFalse(acl.allows(userID: 1, emails: [], groups: ["ops"], label: "github"))
+        XCTAssertFalse(acl.allows(userID: 1, emails: [], groups: [], label: "prod"), "out of the group, no access")
+        XCTAssertThrowsError(try AccessList.parse("@:prod", source: "BOT_ACL"))
+    }
+
+    func testReactionAndGroupEventsDecodeLeniently() throws {
+        let r = try event(#"{"id":3,"type":"reaction","op":"add","user_id":33,"user":{"user_id":33,"email":"c@x","full_name":"C"},"message_id":3050,"emoji_name":"+1","emoji_code":"1f44d","reaction_type":"unicode_emoji"}"#)
+        XCTAssertEqual(r.message_id, 3050)
+        XCTAssertEqual(r.user_id, 33)
+        XCTAssertEqual(r.emoji_code, "1f44d")
+        let odd = try event(#"{"id":4,"type":"user_group","op":"update","group_id":"x","data":{"can_manage_group":{"direct_members":[1]}}}"#)
+        XCTAssertNil(odd.group_id)
+        XCTAssertEqual(odd.data, ZulipUserGroupChange())
+    }
+}
