@@ -65,6 +65,21 @@ final class BotMetrics: Sendable {
         ProcessMetrics.register(in: registry)
     }
 
+    /// The access workflow's state at scrape time: requests waiting for approval, running
+    /// grants, messages owed (a rising count means Zulip refuses or cannot be reached).
+    func attach(access store: LeaderStateStore) {
+        registry.gaugeFunction("bot_access_pending_requests", help: "Requests under an access policy waiting for approval.") {
+            [([], Double(store.current.access.requests.filter(\.isPending).count))]
+        }
+        registry.gaugeFunction("bot_access_grants", help: "Running grants (codes without a new approval until they end).") {
+            [([], Double(store.current.access.grants.count))]
+        }
+        registry.gaugeFunction(
+            "bot_access_outbox_unsent", help: "Messages of the access workflow (asks, codes, results, notices, notifications) not sent yet.") {
+            [([], Double(store.current.access.unsentCount))]
+        }
+    }
+
     /// Exports the gateway client's own counters at scrape time.
     func attach(gateway: GatewayClient) {
         registry.counterFunction(

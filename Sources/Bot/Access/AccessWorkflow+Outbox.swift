@@ -31,11 +31,21 @@ extension AccessWorkflow {
     func item(_ key: String) -> OutboxItem? { outbox.first { $0.key == key } }
 
     /// On record before the POST, with the recipients it goes to (inactive ones left out).
-    mutating func markSending(_ key: String, users: [Int]) {
-        guard let i = outbox.firstIndex(where: { $0.key == key }) else { return }
+    /// False when the item is not ready any more (its echo arrived meanwhile, say): no POST.
+    @discardableResult
+    mutating func markSending(_ key: String, users: [Int]) -> Bool {
+        guard let i = outbox.firstIndex(where: { $0.key == key }), outbox[i].status == .ready else { return false }
         outbox[i].status = .sending
         outbox[i].users = users
         outbox[i].attempts += 1
+        return true
+    }
+
+    /// The bot's queue delivered a message the outbox sent (its local echo): sent, whatever the
+    /// POST's answer. An item already recorded keeps its record.
+    mutating func recordEcho(_ key: String, messageID: Int) {
+        guard let item = item(key), item.status != .sent else { return }
+        recordSent(key, messageID: messageID)
     }
 
     /// Sent as message `messageID`: an ask remembers it (reactions to it vote), what waited for
@@ -67,6 +77,16 @@ extension AccessWorkflow {
         let dropped = outbox.filter { $0.key == key || ($0.status == .held && $0.afterItem == key) }
         outbox.removeAll { $0.key == key || ($0.status == .held && $0.afterItem == key) }
         return dropped
+    }
+
+    /// The code of approved request `number` cannot be sent (the code service failed for too
+    /// long, the label is gone, the requester lost access): its item and notification are
+    /// dropped, and, if `tell`, the requester is told so instead.
+    mutating func codeFailed(_ number: Int, tell: Bool, now: Double) {
+        drop("r\(number)-code")
+        guard tell, let r = request(number) else { return }
+        outbox.append(OutboxItem(key: "r\(number)-failed", role: .result, request: number, users: [r.requester],
+                                 text: AccessText.codeFailed(r), marker: AccessText.Marker.failed(number), createdAt: now))
     }
 
     /// The reply to DM `messageID` is on record: what waited for it (the notification of a

@@ -18,6 +18,7 @@ enum AccessText {
         static func expired(_ n: Int) -> String { "Request #\(n) expired" }
         static func cancelled(_ n: Int) -> String { "Request #\(n) was cancelled" }
         static func notification(_ n: Int) -> String { "Code handed out (request #\(n))" }
+        static func failed(_ n: Int) -> String { "Request #\(n) was approved, but" }
     }
 
     /// Longest reason kept, in characters.
@@ -138,6 +139,12 @@ enum AccessText {
     /// The code, once approved (made when it is sent).
     static func code(_ r: AccessRequest, approvers: String, codeText: String) -> String {
         Marker.code(r.number) + "\(approvers): " + codeText
+    }
+
+    /// An approved code that could not be fetched for too long (or the label is gone).
+    static func codeFailed(_ r: AccessRequest) -> String {
+        Marker.failed(r.number) + " no code could be fetched for it: the code service was unreachable or refused. "
+            + "Send `code \(r.label)` to ask again."
     }
 
     // MARK: - Notices to the other approvers
