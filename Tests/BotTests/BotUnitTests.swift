@@ -184,6 +184,18 @@ final class BotUnitTests: XCTestCase {
         XCTAssertTrue(plan.inferredReplies.isEmpty)
     }
 
+    /// The access workflow's own messages (an ask, an approved code) answer no DM: an in-doubt
+    /// request of the same person must not be paired with one (issue 14).
+    func testCatchUpDoesNotTakeTheOutboxsMessagesForReplies() {
+        let window = [dm(40, from: 5, partner: 5), dm(41, from: 1, partner: 5)]
+        let paired = CatchUpPlan(messages: window, botID: 1, now: 1010, maxAge: 120, replies: [:], sending: [40])
+        XCTAssertEqual(paired.inferredReplies, [40: 41], "without knowing 41, it pairs (the defect)")
+        let plan = CatchUpPlan(messages: window, botID: 1, now: 1010, maxAge: 120, replies: [:], sending: [40], sentOnItsOwn: [41])
+        XCTAssertEqual(plan.toAnswer.map(\.id), [40])
+        XCTAssertTrue(plan.inferredReplies.isEmpty)
+        XCTAssertEqual(plan.settled, [41])
+    }
+
     /// The audit's case: alice 3031 (the watermark), alice 3032 sent before the reply to 3031,
     /// then that reply 3033. The reply answers 3031, not 3032: 3032 must still be answered.
     func testCatchUpDoesNotCountTheReplyToTheWatermarkAsTheNextAnswer() {
