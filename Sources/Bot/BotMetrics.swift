@@ -6,7 +6,8 @@ import CurlHTTP
 /// `bot_zulip_last_success_timestamp_seconds`, `bot_zulip_errors_total{kind}`,
 /// `bot_zulip_last_event_answer_timestamp_seconds`, `bot_zulip_event_poll_limit_seconds`,
 /// `bot_gateway_requests_total{instance,outcome}`, `bot_gateway_failovers_total`,
-/// `bot_dms_total{outcome}`, `bot_state_writable`, plus `process_*`. Also per gateway URL: `bot_gateway_attempts_total`
+/// `bot_dms_total{outcome}`, `bot_state_writable`, plus `process_*`. The access workflow adds
+/// `bot_access_pending_requests`, `bot_access_grants` and `bot_access_outbox_unsent`. Also per gateway URL: `bot_gateway_attempts_total`
 /// and `bot_gateway_circuit_open` (1 while that instance is skipped or being probed), and
 /// `bot_gateway_invalid_answers_total` (answers refused as unsound, see `GatewayCode.problem`).
 ///

@@ -473,7 +473,7 @@ final class BotProcessTests: BotProcessTestCase {
                      "GATEWAY_URLS", "GATEWAY_TOKEN", "GATEWAY_CA_FILE", "BOT_ACL", "BOT_ACL_FILE", "ALLOWED_SENDERS", "BOT_LOCK_FILE",
                      "BOT_STATE_DIR", "BOT_LISTEN", "BOT_CATCHUP_MAX_AGE", "BOT_EXPIRY_EDIT", "--healthcheck", "_FILE",
                      "ZULIP_ALLOW_INSECURE", "BOT_REPLY_DEADLINE_MS", "BOT_WATCHDOG_STALL_SECONDS", "BOT_USER_RATE_BURST",
-                     "BOT_GATEWAY_ATTEMPT_TIMEOUT_MS", "BOT_BACKOFF_MAX_MS", "BOT_LOG_LEVEL"] {
+                     "BOT_GATEWAY_ATTEMPT_TIMEOUT_MS", "BOT_BACKOFF_MAX_MS", "BOT_LOG_LEVEL", "BOT_POLICY", "BOT_POLICY_FILE", "approve <n>", "pending", "grants"] {
             XCTAssertTrue(help.stdout.contains(name), "--help does not mention \(name)")
         }
     }

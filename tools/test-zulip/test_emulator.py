@@ -639,6 +639,26 @@ def test_zulip_say_times_out_without_bot(emu):
     assert time.monotonic() - t0 < 5
 
 
+def test_zulip_say_inbox_and_react(emu, bot_id):
+    """The demo's other verbs: the bot's messages to a user or in a stream, and a vote by
+    reaction on the bot's newest DM to a user."""
+    gus = emu.user("gus@example.com", "Gus")
+    status, _, body = emu.api("POST", "/messages", {"type": "direct", "to": [gus["id"]], "content": "Request #9: approve?"})
+    assert status == 200
+    asked = body["id"]
+    out = subprocess.run([sys.executable, ZULIP_SAY, "--url", emu.url, "--from", "gus@example.com", "--inbox"],
+                         capture_output=True, text=True, timeout=15)
+    assert out.returncode == 0 and out.stdout.strip() == f"[{asked}] Request #9: approve?"
+    out = subprocess.run([sys.executable, ZULIP_SAY, "--url", emu.url, "--from", "gus@example.com", "--react", "+1"],
+                         capture_output=True, text=True, timeout=15)
+    assert out.returncode == 0 and f"message {asked}" in out.stdout
+    status, _, body = emu.api("GET", f"/messages/{asked}")
+    assert [(r["user_id"], r["emoji_name"]) for r in body["message"]["reactions"]] == [(gus["id"], "+1")]
+    out = subprocess.run([sys.executable, ZULIP_SAY, "--url", emu.url, "--stream", "nowhere/x", "--inbox"],
+                         capture_output=True, text=True, timeout=15)
+    assert out.returncode == 1 and out.stdout == ""
+
+
 # ---- spec check ---------------------------------------------------------------------------------
 
 def run_spec_check(log_path, *extra):

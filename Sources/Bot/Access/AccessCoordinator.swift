@@ -54,14 +54,20 @@ final class AccessCoordinator: Sendable {
     @discardableResult
     func apply(_ event: AccessWorkflow.Event) -> [AccessWorkflow.Action]? {
         var actions: [AccessWorkflow.Action] = []
+        var changed = false
         let now = wallClock()
         do {
-            try store.update(keepOnFailure: false) { actions = $0.access.handle(event, now: now, view: view) }
+            try store.update(keepOnFailure: false) { state in
+                let before = state.access
+                actions = state.access.handle(event, now: now, view: view)
+                changed = state.access != before
+            }
         } catch {
             return nil
         }
         for case .audit(let a) in actions { Self.log(a, to: audit) }
-        wake()
+        // Only news wakes the worker (a tick that changed nothing must not spin it).
+        if changed { wake() }
         return actions
     }
 
