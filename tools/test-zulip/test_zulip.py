@@ -1820,11 +1820,16 @@ class Handler(BaseHTTPRequestHandler):
             users.append(user["id"])
         return users
 
-    def control_post_groups(self, payload, query):
-        s = self.state
+    @staticmethod
+    def required_name(payload):
         name = payload.get("name")
         if not isinstance(name, str) or not name.strip():
             raise ControlError("name (string) is required")
+        return name
+
+    def control_post_groups(self, payload, query):
+        s = self.state
+        name = self.required_name(payload)
         with s.lock:
             if s.group_ref(name) is not None or name.startswith("role:"):
                 raise ControlError(f"a group named {name!r} exists")
@@ -1867,9 +1872,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def control_post_streams(self, payload, query):
         s = self.state
-        name = payload.get("name")
-        if not isinstance(name, str) or not name.strip():
-            raise ControlError("name (string) is required")
+        name = self.required_name(payload)
         with s.lock:
             subscribers = self.users_of(payload.get("subscribers", []), "subscribers")
             stream = s.ensure_stream(name, subscribers)

@@ -190,8 +190,7 @@ public final class GatewayClient: Sendable {
     }
 
     private func codeVerdict(_ response: HTTPClientResponse, label: String) -> Verdict<GatewayOutcome> {
-        switch response.status {
-        case 200:
+        verdict(response, refused: { .refused(status: $0, error: $1) }) {
             guard let wire = try? JSONDecoder().decode(GatewayCodeWire.self, from: Data(response.body)) else {
                 return .failed("status 200 with a body that is not a code")
             }
@@ -199,25 +198,26 @@ public final class GatewayClient: Sendable {
                 return .invalid("status 200 with an unsound code answer: \(problem)")
             }
             return .answered(.code(wire.value))
-        case 400..<500:
-            return .answered(.refused(status: response.status, error: Self.errorName(response)))
-        default:
-            // 5xx (502/503/504 from HAProxy, 500 from the gateway) and anything unexpected.
-            return .failed("status \(response.status)")
         }
     }
 
     private func labelsVerdict(_ response: HTTPClientResponse) -> Verdict<GatewayLabelsOutcome> {
-        switch response.status {
-        case 200:
+        verdict(response, refused: { .refused(status: $0, error: $1) }) {
             guard let wire = try? JSONDecoder().decode(GatewayLabelsWire.self, from: Data(response.body)) else {
                 return .failed("status 200 with a body that is not a label list")
             }
             return .answered(.labels(wire.labels))
-        case 400..<500:
-            return .answered(.refused(status: response.status, error: Self.errorName(response)))
-        default:
-            return .failed("status \(response.status)")
+        }
+    }
+
+    /// A 200 is judged by `ok`; a 4xx is the gateway's answer (`refused`), never retried; 5xx
+    /// (502/503/504 from HAProxy, 500 from the gateway) and anything unexpected: another instance.
+    private func verdict<Answer>(_ response: HTTPClientResponse, refused: (Int, String) -> Answer,
+                                 ok: () -> Verdict<Answer>) -> Verdict<Answer> {
+        switch response.status {
+        case 200: ok()
+        case 400..<500: .answered(refused(response.status, Self.errorName(response)))
+        default: .failed("status \(response.status)")
         }
     }
 
