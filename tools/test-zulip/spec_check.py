@@ -23,6 +23,8 @@ Known differences between the spec and the real server (see API-NOTES.md) are re
   - the sender's `message` event carries `local_message_id` (POST /messages says so), which
     the event schema at this spec version does not list;
   - POST /register `queue_lifespan_secs` is accepted by the server but undocumented;
+  - a bot's GET /users/me carries `bot_type` and `bot_owner_id` (Zulip 10.0 does), which the
+    schema at this spec version does not allow;
   - 5xx responses injected as proxy failures (non-JSON bodies) are outside the API.
 Exit status: 0 with no violations, 1 otherwise, 2 on usage errors.
 """
@@ -203,12 +205,26 @@ def round_up_retry_after(body):
     return patched
 
 
+def strip_bot_fields(body):
+    """Known deviation: a bot's own user object carries bot_type and bot_owner_id on real
+    servers (checked on Zulip 10.0); the GET /users/me schema of this spec forbids them."""
+    if not isinstance(body, dict) or body.get("is_bot") is not True or "bot_type" not in body:
+        return None
+    patched = copy.deepcopy(body)
+    patched.pop("bot_type", None)
+    patched.pop("bot_owner_id", None)
+    return patched
+
+
 RESPONSE_DEVIATIONS = [
     (round_up_retry_after,
      "retry-after {retry-after} is fractional (spec: integer; real servers send floats)"),
     (strip_local_message_id,
      "message event carries local_message_id (sent by the server, as POST /messages "
      "describes, but missing from the event schema)"),
+    (strip_bot_fields,
+     "a bot's user object carries bot_type and bot_owner_id (real servers send them; the "
+     "schema at this spec version does not list them)"),
 ]
 
 
