@@ -69,6 +69,18 @@ class ApiClient:
         return status, hdrs, body
 
 
+    def register(self, **params):
+        params.setdefault("event_types", ["message"])
+        status, _, body = self.api("POST", "/register", params)
+        assert status == 200, body
+        return body
+
+    def poll(self, queue_id, last_event_id, timeout=10, **extra):
+        return self.api("GET", "/events", {"queue_id": queue_id,
+                                           "last_event_id": str(last_event_id), **extra},
+                        timeout=timeout)
+
+
 class Emulator(ApiClient):
     def __init__(self, tmpdir, *extra, request_log=True):
         self.port_file = os.path.join(tmpdir, "port")
@@ -111,16 +123,6 @@ class Emulator(ApiClient):
     def user(self, email, full_name=None):
         return self.control("POST", "/users", {"email": email,
                                                "full_name": full_name or email.split("@")[0]})
-
-    def register(self, **params):
-        params.setdefault("event_types", ["message"])
-        status, _, body = self.api("POST", "/register", params)
-        assert status == 200, body
-        return body
-
-    def poll(self, queue_id, last_event_id, **extra):
-        return self.api("GET", "/events", {"queue_id": queue_id,
-                                           "last_event_id": str(last_event_id), **extra})
 
     def wait_poller(self, queue_id, connected=True, timeout=5):
         deadline = time.monotonic() + timeout
