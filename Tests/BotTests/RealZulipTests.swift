@@ -144,20 +144,25 @@ final class RealZulipTests: RealZulipTestCase {
         XCTAssertTrue(botCalls().contains { expectedFailure($0) }, "Zulip never said the queue was gone")
     }
 
-    /// Zulip drops idle queues in a sweep every minute. A probe queue of the owner's, registered
-    /// after the bot's poll was cut (so expiring after the bot's queue), is deleted to test
-    /// whether it still exists: once a sweep has taken it, it has taken the bot's too.
+    /// Zulip drops idle queues in a sweep every minute. Probe queues of the owner's (lifespan
+    /// 1 s), registered after the bot's poll was cut so expiring after the bot's queue, are made
+    /// one a second and each deleted once 3 s old: expired probes exist at every moment, so the
+    /// first sweep takes one, and its deletion then fails. By then the bot's queue is gone too.
     private func waitUntilZulipDropsIdleQueues(timeout: TimeInterval) throws {
         let deadline = Date().addingTimeInterval(timeout)
+        var probes: [(id: String, born: Date)] = []
         while Date() < deadline {
             let probe = try zulip.call(zulip.owner, "POST", "/register", [("event_types", #"["message"]"#), ("queue_lifespan_secs", "1")])
-            let id = try XCTUnwrap(probe["queue_id"] as? String)
-            Thread.sleep(forTimeInterval: 2)  // past the probe's lifespan; the sweep comes when it comes
-            do {
-                try zulip.call(zulip.owner, "DELETE", "/events", [("queue_id", id)])
-            } catch let error as NSError where error.code == 400 {
-                return  // BAD_EVENT_QUEUE_ID: the sweep ran
+            probes.append((try XCTUnwrap(probe["queue_id"] as? String), Date()))
+            while let oldest = probes.first, Date().timeIntervalSince(oldest.born) >= 3 {
+                probes.removeFirst()
+                do {
+                    try zulip.call(zulip.owner, "DELETE", "/events", [("queue_id", oldest.id)])
+                } catch let error as NSError where error.code == 400 {
+                    return  // BAD_EVENT_QUEUE_ID: a sweep ran
+                }
             }
+            Thread.sleep(forTimeInterval: 1)
         }
         XCTFail("Zulip dropped no idle queue within \(Int(timeout)) s")
     }
