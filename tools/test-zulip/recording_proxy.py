@@ -41,35 +41,23 @@ import binascii
 import http.client
 import ipaddress
 import json
-import os
-import signal
 import socket
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-API_PREFIX = "/api/v1"
-CONTROL_PREFIX = "/control"
+# The emulator's request-log helpers and handler base (same folder, standard library only).
+from test_zulip import (API_PREFIX, CONTROL_PREFIX, ControlError, DispatchingHandler,
+                        injection_filter, logged_params, matches, serve_until_signalled,
+                        write_port_file)
+
 # Not forwarded either way: hop-by-hop, or recomputed for the body actually sent.
 HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-length", "te",
                "trailer", "upgrade", "proxy-connection", "proxy-authorization"}
 # Long enough for any long-poll (Zulip's heartbeat comes within 55 s; nginx allows 1200 s).
 UPSTREAM_TIMEOUT = 600
-
-
-def logged_params(pairs):
-    """name -> value, or the list of values when a name was sent more than once."""
-    out = {}
-    for name, value in pairs:
-        if name not in out:
-            out[name] = value
-        elif isinstance(out[name], list):
-            out[name].append(value)
-        else:
-            out[name] = [out[name], value]
-    return out
 
 
 def basic_user(header):
@@ -108,10 +96,11 @@ class State:
     def reset(self):
         with self.lock:
             self.entries = []
-            self.hold = None  # (method or None, path or None) while holding
+            self.holding = False
+            self.hold = None  # which calls: (method or None, path or None), or None for all
             self.hold_generation = 0  # bumped by release: held calls go on
             self.swallow_left = 0
-            self.swallow_only = (None, None)
+            self.swallow_only = None
             self.register_params = {}
             self.lock.notify_all()
 
@@ -125,36 +114,8 @@ class State:
                 self.log_file.flush()
 
 
-def matches(only, method, path):
-    want_method, want_path = only
-    return (want_method is None or want_method == method) and (want_path is None or want_path == path)
-
-
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(DispatchingHandler):
     timeout = 900  # an idle keep-alive connection gives its thread back after this
-
-    def log_message(self, fmt, *args):
-        pass  # the request log is the record
-
-    @property
-    def state(self) -> State:
-        return self.server.state
-
-    def do_GET(self):
-        self.dispatch("GET")
-
-    def do_POST(self):
-        self.dispatch("POST")
-
-    def do_PATCH(self):
-        self.dispatch("PATCH")
-
-    def do_DELETE(self):
-        self.dispatch("DELETE")
-
-    def do_PUT(self):
-        self.dispatch("PUT")
 
     def dispatch(self, method):
         length = int(self.headers.get("Content-Length") or 0)
@@ -237,7 +198,7 @@ class Handler(BaseHTTPRequestHandler):
         s = self.state
         while True:
             with s.lock:
-                while s.hold is not None and matches(s.hold, method, parts.path) and not s.stopping:
+                while s.holding and matches(s.hold, method, parts.path) and not s.stopping:
                     entry["held"] = True
                     s.lock.wait(0.5)
                 if s.stopping:
@@ -302,7 +263,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.control_reply(404, {"error": f"unknown control endpoint {method} {parts.path}"})
         try:
             status, answer = fn(payload, dict(parse_qsl(parts.query)))
-        except ValueError as exc:
+        except (ValueError, ControlError) as exc:
             status, answer = 400, {"error": str(exc)}
         self.control_reply(status, answer)
 
@@ -310,13 +271,9 @@ class Handler(BaseHTTPRequestHandler):
         self.reply(status, json.dumps(answer).encode(), [("Content-Type", "application/json")])
 
     @staticmethod
-    def only(payload):
-        method, path = payload.get("method"), payload.get("path")
-        if method is not None and (not isinstance(method, str) or not method.isalpha()):
-            raise ValueError("method must be an HTTP method such as GET")
-        if path is not None and (not isinstance(path, str) or not path.startswith(API_PREFIX + "/")):
-            raise ValueError(f"path must be an API path such as {API_PREFIX}/events")
-        return (method.upper() if method else None, path)
+    def described(only):
+        method, path = only or (None, None)
+        return {"method": method, "path": path}
 
     def control_get_requests(self, payload, query):
         after = int(query.get("after", "0"))
@@ -325,10 +282,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def control_post_hold(self, payload, query):
         s = self.state
-        only = self.only(payload)
+        only = injection_filter(payload)
         cut = 0
         with s.lock:
-            s.hold = only
+            s.holding, s.hold = True, only
             for flight in s.flights:
                 if matches(only, flight.method, flight.path) and flight.conn is not None:
                     flight.cut = True
@@ -339,12 +296,12 @@ class Handler(BaseHTTPRequestHandler):
                         except OSError:
                             pass
                     cut += 1
-        return 200, {"holding": {"method": only[0], "path": only[1]}, "cut": cut}
+        return 200, {"holding": self.described(only), "cut": cut}
 
     def control_post_release(self, payload, query):
         s = self.state
         with s.lock:
-            s.hold = None
+            s.holding, s.hold = False, None
             s.hold_generation += 1
             s.lock.notify_all()
         return 200, {"released": True}
@@ -353,10 +310,10 @@ class Handler(BaseHTTPRequestHandler):
         count = payload.get("count", 1)
         if not isinstance(count, int) or count < 0:
             raise ValueError("count must be a non-negative integer")
-        only = self.only(payload)
+        only = injection_filter(payload)
         with self.state.lock:
             self.state.swallow_left, self.state.swallow_only = count, only
-        return 200, {"count": count, "method": only[0], "path": only[1]}
+        return 200, {"count": count, **self.described(only)}
 
     def control_post_register_params(self, payload, query):
         params = payload.get("params", {})
@@ -391,28 +348,15 @@ def main(argv=None):
     httpd = Server((args.host, args.port), Handler)
     httpd.state = state
     port = httpd.server_address[1]
-    if args.port_file:
-        with open(args.port_file + ".tmp", "w") as fh:
-            fh.write(f"{port}\n")
-        os.replace(args.port_file + ".tmp", args.port_file)
+    write_port_file(args.port_file, port)
     print(f"recording-proxy listening on http://{args.host}:{port} -> {args.upstream}", flush=True)
 
-    def on_signal(signum, frame):
+    def on_stop():
         with state.lock:
             state.stopping = True
             state.lock.notify_all()
-        threading.Thread(target=httpd.shutdown, daemon=True).start()
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    try:
-        httpd.serve_forever(poll_interval=0.2)
-    finally:
-        httpd.server_close()
-        if state.log_file:
-            state.log_file.close()
-    print("recording-proxy stopped", flush=True)
-    return 0
+    return serve_until_signalled(httpd, "recording-proxy", on_stop, state.log_file)
 
 
 if __name__ == "__main__":

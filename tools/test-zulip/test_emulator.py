@@ -33,7 +33,8 @@ HEARTBEAT = 1.0
 
 
 class ApiClient:
-    """HTTP Basic calls to a Zulip API at `self.url` (the emulator, or a real server)."""
+    """HTTP Basic calls to a Zulip API at `self.url` (the emulator, or a real server), and the
+    JSON /control API of the emulator or the recording proxy."""
 
     url = ""
     default_auth = (BOT_EMAIL, BOT_KEY)
@@ -68,6 +69,13 @@ class ApiClient:
             body = raw.decode(errors="replace")
         return status, hdrs, body
 
+
+    def control(self, method, path, payload=None):
+        data = json.dumps(payload).encode() if payload is not None else None
+        req = urllib.request.Request(self.url + "/control" + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return json.loads(resp.read())
 
     def register(self, **params):
         params.setdefault("event_types", ["message"])
@@ -112,13 +120,6 @@ class Emulator(ApiClient):
         self.stdout.close()
 
     # ---- helpers -----------------------------------------------------------------------
-
-    def control(self, method, path, payload=None):
-        data = json.dumps(payload).encode() if payload is not None else None
-        req = urllib.request.Request(self.url + "/control" + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return json.loads(resp.read())
 
     def user(self, email, full_name=None):
         return self.control("POST", "/users", {"email": email,
@@ -515,6 +516,13 @@ def errors_and_pages(emu):
     assert (status, body["code"], body["queue_id"]) == (400, "BAD_EVENT_QUEUE_ID", q["queue_id"])
     status, _, body = emu.api("POST", "/messages", {"type": "telegram", "to": [26], "content": "x"})
     assert (status, body["msg"]) == (400, "Invalid type")
+    # A `dm` operand list holds user ids; emails go in a string.
+    by_list = {"anchor": "newest", "num_before": "1", "num_after": "0",
+               "narrow": [{"operator": "dm", "operand": ["ida@example.com"]}]}
+    status, _, body = emu.api("GET", "/messages", by_list)
+    assert (status, body["msg"]) == (400, "operand[0] is not an integer")
+    by_list["narrow"][0]["operand"] = "ida@example.com"
+    assert emu.api("GET", "/messages", by_list)[0] == 200
     # Bearer is not refused as a credential (401) but as a request (400), as Zulip does.
     req_headers = {"Authorization": "Bearer abc", "User-Agent": "TestSuite/1.0"}
     req = urllib.request.Request(emu.url + "/api/v1/users/me", headers=req_headers)

@@ -223,6 +223,12 @@ def scenario(side):
     rec("messages missing num_after", "bot", "GET", "/messages",
         {"anchor": "newest", "num_before": "1"})
 
+    rec("messages dm by email list", "bot", "GET", "/messages", {
+        "anchor": "newest", "num_before": "1", "num_after": "0",
+        "narrow": [{"operator": "dm", "operand": [side.users["alice"][0]]}]})
+    rec("messages dm by email", "bot", "GET", "/messages", {
+        "anchor": "newest", "num_before": "1", "num_after": "0",
+        "narrow": [{"operator": "dm", "operand": side.users["alice"][0]}]})
     rec("messages bad anchor", "bot", "GET", "/messages",
         {"anchor": "sideways", "num_before": "1", "num_after": "0"})
     rec("send invalid user id", "bot", "POST", "/messages",

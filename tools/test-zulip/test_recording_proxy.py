@@ -38,13 +38,6 @@ class Proxy(ApiClient):
             time.sleep(0.05)
         self.url = f"http://127.0.0.1:{int(open(self.port_file).read())}"
 
-    def control(self, method, path, payload=None):
-        data = json.dumps(payload).encode() if payload is not None else None
-        req = urllib.request.Request(self.url + "/control" + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return json.loads(resp.read())
-
     def entries(self, **match):
         return [e for e in self.control("GET", "/requests?after=0")["requests"]
                 if all(e.get(k) == v for k, v in match.items())]

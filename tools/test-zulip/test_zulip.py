@@ -703,6 +703,10 @@ class State:
         if isinstance(operand, int) and not isinstance(operand, bool):
             refs = [operand]
         elif isinstance(operand, list):
+            # Real server: a list operand holds user ids only (emails go in a string).
+            for i, ref in enumerate(operand):
+                if not isinstance(ref, int) or isinstance(ref, bool):
+                    raise ApiError(400, f"operand[{i}] is not an integer")
             refs = operand
         elif isinstance(operand, str):
             refs = [p.strip() for p in operand.split(",") if p.strip()]
@@ -1210,13 +1214,11 @@ class Api:
         return self.success(("PATCH", "/messages/{message_id}"), params, **extra)
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "nginx"
+class DispatchingHandler(BaseHTTPRequestHandler):
+    """HTTP/1.1 keep-alive; every method goes to `dispatch(method)`; `state` is the server's.
+    Shared with recording_proxy.py."""
 
-    def version_string(self):
-        return "nginx"  # real deployments answer from behind nginx
-    timeout = 60  # idle keep-alive connections give their thread back after this
+    protocol_version = "HTTP/1.1"
 
     # Silence the default stderr access log; the request log is the record.
     def log_message(self, fmt, *args):
@@ -1240,6 +1242,17 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_PUT(self):
         self.dispatch("PUT")
+
+    def dispatch(self, method):
+        raise NotImplementedError
+
+
+class Handler(DispatchingHandler):
+    server_version = "nginx"
+
+    def version_string(self):
+        return "nginx"  # real deployments answer from behind nginx
+    timeout = 60  # idle keep-alive connections give their thread back after this
 
     def read_body(self):
         length = int(self.headers.get("Content-Length") or 0)
@@ -1779,22 +1792,35 @@ def main(argv=None):
     port = httpd.server_address[1]
     host = args.host if ":" not in args.host else f"[{args.host}]"
     state.base_url = f"http://{host}:{port}"
-    if args.port_file:
-        tmp = args.port_file + ".tmp"
-        with open(tmp, "w") as fh:
-            fh.write(f"{port}\n")
-        os.replace(tmp, args.port_file)
+    write_port_file(args.port_file, port)
     print(f"test-zulip listening on {state.base_url}", flush=True)
 
     stop = threading.Event()
     gc = threading.Thread(target=gc_loop, args=(state, stop), daemon=True)
     gc.start()
 
-    def on_signal(signum, frame):
+    def on_stop():
         with state.lock:
             state.stopping = True
             state.cond.notify_all()
         stop.set()
+
+    return serve_until_signalled(httpd, "test-zulip", on_stop, state.log_file)
+
+
+def write_port_file(path, port):
+    """Writes the bound port where a starter waits for it (atomically), if asked to."""
+    if path:
+        with open(path + ".tmp", "w") as fh:
+            fh.write(f"{port}\n")
+        os.replace(path + ".tmp", path)
+
+
+def serve_until_signalled(httpd, name, on_stop, log_file):
+    """Serves until SIGTERM/SIGINT; then `on_stop()` wakes held requests and the server stops.
+    Returns the exit status (0). Shared with recording_proxy.py."""
+    def on_signal(signum, frame):
+        on_stop()
         # shutdown() blocks until serve_forever returns, so it cannot run on this thread.
         threading.Thread(target=httpd.shutdown, daemon=True).start()
 
@@ -1804,9 +1830,9 @@ def main(argv=None):
         httpd.serve_forever(poll_interval=0.2)
     finally:
         httpd.server_close()
-        if state.log_file:
-            state.log_file.close()
-    print("test-zulip stopped", flush=True)
+        if log_file:
+            log_file.close()
+    print(f"{name} stopped", flush=True)
     return 0
 
 
