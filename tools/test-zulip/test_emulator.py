@@ -542,6 +542,17 @@ def test_a_bots_own_user_and_the_feature_level_dependent_fields(tmp_path):
         assert new.api("GET", "/server_settings", auth=None)[2]["realm_url"] == new.url
         status, _, body = new.api("GET", "/messages", {"anchor": "newest"})  # FL 300: optional
         assert status == 200 and body["messages"] == []
+        first = new.api("POST", "/messages", {"type": "stream", "to": "general", "topic": "new",
+                                              "content": "starts a topic"})
+        assert first[0] == 400  # no such channel yet
+        new.control("POST", "/send", {"from": "bot@example.com", "stream": "general",
+                                      "topic": "old", "content": "x"})
+        started = new.api("POST", "/messages", {"type": "stream", "to": "general", "topic": "New",
+                                                "content": "starts a topic"})[2]
+        assert started["automatic_new_visibility_policy"] == 3  # FL 218: followed on initiation
+        again = new.api("POST", "/messages", {"type": "stream", "to": "general", "topic": "new",
+                                              "content": "same topic"})[2]
+        assert "automatic_new_visibility_policy" not in again
         realm = new.register(fetch_event_types=["realm"])
         assert realm["realm_url"] == new.url and "server_timestamp" not in realm
         new.control("POST", "/users", {"email": "joe@example.com", "api_key": "joe-key"})

@@ -202,8 +202,12 @@ def scenario(side):
     last = events["events"][-1]["id"]
     rec("send private by email", "bot", "POST", "/messages",
         {"type": "private", "to": side.users["alice"][0], "content": "legacy type"})
+    # A new topic each run: starting one makes its sender follow it (said in the answer).
+    topic = f"t{time.time_ns()}"
+    rec("send stream new topic", "alice", "POST", "/messages",
+        {"type": "stream", "to": "ops", "topic": topic, "content": "stream hello"})
     rec("send stream", "alice", "POST", "/messages",
-        {"type": "stream", "to": "ops", "topic": "t", "content": "stream hello"})
+        {"type": "stream", "to": "ops", "topic": topic, "content": "stream hello again"})
     rec("edit own", "bot", "PATCH", f"/messages/{m2}", {"content": "hi alice, edited"})
     rec("edit other", "bot", "PATCH", f"/messages/{m1}", {"content": "not mine"})
     rec("edit unknown", "bot", "PATCH", "/messages/999999999", {"content": "nothing"})

@@ -574,6 +574,13 @@ class State:
             msg["recipient_id"] = self.dm_recipient_id(sender_id, msg["participants"])
         else:
             msg["recipient_id"] = self.streams[stream.lower()]["recipient_id"]
+        if mtype == "stream":
+            # Zulip's default `automatically_follow_topics_policy` (on initiation): whoever
+            # starts a topic follows it, and the send's answer says so (FL 218).
+            key = (stream.lower(), topic.lower())
+            if not any(m["type"] == "stream" and (m["stream"].lower(), m["topic"].lower()) == key
+                       for m in self.messages):
+                msg["new_visibility_policy"] = 3  # FOLLOWED
         self.messages.append(msg)
         self.messages_by_id[msg["id"]] = msg
         for q in list(self.queues.values()):
@@ -1176,7 +1183,10 @@ class Api:
                 # the client cannot tell whether the message was sent.
                 s.drop_after_send_left -= 1
                 raise DropConnection()
-        return self.success(("POST", "/messages"), params, id=msg["id"])
+        extra = {}
+        if "new_visibility_policy" in msg and c.feature_level >= 218:
+            extra["automatic_new_visibility_policy"] = msg["new_visibility_policy"]
+        return self.success(("POST", "/messages"), params, id=msg["id"], **extra)
 
     def update_message(self, user, params, raw_id):
         s, c = self.s, self.s.config
