@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import TestSupport
+import CurlHTTP
 
 /// The bot end to end against a real Zulip Server 10.0 (scripts/zulip-server): real `totp-bot`
 /// processes and a real gateway, the people's side through the REST API as alice, bob and the
@@ -230,5 +231,66 @@ final class RealZulipTests: RealZulipTestCase {
         let seq = heartbeat?["seq"] as? Int ?? 0
         let next = try XCTUnwrap(botCalls().first { ($0["seq"] as? Int ?? 0) > seq && $0["path"] as? String == "/api/v1/events" })
         XCTAssertEqual((next["query"] as? [String: Any])?["last_event_id"] as? String, String(heartbeatID))
+    }
+
+    /// Issue 17 against the real server's pace: the proxy swallows the answer of one long-poll
+    /// and keeps its connection open and silent (a NAT or load balancer that dropped it, or the
+    /// hang seen on Zulip itself). With heartbeats every 45-55 s the bot's limit is at most 70 s;
+    /// a DM sent 2 s into the hang is answered once, within the limit, and a second hang right
+    /// after the first recovers the same way.
+    func testAHungLongPollIsAbandonedWithinTheHeartbeatPaceTwice() throws {
+        let bot = try stack.startBot()
+        let port = try XCTUnwrap(BotStack.metricsPort(bot))
+        let health = { () -> [String: Any] in
+            let http = HTTPClient(options: HTTPClientOptions(userAgent: "real-zulip-tests"))
+            guard let r = try? http.perform(HTTPClientRequest(url: "http://127.0.0.1:\(port)/healthz", timeout: .seconds(5))) else { return [:] }
+            return (try? JSONSerialization.jsonObject(with: Data(r.body))) as? [String: Any] ?? [:]
+        }
+        // The limit leaves the 100 s cap once a heartbeat has answered a poll (45-55 s here).
+        var limit = 100.0
+        XCTAssertTrue(TestProcess.waitUntil(timeout: 80) {
+            limit = health()["event_poll_limit_seconds"] as? Double ?? 100
+            if limit < 100 { return true }
+            usleep(500_000)
+            return false
+        }, "no heartbeat seen within 80 s: \(health())")
+        XCTAssertLessThanOrEqual(limit, 70, "the issue's target: a hung poll costs at most 70 s at Zulip's pace")
+        XCTAssertGreaterThan(limit, 55, "a slow heartbeat (55 s) must never be taken for a hang")
+
+        let (alice, me) = (zulip.alice, zulip.bot)
+        var first: Int?
+        for round in 1...2 {
+            let mark = proxy.requests().compactMap { $0["seq"] as? Int }.max() ?? 0
+            proxy.swallow(count: 1, method: "GET", path: "/api/v1/events")
+            // A DM answers the poll in progress; the bot's next poll is the one swallowed.
+            let warm = try zulip.dm(from: alice, to: [me], "help")
+            if first == nil { first = warm }
+            XCTAssertEqual(zulip.waitForReplies(to: alice, after: warm).count, 1)
+            Thread.sleep(forTimeInterval: 2)  // the issue's measure: a DM 2 s into the hang
+            let sentAt = Date().timeIntervalSince1970
+            let dm = try zulip.dm(from: alice, to: [me], "code certus")
+            let replies = zulip.waitForReplies(to: alice, after: dm, timeout: limit + 15)
+            XCTAssertEqual(replies.count, 1, "round \(round): the DM sent during the hang")
+            XCTAssertNotNil(BotStack.code(in: replies.first?.content ?? ""))
+            var swallowed: [String: Any]?
+            XCTAssertTrue(TestProcess.waitUntil(timeout: 10) {
+                swallowed = botCalls().first { ($0["seq"] as? Int ?? 0) > mark && $0["swallowed"] as? Bool == true }
+                return swallowed != nil
+            }, "round \(round): no poll was swallowed")
+            let send = try XCTUnwrap(botCalls().last {
+                ($0["seq"] as? Int ?? 0) > mark && $0["method"] as? String == "POST" && $0["path"] as? String == "/api/v1/messages"
+            })
+            let hungAt = try XCTUnwrap(swallowed?["time"] as? Double)
+            let repliedAt = try XCTUnwrap(send["time"] as? Double)
+            print("real Zulip hung long-poll \(round) (limit \(limit) s): reply \(Int((repliedAt - hungAt) * 1000)) ms after the poll hung, \(Int((repliedAt - sentAt) * 1000)) ms after the DM")
+            XCTAssertGreaterThanOrEqual(repliedAt - hungAt, limit * 0.9, "answered before the poll was abandoned: no hang was tested")
+            XCTAssertLessThanOrEqual(repliedAt - hungAt, limit + 5, "deaf longer than the limit")
+            XCTAssertEqual(BotStack.lines(bot, "events_poll_abandoned").count, round)
+        }
+        proxy.release()  // frees the proxy's silent connections
+        Thread.sleep(forTimeInterval: 2)  // a duplicate would come within this
+        XCTAssertEqual(zulip.botReplies(to: alice, after: try XCTUnwrap(first)).count, 4, "two help and two code requests, each answered once")
+        XCTAssertEqual(BotStack.lines(bot, "queue_registered").count, 1, "the same queue polled again")
+        XCTAssertEqual(BotStack.auditLines(bot).count, 4)
     }
 }
