@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CurlHTTP
+import Platform
 
 /// Entry point of `totp-bot`: parses the command line and runs the chosen command.
 /// Exit codes: 0 ok, 1 runtime failure, 2 configuration or usage error, 3 Zulip credentials rejected.
@@ -22,7 +23,7 @@ enum BotMain {
         case .help:
             print(HelpText.bot)
         case .version:
-            print("totp-bot \(HelpText.version)")
+            print("totp-bot \(ProductVersion.current)")
         case .healthcheck(let url):
             exit(healthcheck(url: url))
         case .checkConfig(let zuliprc):
@@ -43,7 +44,7 @@ enum BotMain {
 
     static func healthcheck(url: String) -> Int32 {
         CurlRuntime.initializeOnce()
-        let client = HTTPClient(options: HTTPClientOptions(userAgent: "totp-bot-healthcheck/\(HelpText.version)"))
+        let client = HTTPClient(options: HTTPClientOptions(userAgent: "totp-bot-healthcheck/\(ProductVersion.current)"))
         do {
             let response = try client.perform(HTTPClientRequest(method: "GET", url: url, timeout: .seconds(3), connectTimeout: .seconds(2)))
             if response.status == 200 { return 0 }

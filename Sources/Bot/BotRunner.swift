@@ -27,7 +27,7 @@ enum BotRunner {
         let logger = Logger(component: "bot", minimumLevel: config.logLevel)
         let metrics = BotMetrics()
         logger.info("starting", [
-            "version": .string(HelpText.version), "zulip_site": .string(config.zulipSite), "gateways": .int(config.gatewayURLs.count),
+            "version": .string(ProductVersion.current), "zulip_site": .string(config.zulipSite), "gateways": .int(config.gatewayURLs.count),
             "acl_entries": .int(config.acl.count), "lock_file": .string(config.lockFile), "state_dir": .string(config.stateDir),
         ])
         if config.acl.isEmpty {
@@ -62,7 +62,7 @@ enum BotRunner {
             configuration: GatewayClientConfiguration(
                 baseURLs: config.gatewayURLs, token: config.gatewayToken, caFile: config.gatewayCAFile,
                 perAttemptTimeout: config.gatewayAttemptTimeout, overallDeadline: config.gatewayDeadline,
-                userAgent: "totp-bot/\(HelpText.version)"),
+                userAgent: "totp-bot/\(ProductVersion.current)"),
             http: HTTPClient(options: httpOptions(caFile: config.gatewayCAFile)),
             logger: logger.with(component: "gateway-client"))
         metrics.attach(gateway: gateway)
@@ -138,7 +138,7 @@ enum BotRunner {
     /// connection whose peer vanished is noticed by the kernel too, and the probes keep NATs and
     /// load balancers from dropping an idle long-poll.
     static func httpOptions(caFile: String?) -> HTTPClientOptions {
-        var options = HTTPClientOptions(userAgent: "totp-bot/\(HelpText.version)", caFile: caFile)
+        var options = HTTPClientOptions(userAgent: "totp-bot/\(ProductVersion.current)", caFile: caFile)
         options.tcpKeepAlive = .init(idle: .seconds(30), interval: .seconds(15))
         return options
     }

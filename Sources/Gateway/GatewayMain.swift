@@ -20,7 +20,7 @@ enum GatewayMain {
         case .help:
             print(HelpText.gateway)
         case .version:
-            print("totp-gateway \(GatewayApp.version)")
+            print("totp-gateway \(ProductVersion.current)")
         case .healthcheck(let url):
             exit(HealthProbe.run(url: url))
         case .sealSeeds(let input, let output, let keyFile):

@@ -27,7 +27,7 @@ import CurlHTTP
 ///
 /// ```swift
 /// let session = LeaderSession(..., leadership: driver)
-/// BotThread.spawn(name: "zulip") { session.run(epoch: 7) }
+/// NamedThread.detach(name: "zulip") { session.run(epoch: 7) }
 /// // shutdown (the driver's steps):
 /// session.stopTakingEvents(); session.waitForInFlight(timeout: .seconds(12)); session.deleteQueue(id, timeout: .seconds(2))
 /// ```
@@ -106,7 +106,7 @@ final class LeaderSession: Sendable {
         // From now on every state write carries this epoch; an older leader's are refused. A
         // failure is the store's to log, and the retry loop's to mend.
         try? store.claim(epoch: epoch)
-        BotThread.spawn(name: "state-retry") { [self] in retryStateWrites() }
+        NamedThread.detach(name: "state-retry") { [self] in retryStateWrites() }
         let saved = store.current
         tracking.withLock { $0.progress = MessageProgress(watermark: saved.lastMessageID) }
         // The silence an alert measures starts with the leadership, not at the epoch.
@@ -179,7 +179,7 @@ final class LeaderSession: Sendable {
         }
         let now = Logger.wallClock()
         metrics.eventLastAnswer.set(Double(now.seconds) + Double(now.nanoseconds) / 1e9)
-        metrics.eventPollLimit.set(seconds(limit))
+        metrics.eventPollLimit.set(limit.inSeconds)
     }
 
     /// First start: nothing to catch up. Everything after register's `max_message_id` reaches
@@ -264,7 +264,7 @@ final class LeaderSession: Sendable {
                     metrics.eventPollsAbandoned.inc()
                     logger.warning("events_poll_abandoned", [
                         "queue_id": .string(queue.queue_id), "last_event_id": .int(lastEventID),
-                        "waited_ms": .int(Int(seconds(waited) * 1000)), "limit_ms": .int(Int(seconds(limit) * 1000)),
+                        "waited_ms": .int(Int(waited.inMilliseconds)), "limit_ms": .int(Int(limit.inMilliseconds)),
                         "message": "no answer to the long-poll within the limit (Zulip answers each within its heartbeat interval): a connection on the way was dropped; polling again with the same last_event_id, which loses nothing",
                     ])
                     continue
@@ -278,14 +278,14 @@ final class LeaderSession: Sendable {
                     // Not a lost queue: something about the poll is refused. Register again
                     // (a fresh queue and event id), but only after backing off.
                     logger.warning("events_refused", ["queue_id": .string(queue.queue_id), "error": .string(error.description)])
-                    wait(seconds: seconds(backoff.next()), what: "events", error: error)
+                    wait(seconds: backoff.next().inSeconds, what: "events", error: error)
                     return
                 case .unauthorized:
                     BotRunner.fatalCredentials(logger: logger)
                 case .rateLimited:
                     wait(seconds: min(error.retryAfter ?? 1, 300), what: "events", error: error)
                 case .server, .network, .decoding:
-                    wait(seconds: seconds(backoff.next()), what: "events", error: error)
+                    wait(seconds: backoff.next().inSeconds, what: "events", error: error)
                 }
             }
         }
@@ -417,7 +417,7 @@ final class LeaderSession: Sendable {
     /// `stateRetryInterval`; once they succeed, answers the parked DMs.
     private func retryStateWrites() {
         while !stopping {
-            Sleep.duration(Self.stateRetryInterval)
+            Sleep.for(Self.stateRetryInterval)
             guard store.retryWrite() else { continue }
             let (waiting, ctx) = tracking.withLock { t -> ([ZulipMessage], DMHandler.Session?) in
                 // A catch-up may have taken one meanwhile: only those still waiting.
@@ -478,7 +478,7 @@ final class LeaderSession: Sendable {
         }
         if report {
             logger.error("reply_path_stalled", [
-                "oldest_ms": .int(oldest.map { Int($0.components.seconds * 1000) } ?? 0),
+                "oldest_ms": .int(Int(oldest?.inMilliseconds ?? 0)),
                 "message": "a DM has waited or been answered for longer than BOT_WATCHDOG_STALL_SECONDS; no more watchdog pings, so systemd restarts the bot",
             ])
         }
@@ -533,7 +533,7 @@ final class LeaderSession: Sendable {
                 case .rateLimited:
                     wait(seconds: min(error.retryAfter ?? 1, 300), what: what, error: error)
                 default:
-                    wait(seconds: seconds(backoff.next()), what: what, error: error)
+                    wait(seconds: backoff.next().inSeconds, what: what, error: error)
                 }
             }
         }
@@ -552,7 +552,4 @@ final class LeaderSession: Sendable {
         }
     }
 
-    private func seconds(_ d: Duration) -> Double {
-        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
-    }
 }

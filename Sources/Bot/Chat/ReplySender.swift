@@ -75,7 +75,7 @@ final class ReplySender: Sendable {
                 let left = giveUpAt - .now
                 logger.warning("reply_failed", [
                     "in_reply_to": .int(requestID), "attempt": .int(attempt), "error": .string(error.description),
-                    "deadline_left_ms": .int(max(0, Int(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000))),
+                    "deadline_left_ms": .int(max(0, Int(left.inMilliseconds))),
                 ])
                 var wait: Duration
                 switch error.code {
@@ -110,7 +110,7 @@ final class ReplySender: Sendable {
                     if !maybeDelivered { persist { $0.sending.remove(requestID) } }
                     return .failed(maybeDelivered: maybeDelivered)
                 }
-                Sleep.duration(wait)
+                Sleep.for(wait)
             }
         }
     }

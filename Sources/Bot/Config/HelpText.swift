@@ -1,9 +1,9 @@
+import Platform
+
 /// `totp-bot --help`.
 enum HelpText {
-    static let version = "1.0.0"
-
     static let bot = """
-        totp-bot \(version): a Zulip bot that answers DMs like `code certus` with the current TOTP code.
+        totp-bot \(ProductVersion.current): a Zulip bot that answers DMs like `code certus` with the current TOTP code.
 
         USAGE
           totp-bot [--zuliprc PATH]          run (a standby until it holds BOT_LOCK_FILE, then the leader)

@@ -88,10 +88,10 @@ final class LeadershipDriver: Sendable {
             metrics.epoch.set(Double(token))
             _ = try? notifier.status("leader (epoch \(token))")
             crew?.ping()
-            logger.info("leader", ["epoch": .int(Int(token)), "pid": .int(Int(getpid())), "host": .string(LeaderLock.hostname())])
+            logger.info("leader", ["epoch": .int(Int(token)), "pid": .int(Int(getpid())), "host": .string(HostName.current ?? "unknown")])
             guard let session = crew?.session else { return }
             // The Zulip loop gets a thread of its own: the source's thread keeps campaigning.
-            BotThread.spawn(name: "zulip") { session.run(epoch: Int(token)) }
+            NamedThread.detach(name: "zulip") { session.run(epoch: Int(token)) }
         case .register, .poll:
             break
         case .announceStopping:
@@ -117,7 +117,7 @@ final class LeadershipDriver: Sendable {
         case .awaitRegistration(let until):
             steps.async { [self] in
                 logger.info("shutdown_awaiting_registration", ["message": "a queue registration is in flight; waiting for it to delete its queue"])
-                while now() < until, machine.withLock({ $0.queue == .registering }) { Sleep.duration(.milliseconds(5)) }
+                while now() < until, machine.withLock({ $0.queue == .registering }) { Sleep.for(.milliseconds(5)) }
                 handle(.tick)
             }
         case .abandonRegistration:

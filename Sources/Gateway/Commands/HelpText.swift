@@ -1,7 +1,9 @@
+import Platform
+
 /// `totp-gateway --help`: every flag and variable, kept in step with the README.
 enum HelpText {
     static let gateway = """
-    totp-gateway \(GatewayApp.version): serves TOTP codes over HTTP to authenticated clients.
+    totp-gateway \(ProductVersion.current): serves TOTP codes over HTTP to authenticated clients.
 
     USAGE
       totp-gateway [--listen HOST:PORT]        run the server (SIGTERM drains, SIGHUP reloads)

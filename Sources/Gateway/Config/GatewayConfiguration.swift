@@ -80,7 +80,7 @@ struct GatewayConfiguration: Sendable {
             try ListenAddress(parsing: listenOverride ?? listenSetting?.value ?? defaultListen,
                 source: listenOverride != nil ? "--listen" : listenSetting?.source ?? "GATEWAY_LISTEN")
         }
-        let instance = setting("GATEWAY_INSTANCE")?.value ?? Self.hostname()
+        let instance = setting("GATEWAY_INSTANCE")?.value ?? HostName.current ?? "gateway"
 
         let insecure = attempt { () throws(ConfigProblem) in try Self.flag(setting("GATEWAY_INSECURE_NO_AUTH")) } ?? false
         let requireSync = attempt { () throws(ConfigProblem) in try Self.flag(setting("GATEWAY_REQUIRE_CLOCK_SYNC")) } ?? false
@@ -222,11 +222,5 @@ struct GatewayConfiguration: Sendable {
             throw ConfigProblem(source: setting.source, message: "must be a number of seconds from 0 to 3600")
         }
         return d
-    }
-
-    static func hostname() -> String {
-        var buf = [CChar](repeating: 0, count: 256)
-        guard gethostname(&buf, buf.count) == 0 else { return "gateway" }
-        return String(cString: buf)
     }
 }
