@@ -96,9 +96,9 @@ enum BotRunner {
             }
             do {
                 let port = try s.start()
-                logger.info("listening", ["address": .string("\(listen.host):\(port)"), "port": .int(port)])
+                logger.info("listening", ["address": .string(ListenAddress(host: listen.host, port: port).description), "port": .int(port)])
             } catch {
-                BotMain.printError("totp-bot: cannot listen on BOT_LISTEN \(listen.host):\(listen.port): \(error)")
+                BotMain.printError("totp-bot: cannot listen on BOT_LISTEN \(listen): \(error)")
                 exit(2)
             }
             startedServer = s
