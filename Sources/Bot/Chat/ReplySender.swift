@@ -31,12 +31,15 @@ final class ReplySender: Sendable {
     /// Asked right before every POST: false once this process may no longer be the leader.
     private let mayAct: @Sendable () -> Bool
     private let logger: Logger
+    /// Zulip refused the bot's key: the process must end (exit 3); never returns.
+    private let credentialsRejected: @Sendable () -> Never
     /// Longest wait for the echo of a send whose answer was lost (the bot's long poll gets
     /// its own messages within milliseconds).
     private let echoWait: Duration = .milliseconds(500)
 
     init(zulip: ZulipClient, store: LeaderStateStore, deadline: Duration, mayAct: @escaping @Sendable () -> Bool = { true },
-         logger: Logger) {
+         logger: Logger, credentialsRejected: @escaping @Sendable () -> Never) {
+        self.credentialsRejected = credentialsRejected
         self.zulip = zulip
         self.store = store
         self.deadline = deadline
@@ -80,7 +83,7 @@ final class ReplySender: Sendable {
                 var wait: Duration
                 switch error.code {
                 case .unauthorized:
-                    BotRunner.fatalCredentials(logger: logger)
+                    credentialsRejected()
                 case .rateLimited:
                     // Refused before anything was stored: no echo to wait for.
                     wait = .milliseconds(Int64((error.retryAfter ?? 1) * 1000))

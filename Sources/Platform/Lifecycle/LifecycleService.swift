@@ -5,6 +5,7 @@
 /// ```swift
 /// LifecycleService(name: "http",
 ///     start: { () throws(ServiceFailure) in try startListening() },
+///     ready: { /* READY=1 is sent: begin what the supervisor may see as a started service's work */ },
 ///     stop: { stop in server.shutdown(gracePeriod: stop.deadline - .now) },
 ///     stopNow: { server.stopNow() })
 /// ```
@@ -24,15 +25,19 @@ public struct LifecycleService: Sendable {
     public let name: String
     /// Brings the service up; returns once it can serve (and be stopped).
     public let start: @Sendable () throws(ServiceFailure) -> Void
+    /// Called once every service is up and `READY=1` is sent (a bot's campaign for the lock: a
+    /// standby is a started service).
+    public let ready: @Sendable () -> Void
     /// Stops gracefully; blocks until done (it runs on the lifecycle's stop thread).
     public let stop: @Sendable (Stop) -> Void
     /// Stops at once; must not block for long.
     public let stopNow: @Sendable () -> Void
 
-    public init(name: String, start: @escaping @Sendable () throws(ServiceFailure) -> Void = {},
+    public init(name: String, start: @escaping @Sendable () throws(ServiceFailure) -> Void = {}, ready: @escaping @Sendable () -> Void = {},
                 stop: @escaping @Sendable (Stop) -> Void = { _ in }, stopNow: @escaping @Sendable () -> Void = {}) {
         self.name = name
         self.start = start
+        self.ready = ready
         self.stop = stop
         self.stopNow = stopNow
     }

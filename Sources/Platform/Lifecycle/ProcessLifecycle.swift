@@ -85,7 +85,7 @@ public struct ProcessLifecycle: Sendable {
 
         // Failures: whatever is up stops at once.
         case (_, .failed(let failure)):
-            return exit(.failed(failure), stoppingNow: up)
+            return end(.failed(failure), stoppingNow: up)
 
         // Preparing.
         case (.preparing, .begin(let services, let timeout)):
@@ -96,7 +96,7 @@ public struct ProcessLifecycle: Sendable {
             return [.start(index: 0)]
         case (.preparing, .signal(let signal)) where signal.stops:
             // Nothing to stop: the graceful stop is done at once.
-            return exit(.stopped(signal: signal.name), stoppingNow: [])
+            return end(.stopped(signal: signal.name), stoppingNow: [])
 
         // Starting.
         case (.starting(let started, let stop), .started(let index)) where index == started:
@@ -110,15 +110,15 @@ public struct ProcessLifecycle: Sendable {
             }
             return ready()
         case (.starting(let started, _), .startFailed(let failure)):
-            return exit(.failed(failure), stoppingNow: Array((0..<started).reversed()))
+            return end(.failed(failure), stoppingNow: Array((0..<started).reversed()))
         case (.starting(let started, nil), .signal(let signal)) where signal.stops:
             let request = StopRequest(signal: signal.name, deadline: now + stopTimeout)
             phase = .starting(started: started, stop: request)
             return [.notifyStopping(signal: request.signal, deadline: request.deadline)]
         case (.starting(let started, .some), .signal(let signal)) where signal.stops:
-            return exit(.stoppedNow(signal: signal.name), stoppingNow: Array((0..<started).reversed()))
+            return end(.stoppedNow(signal: signal.name), stoppingNow: Array((0..<started).reversed()))
         case (.starting(let started, let stop?), .tick) where now >= stop.deadline:
-            return exit(.deadlinePassed(signal: stop.signal), stoppingNow: Array((0..<started).reversed()))
+            return end(.deadlinePassed(signal: stop.signal), stoppingNow: Array((0..<started).reversed()))
 
         // Running.
         case (.running, .signal(.hangup)):
@@ -131,13 +131,13 @@ public struct ProcessLifecycle: Sendable {
 
         // Stopping, last started first.
         case (.stopping(let request, let remaining), .stopped(let index)) where index == remaining - 1:
-            if index == 0 { return exit(.stopped(signal: request.signal), stoppingNow: []) }
+            if index == 0 { return end(.stopped(signal: request.signal), stoppingNow: []) }
             phase = .stopping(request, remaining: index)
             return [.stop(index: index - 1, LifecycleService.Stop(signal: request.signal, deadline: request.deadline))]
         case (.stopping, .signal(let signal)) where signal.stops:
-            return exit(.stoppedNow(signal: signal.name), stoppingNow: up)
+            return end(.stoppedNow(signal: signal.name), stoppingNow: up)
         case (.stopping(let request, _), .tick) where now >= request.deadline:
-            return exit(.deadlinePassed(signal: request.signal), stoppingNow: up)
+            return end(.deadlinePassed(signal: request.signal), stoppingNow: up)
 
         case (.preparing, .signal(.hangup)), (.starting, .signal(.hangup)):
             // The settings may have changed while they were read: reload once running.
@@ -167,7 +167,7 @@ public struct ProcessLifecycle: Sendable {
         return reloadPending ? [.notifyReady, .reload] : [.notifyReady]
     }
 
-    private mutating func exit(_ reason: ProcessExit, stoppingNow: [Int]) -> [Action] {
+    private mutating func end(_ reason: ProcessExit, stoppingNow: [Int]) -> [Action] {
         phase = .exited(reason)
         return [.exit(reason, stoppingNow: stoppingNow)]
     }

@@ -102,6 +102,7 @@ public final class ServiceGroup: Sendable {
         case .notifyReady:
             _ = try? notifier.ready()
             running?.watchdog.start()
+            for service in running?.services ?? [] { service.ready() }
         case .reload:
             guard let reload = running?.reload else { return }
             // SIGHUPs that arrive while one is queued fold into it; one that arrives during a
