@@ -57,7 +57,7 @@ enum BotRunner {
 
         CurlRuntime.initializeOnce()
         let zulip = ZulipClient(
-            apiBase: config.zulipAPIBase, email: config.zulipEmail, apiKey: config.zulipAPIKey, http: HTTPClient(options: httpOptions(caFile: config.zulipCAFile)),
+            apiBase: config.zulipAPIBase, email: config.zulipEmail, apiKey: config.zulipAPIKey, http: HTTPClient(options: HTTPClientOptions.bot(caFile: config.zulipCAFile)),
             onSuccess: { metrics.zulipLastSuccess.set(Double(Logger.wallClock().seconds)) },
             onError: { metrics.zulipErrors.labels($0.kind).inc() })
         let gateway = GatewayClient(
@@ -65,7 +65,7 @@ enum BotRunner {
                 baseURLs: config.gatewayURLs, token: config.gatewayToken, caFile: config.gatewayCAFile,
                 perAttemptTimeout: config.gatewayAttemptTimeout, overallDeadline: config.gatewayDeadline,
                 userAgent: "totp-bot/\(ProductVersion.current)"),
-            http: HTTPClient(options: httpOptions(caFile: config.gatewayCAFile)),
+            http: HTTPClient(options: HTTPClientOptions.bot(caFile: config.gatewayCAFile)),
             logger: logger.with(component: "gateway-client"))
         metrics.attach(gateway: gateway)
 
@@ -93,7 +93,7 @@ enum BotRunner {
             http.eventLoops = 1
             let server = HTTPServer(configuration: http, logger: logger.with(component: "http")) { request in
                 let role = leadership.role
-                return health(request, role: role, stateFailure: store.writeFailure, eventQueue: role == .leader ? session.eventQueueStatus : nil,
+                return BotEndpoints.respond(to: request, role: role, stateFailure: store.writeFailure, eventQueue: role == .leader ? session.eventQueueStatus : nil,
                               metrics: metrics)
             }
             services.append(LifecycleService(
@@ -123,47 +123,5 @@ enum BotRunner {
             services: services, logger: logger, stopTimeout: Leadership.Configuration().shutdownBudget,
             health: { limit in leadership.role == .leader ? session.watchdogProblem(stallLimit: limit) : nil },
             stoppedFields: { ["role": .string((leadership.stoppedAs ?? .standby).name)] })
-    }
-
-    /// The curl options of both clients: TCP keep-alive after 30 s idle, probes every 15 s, so a
-    /// connection whose peer vanished is noticed by the kernel too, and the probes keep NATs and
-    /// load balancers from dropping an idle long-poll.
-    static func httpOptions(caFile: String?) -> HTTPClientOptions {
-        var options = HTTPClientOptions(userAgent: "totp-bot/\(ProductVersion.current)", caFile: caFile)
-        options.tcpKeepAlive = .init(idle: .seconds(30), interval: .seconds(15))
-        return options
-    }
-
-    /// `/healthz`: 200 `{"status":"ok","role":...}`; 503 while stopping, and for a leader that
-    /// cannot save its state (`"status":"degraded"`, with the reason): it answers no DM then. A
-    /// leader also shows how long ago its event queue last answered and the stuck-poll limit.
-    static func health(_ request: HTTPRequest, role: Leadership.Role, stateFailure: String?,
-                       eventQueue: (lastAnswerAge: Duration?, limit: Duration)?, metrics: BotMetrics) -> HTTPResponse {
-        switch request.path {
-        case "/healthz":
-            let degraded = role == .leader ? stateFailure : nil
-            var body = "{\"status\":\"\(role == .stopping ? "stopping" : degraded == nil ? "ok" : "degraded")\",\"role\":\"\(role.name)\""
-            if let degraded {
-                body += ",\"reason\":\"state_not_writable\",\"message\":"
-                JSONText.appendString("the state in BOT_STATE_DIR cannot be saved, so no DM is answered: \(degraded)", to: &body)
-            }
-            if let eventQueue {
-                if let age = eventQueue.lastAnswerAge { body += ",\"last_event_answer_age_seconds\":\(tenths(age))" }
-                body += ",\"event_poll_limit_seconds\":\(tenths(eventQueue.limit))"
-            }
-            body += "}"
-            let ok = role != .stopping && degraded == nil
-            return HTTPResponse(status: ok ? 200 : 503, headers: [("Content-Type", "application/json")], body: Array(body.utf8))
-        case "/metrics":
-            return HTTPResponse(status: 200, headers: [("Content-Type", MetricsRegistry.contentType)], body: Array(metrics.registry.render().utf8))
-        default:
-            return HTTPResponse.jsonError(status: 404, error: "not_found", message: "try /healthz or /metrics")
-        }
-    }
-
-    /// Seconds to one decimal, as a JSON number.
-    private static func tenths(_ d: Duration) -> Double {
-        let (s, atto) = d.components
-        return Double(s * 10 + atto / 100_000_000_000_000_000) / 10
     }
 }
