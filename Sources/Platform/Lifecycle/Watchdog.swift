@@ -34,16 +34,19 @@ public final class Watchdog: Sendable {
     /// The stall limit for a watchdog timeout `interval`.
     public static func stallLimit(for interval: Duration) -> Duration { max(.seconds(3), interval) }
 
-    /// Starts pinging (once; nothing without a watchdog).
-    public func start() {
-        guard let every = notifier.watchdogPingInterval, let interval = notifier.watchdogInterval else { return }
-        guard !started.exchange(true, ordering: .acquiringAndReleasing) else { return }
+    /// Starts pinging; true when this call started the timer (false without a watchdog, or
+    /// when it runs already).
+    @discardableResult
+    public func start() -> Bool {
+        guard let every = notifier.watchdogPingInterval, let interval = notifier.watchdogInterval else { return false }
+        guard !started.exchange(true, ordering: .acquiringAndReleasing) else { return false }
         let limit = Self.stallLimit(for: interval)
         let source = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "watchdog"))
         source.schedule(deadline: .now(), repeating: .nanoseconds(Int(max(every, .milliseconds(100)).nanosecondsClamped)))
         source.setEventHandler { [self] in tick(stallLimit: limit) }
         timer = source
         source.resume()
+        return true
     }
 
     /// One check: ping when healthy, say once why not otherwise.
