@@ -27,6 +27,7 @@ public struct ProcessLifecycle: Sendable {
         public let deadline: Instant
     }
 
+    /// Where the process stands.
     public enum Phase: Sendable, Equatable {
         /// Reading settings; nothing started yet.
         case preparing
@@ -40,6 +41,7 @@ public struct ProcessLifecycle: Sendable {
         case exited(ProcessExit)
     }
 
+    /// What happened: a start or stop that returned, a signal, a failure, time passing.
     public enum Event: Sendable, Equatable {
         /// The settings are read; `services` are to be started, and a stop may take
         /// `stopTimeout` from the first signal to the exit.
@@ -57,6 +59,7 @@ public struct ProcessLifecycle: Sendable {
         case tick
     }
 
+    /// What `ServiceGroup` does next.
     public enum Action: Sendable, Equatable {
         case start(index: Int)
         /// `READY=1`, and the watchdog starts.

@@ -115,9 +115,8 @@ public final class ServiceGroup: Sendable {
             }
         case .notifyStopping(_, let deadline):
             _ = try? notifier.stopping()
+            // Not on the stop queue: a service still stopping at the deadline keeps it busy.
             let wait = deadline - now()
-            stops.asyncAfter(deadline: .now() + .nanoseconds(Int(wait.nanosecondsClamped))) { [self] in handle(.tick) }
-            // The stop queue may be busy with a service then: check from elsewhere too.
             DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(wait.nanosecondsClamped))) { [self] in handle(.tick) }
         case .stop(let index, let stop):
             guard let service = running?.services[index] else { return }

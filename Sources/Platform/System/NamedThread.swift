@@ -42,6 +42,7 @@ public enum NamedThread {
         return thread
     }
 
+    /// Carries the body through `pthread_create`'s single pointer argument.
     private final class Box: Sendable {
         let body: @Sendable () -> Void
         init(_ body: @escaping @Sendable () -> Void) { self.body = body }
