@@ -52,7 +52,7 @@ let package = Package(
         .executableTarget(
             name: "Bot", dependencies: ["Platform", "TextSupport", "TOTP", "HTTPServer", "CurlHTTP", "Etcd"], path: "Sources/Bot"),
         // Helpers shared by the integration tests (real child processes with bounded waits).
-        .target(name: "TestSupport", path: "Tests/Support"),
+        .target(name: "TestSupport", dependencies: ["Platform"], path: "Tests/Support"),
         .testTarget(name: "PlatformTests", dependencies: ["Platform", "TestSupport"], path: "Tests/PlatformTests"),
         .testTarget(name: "TOTPTests", dependencies: ["TOTP", "Crypto", "TestSupport"], path: "Tests/TOTPTests"),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "Platform", "TestSupport"], path: "Tests/HTTPServerTests"),

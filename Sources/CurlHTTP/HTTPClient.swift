@@ -181,15 +181,12 @@ public final class HTTPClient: Sendable {
 
     /// Whole seconds for curl's second-valued options, at least 1 (the kernel refuses 0).
     static func wholeSeconds(_ duration: Duration) -> Int {
-        min(max(1, Int(duration.components.seconds)), 32_767)
+        Int(min(max(1, duration.wholeSeconds), 32_767))
     }
 
     /// Whole milliseconds, at least 1: curl reads 0 as "no limit".
     public static func milliseconds(_ duration: Duration) -> Int {
-        let (seconds, attoseconds) = duration.components
-        let ms = seconds.multipliedReportingOverflow(by: 1000)
-        if ms.overflow { return Int.max / 2 }
-        return max(1, Int(ms.partialValue + attoseconds / 1_000_000_000_000_000))
+        Int(max(1, duration.inMilliseconds))
     }
 
     private static func scrub(_ message: String, secrets: [String]) -> String {

@@ -1,4 +1,5 @@
 import CurlHTTP
+import Platform
 import FoundationEssentials
 import Synchronization
 #if canImport(Glibc)
@@ -122,20 +123,13 @@ public final class EtcdClient: Sendable {
             }
             guard let deadline, deadline - .now > Self.roundPause else { break }
             // Members that refuse at once must not be hammered in a tight loop.
-            Self.pause(Self.roundPause)
+            Sleep.for(Self.roundPause)
         }
         throw EtcdError.unreachable(problems)
     }
 
     /// Wait between two rounds over the members within one call.
     static let roundPause: Duration = .milliseconds(100)
-
-    private static func pause(_ duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        var left = timespec(tv_sec: Int(seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
-        var request = left
-        while nanosleep(&request, &left) != 0 && errno == EINTR { request = left }
-    }
 
     static func encode<Request: Encodable>(_ request: Request) throws(EtcdError) -> [UInt8] {
         do {

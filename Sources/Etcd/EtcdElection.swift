@@ -78,7 +78,7 @@ public final class EtcdElection: Sendable {
     public func start() {
         guard !started.exchange(true, ordering: .acquiringAndReleasing) else { return }
         threads.enter()
-        EtcdThread.spawn(name: "etcd-election") { [self] in
+        NamedThread.detach(name: "etcd-election") { [self] in
             defer { threads.leave() }
             run()
         }
@@ -144,8 +144,7 @@ public final class EtcdElection: Sendable {
     }
 
     private static func dispatchTime(after duration: Duration) -> DispatchTime {
-        let (seconds, attoseconds) = max(duration, .zero).components
-        return .now() + .nanoseconds(Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000))
+        .now() + .nanoseconds(Int(duration.nanosecondsClamped))
     }
 
     /// Performs one action; returns the event its result is (for requests).
@@ -240,7 +239,7 @@ public final class EtcdElection: Sendable {
         }
         previous?.cancel()
         threads.enter()
-        EtcdThread.spawn(name: "etcd-watch") { [self] in
+        NamedThread.detach(name: "etcd-watch") { [self] in
             defer { threads.leave() }
             watchLeaderKey(from: revision, cancellation: cancellation)
         }

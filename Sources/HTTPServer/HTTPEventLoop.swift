@@ -537,9 +537,5 @@ final class HTTPEventLoop: @unchecked Sendable {
         }
     }
 
-    static func monotonicNow() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
-    }
+    static func monotonicNow() -> UInt64 { MonotonicClock.nanoseconds() }
 }

@@ -97,7 +97,7 @@ public final class HTTPServer: Sendable {
             do {
                 for index in 0..<max(1, configuration.eventLoops) {
                     let loop = try HTTPEventLoop(index: index, context: context)
-                    threads.append(try HTTPServer.spawn { loop.run() })
+                    threads.append(try NamedThread.joinable(name: "http-loop-\(index)") { loop.run() })
                     loops.append(loop)
                 }
             } catch {
@@ -175,24 +175,5 @@ public final class HTTPServer: Sendable {
             if HTTPEventLoop.monotonicNow() >= deadline { return false }
             usleep(1000)
         }
-    }
-
-    /// Runs `body` on a new joinable pthread (Foundation's `Thread` would pull Foundation in).
-    private static func spawn(_ body: @escaping @Sendable () -> Void) throws(SystemError) -> pthread_t {
-        final class Box: Sendable {
-            let body: @Sendable () -> Void
-            init(_ body: @escaping @Sendable () -> Void) { self.body = body }
-        }
-        let box = Unmanaged.passRetained(Box(body)).toOpaque()
-        var thread = pthread_t()
-        let rc = pthread_create(&thread, nil, { arg in
-            Unmanaged<Box>.fromOpaque(arg!).takeRetainedValue().body()
-            return nil
-        }, box)
-        if rc != 0 {
-            Unmanaged<Box>.fromOpaque(box).release()
-            throw SystemError(call: "pthread_create", errno: rc)
-        }
-        return thread
     }
 }

@@ -67,13 +67,3 @@ public struct HTTPServerConfiguration: Sendable {
     /// Number of online CPUs (at least 1).
     public static var onlineCPUs: Int { max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
 }
-
-extension Duration {
-    /// Whole nanoseconds, clamped at zero (for monotonic deadlines).
-    var nanosecondsClamped: UInt64 {
-        let (seconds, attoseconds) = components
-        if seconds < 0 { return 0 }
-        let ns = Double(seconds) * 1e9 + Double(attoseconds) / 1e9
-        return ns >= Double(UInt64.max / 2) ? UInt64.max / 2 : UInt64(ns)
-    }
-}

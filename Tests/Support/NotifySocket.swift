@@ -28,6 +28,21 @@ public final class NotifySocket {
         unlink(path)
     }
 
+    /// Messages received until one satisfies `done` (included) or `timeout` passes.
+    public func collect(until done: (String) -> Bool, timeout: TimeInterval) -> [String] {
+        var out: [String] = []
+        let deadline = Date().addingTimeInterval(timeout)
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while Date() < deadline {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            guard n > 0 else { continue }
+            let message = String(decoding: buffer[0..<n], as: UTF8.self)
+            out.append(message)
+            if done(message) { break }
+        }
+        return out
+    }
+
     /// Messages received within `seconds`.
     public func collect(for seconds: TimeInterval) -> [String] {
         var out: [String] = []

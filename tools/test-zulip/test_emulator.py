@@ -32,7 +32,64 @@ BOT_KEY = "k3y-never-printed-7Qz"
 HEARTBEAT = 1.0
 
 
-class Emulator:
+class ApiClient:
+    """HTTP Basic calls to a Zulip API at `self.url` (the emulator, or a real server), and the
+    JSON /control API of the emulator or the recording proxy."""
+
+    url = ""
+    default_auth = (BOT_EMAIL, BOT_KEY)
+
+    def api(self, method, path, params=None, auth=..., timeout=10):
+        """Returns (status, headers, body): body is parsed JSON, or text when not JSON."""
+        if auth is ...:
+            auth = self.default_auth
+        params = {k: (v if isinstance(v, str) else json.dumps(v))
+                  for k, v in (params or {}).items()}
+        url = self.url + "/api/v1" + path
+        data = None
+        headers = {"User-Agent": "TestSuite/1.0"}
+        if method == "GET":
+            if params:
+                url += "?" + urllib.parse.urlencode(params)
+        else:
+            data = urllib.parse.urlencode(params).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        if auth is not None:
+            token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+            headers["Authorization"] = "Basic " + token
+        req = urllib.request.Request(url, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                status, hdrs, raw = resp.status, resp.headers, resp.read()
+        except urllib.error.HTTPError as err:
+            status, hdrs, raw = err.code, err.headers, err.read()
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = raw.decode(errors="replace")
+        return status, hdrs, body
+
+
+    def control(self, method, path, payload=None):
+        data = json.dumps(payload).encode() if payload is not None else None
+        req = urllib.request.Request(self.url + "/control" + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return json.loads(resp.read())
+
+    def register(self, **params):
+        params.setdefault("event_types", ["message"])
+        status, _, body = self.api("POST", "/register", params)
+        assert status == 200, body
+        return body
+
+    def poll(self, queue_id, last_event_id, timeout=10, **extra):
+        return self.api("GET", "/events", {"queue_id": queue_id,
+                                           "last_event_id": str(last_event_id), **extra},
+                        timeout=timeout)
+
+
+class Emulator(ApiClient):
     def __init__(self, tmpdir, *extra, request_log=True):
         self.port_file = os.path.join(tmpdir, "port")
         self.log_path = os.path.join(tmpdir, "requests.jsonl") if request_log else None
@@ -64,54 +121,9 @@ class Emulator:
 
     # ---- helpers -----------------------------------------------------------------------
 
-    def api(self, method, path, params=None, auth=(BOT_EMAIL, BOT_KEY), timeout=10):
-        """Returns (status, headers, body): body is parsed JSON, or text when not JSON."""
-        params = {k: (v if isinstance(v, str) else json.dumps(v))
-                  for k, v in (params or {}).items()}
-        url = self.url + "/api/v1" + path
-        data = None
-        headers = {"User-Agent": "TestSuite/1.0"}
-        if method == "GET":
-            if params:
-                url += "?" + urllib.parse.urlencode(params)
-        else:
-            data = urllib.parse.urlencode(params).encode()
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-        if auth is not None:
-            token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
-            headers["Authorization"] = "Basic " + token
-        req = urllib.request.Request(url, data=data, method=method, headers=headers)
-        try:
-            with urllib.request.urlopen(req, timeout=timeout) as resp:
-                status, hdrs, raw = resp.status, resp.headers, resp.read()
-        except urllib.error.HTTPError as err:
-            status, hdrs, raw = err.code, err.headers, err.read()
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            body = raw.decode(errors="replace")
-        return status, hdrs, body
-
-    def control(self, method, path, payload=None):
-        data = json.dumps(payload).encode() if payload is not None else None
-        req = urllib.request.Request(self.url + "/control" + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return json.loads(resp.read())
-
     def user(self, email, full_name=None):
         return self.control("POST", "/users", {"email": email,
                                                "full_name": full_name or email.split("@")[0]})
-
-    def register(self, **params):
-        params.setdefault("event_types", ["message"])
-        status, _, body = self.api("POST", "/register", params)
-        assert status == 200, body
-        return body
-
-    def poll(self, queue_id, last_event_id, **extra):
-        return self.api("GET", "/events", {"queue_id": queue_id,
-                                           "last_event_id": str(last_event_id), **extra})
 
     def wait_poller(self, queue_id, connected=True, timeout=5):
         deadline = time.monotonic() + timeout
@@ -183,13 +195,20 @@ def test_users_me(emu, bot_id):
 
 
 def test_bad_credentials_are_401(emu):
+    # As Zulip 10.0 answers (checked by test_real_server.py): every credential failure is a
+    # 401 UNAUTHORIZED with WWW-Authenticate, the message telling a malformed key (not 32
+    # letters and digits) from a wrong one.
     status, headers, body = emu.api("GET", "/users/me", auth=(BOT_EMAIL, "wrong"))
     assert status == 401
-    assert body == {"result": "error", "msg": "Invalid API key", "code": "INVALID_API_KEY"}
+    assert body == {"result": "error", "msg": "Malformed API key", "code": "UNAUTHORIZED"}
+    assert headers["WWW-Authenticate"] == 'Basic realm="zulip"'
+    status, _, body = emu.api("GET", "/users/me", auth=(BOT_EMAIL, "x" * 32))
+    assert (status, body["msg"], body["code"]) == (401, "Invalid API key", "UNAUTHORIZED")
     status, _, body = emu.api("GET", "/users/me", auth=("nobody@example.com", BOT_KEY))
-    assert (status, body["code"]) == (401, "INVALID_API_KEY")
+    assert (status, body["code"]) == (401, "UNAUTHORIZED")
     status, headers, body = emu.api("POST", "/register", {"event_types": ["message"]}, auth=None)
     assert (status, body["code"]) == (401, "UNAUTHORIZED")
+    assert body["msg"] == "Not logged in: API authentication or user session required"
     assert headers["WWW-Authenticate"] == 'Basic realm="zulip"'
 
 
@@ -317,7 +336,9 @@ def test_own_messages_come_back_and_group_dm_mentions(emu, bot_id):
     own, group = events
     assert own["message"]["id"] == reply_id and own["message"]["sender_id"] == bot_id
     assert own["message"]["content"] == "reply"  # trailing whitespace stripped
-    assert "read" in own["flags"] and own["local_message_id"] == "loc-1"
+    # An API client's own message is not marked read for it (real: only the Zulip apps'
+    # messages are, `Client.default_read_by_sender`), unless it asks with read_by_sender.
+    assert own["flags"] == [] and own["local_message_id"] == "loc-1"
     assert len(group["message"]["display_recipient"]) == 3
     assert group["flags"] == ["mentioned"]
     # 1:1 recipient_id depends on direction (receiver's personal recipient) at FL 247.
@@ -479,6 +500,112 @@ def test_rate_limit_injection(emu):
     assert status == 200
 
 
+def test_whole_second_retry_after_is_still_a_float(emu):
+    # Real servers compute it from the clock: "41.66531276702881", never "42".
+    emu.control("POST", "/rate-limit", {"count": 1, "retry_after": 2})
+    status, headers, body = emu.api("GET", "/users/me")
+    assert status == 429 and headers["Retry-After"] == "2.0" and body["retry-after"] == 2.0
+    assert isinstance(body["retry-after"], float)
+
+
+# ---- agreement with a real Zulip 10.0 (each found by test_real_server.py) --------------------
+
+def test_user_groups_are_refused_to_bots_but_fetchable_through_register(emu):
+    emu.control("POST", "/users", {"email": "gus@example.com", "api_key": "gus-key"})
+    status, headers, body = emu.api("GET", "/user_groups")
+    assert (status, body) == (400, {"result": "error", "code": "BAD_REQUEST",
+                                    "msg": "This endpoint does not accept bot requests."})
+    assert "X-RateLimit-Limit" in headers  # authenticated and counted before the refusal
+    status, _, body = emu.api("GET", "/user_groups", auth=("gus@example.com", "gus-key"))
+    assert status == 200 and [g["name"] for g in body["user_groups"]][:2] == ["role:nobody", "role:owners"]
+    assert all(g["is_system_group"] for g in body["user_groups"]) and len(body["user_groups"]) == 8
+    q = emu.register(fetch_event_types=["realm_user_groups"])
+    assert q["realm_user_groups"] == body["user_groups"]
+
+
+def test_only_the_zulip_apps_messages_start_read_for_their_sender(emu):
+    emu.control("POST", "/users", {"email": "hal@example.com", "api_key": "hal-key"})
+    api_sent = emu.api("POST", "/messages", {"type": "direct", "to": ["hal@example.com"],
+                                             "content": "from a script"})[2]["id"]
+    asked = emu.api("POST", "/messages", {"type": "direct", "to": ["hal@example.com"],
+                                          "content": "marked", "read_by_sender": "true"})[2]["id"]
+    status, _, body = emu.api("GET", "/messages", {"anchor": str(api_sent), "num_before": "0",
+                                                   "num_after": "1"})
+    assert [(m["id"], m["flags"]) for m in body["messages"]] == [(api_sent, []), (asked, ["read"])]
+
+
+def test_errors_and_pages_as_the_real_server_answers(tmp_path):
+    # Its own emulator: these requests are outside the spec, so off the checked request log.
+    emu = Emulator(str(tmp_path), request_log=False)
+    try:
+        errors_and_pages(emu)
+    finally:
+        emu.stop()
+
+
+def errors_and_pages(emu):
+    status, headers, body = emu.api("GET", "/no_such_endpoint")
+    assert status == 404 and headers["Content-Type"] == "text/html; charset=utf-8"
+    assert isinstance(body, str) and "Page not found" in body
+    # A queue of someone else's is no queue at all.
+    q = emu.register()
+    emu.control("POST", "/users", {"email": "ida@example.com", "api_key": "ida-key"})
+    status, _, body = emu.api("GET", "/events", {"queue_id": q["queue_id"], "last_event_id": "-1"},
+                              auth=("ida@example.com", "ida-key"))
+    assert (status, body["code"], body["queue_id"]) == (400, "BAD_EVENT_QUEUE_ID", q["queue_id"])
+    status, _, body = emu.api("POST", "/messages", {"type": "telegram", "to": [26], "content": "x"})
+    assert (status, body["msg"]) == (400, "Invalid type")
+    # A `dm` operand list holds user ids; emails go in a string.
+    by_list = {"anchor": "newest", "num_before": "1", "num_after": "0",
+               "narrow": [{"operator": "dm", "operand": ["ida@example.com"]}]}
+    status, _, body = emu.api("GET", "/messages", by_list)
+    assert (status, body["msg"]) == (400, "operand[0] is not an integer")
+    by_list["narrow"][0]["operand"] = "ida@example.com"
+    assert emu.api("GET", "/messages", by_list)[0] == 200
+    # Bearer is not refused as a credential (401) but as a request (400), as Zulip does.
+    req_headers = {"Authorization": "Bearer abc", "User-Agent": "TestSuite/1.0"}
+    req = urllib.request.Request(emu.url + "/api/v1/users/me", headers=req_headers)
+    try:
+        urllib.request.urlopen(req, timeout=10)
+        raise AssertionError("a Bearer token was accepted")
+    except urllib.error.HTTPError as err:
+        assert err.code == 400
+        assert json.loads(err.read())["msg"] == "This endpoint requires HTTP basic authentication."
+
+
+def test_a_bots_own_user_and_the_feature_level_dependent_fields(tmp_path):
+    new = Emulator(str(tmp_path), "--feature-level", "371", request_log=False)
+    try:
+        _, _, me = new.api("GET", "/users/me")
+        assert me["bot_type"] == 1 and "is_billing_admin" not in me  # removed at FL 363
+        assert new.api("GET", "/server_settings", auth=None)[2]["realm_url"] == new.url
+        status, _, body = new.api("GET", "/messages", {"anchor": "newest"})  # FL 300: optional
+        assert status == 200 and body["messages"] == []
+        first = new.api("POST", "/messages", {"type": "stream", "to": "general", "topic": "new",
+                                              "content": "starts a topic"})
+        assert first[0] == 400  # no such channel yet
+        new.control("POST", "/send", {"from": "bot@example.com", "stream": "general",
+                                      "topic": "old", "content": "x"})
+        started = new.api("POST", "/messages", {"type": "stream", "to": "general", "topic": "New",
+                                                "content": "starts a topic"})[2]
+        assert started["automatic_new_visibility_policy"] == 3  # FL 218: followed on initiation
+        again = new.api("POST", "/messages", {"type": "stream", "to": "general", "topic": "new",
+                                              "content": "same topic"})[2]
+        assert "automatic_new_visibility_policy" not in again
+        realm = new.register(fetch_event_types=["realm"])
+        assert realm["realm_url"] == new.url and "server_timestamp" not in realm
+        new.control("POST", "/users", {"email": "joe@example.com", "api_key": "joe-key"})
+        sent = new.api("POST", "/messages", {"type": "direct", "to": ["joe@example.com"],
+                                             "content": "v1"})[2]["id"]
+        status, _, body = new.api("PATCH", f"/messages/{sent}", {"content": "v2"})
+        assert status == 200 and body["detached_uploads"] == []  # FL 285
+        _, _, body = new.api("GET", "/messages", {"anchor": str(sent), "num_after": "0"})
+        history = body["messages"][0]["edit_history"]
+        assert "prev_rendered_content_version" not in history[0]  # dropped at FL 284
+    finally:
+        new.stop()
+
+
 def test_5xx_injection(emu):
     emu.control("POST", "/fail", {"count": 2, "status": 503})
     status, headers, body = emu.api("GET", "/users/me")
@@ -577,7 +704,7 @@ def test_api_key_rotation(emu):
     assert emu.api("GET", "/users/me", auth=("rot@example.com", "old-key-1"))[0] == 200
     emu.control("POST", "/users", {"email": "rot@example.com", "api_key": "new-key-2"})
     status, _, body = emu.api("GET", "/users/me", auth=("rot@example.com", "old-key-1"))
-    assert (status, body["code"]) == (401, "INVALID_API_KEY")
+    assert (status, body["code"]) == (401, "UNAUTHORIZED")
     assert emu.api("GET", "/users/me", auth=("rot@example.com", "new-key-2"))[0] == 200
 
 
@@ -900,7 +1027,7 @@ def test_old_feature_level_quirks_and_sigterm(tmp_path):
         assert body["events"] == []
         status, _, body = old.api("POST", "/messages", {"type": "direct", "to": [31],
                                                          "content": "x"})
-        assert status == 400 and body["msg"] == "Invalid message type"
+        assert status == 400 and body["msg"] == "Invalid type"
         status, _, body = old.api("GET", "/messages", {"anchor": "newest", "num_before": "1",
                                                        "num_after": "0",
                                                        "narrow": [["is", "dm"]]})

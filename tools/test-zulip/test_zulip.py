@@ -46,7 +46,15 @@ PROXY_5XX_BODY = (
     "<center><h1>{status} {reason}</h1></center>\r\n<hr><center>nginx</center>\r\n"
     "</body>\r\n</html>\r\n"
 )
+NOT_FOUND_BODY = (
+    "<!DOCTYPE html>\n<html lang=\"en\">\n<head><title>Page not found</title></head>\n"
+    "<body><h1>Page not found</h1></body>\n</html>\n"
+)
 WILDCARDS_STREAM = {"all", "everyone", "stream", "channel"}
+# Clients whose messages start read for their sender (real `Client.default_read_by_sender`:
+# the Zulip apps); messages sent by any other API client have `flags: []` for the sender.
+UI_CLIENTS = {"zulipandroid", "zulipios", "zulipdesktop", "zulipmobile", "zulipelectron",
+              "zulipterminal", "snipe", "website", "ios", "android"}
 
 KNOWN_PARAMS = {
     ("POST", "/register"): {
@@ -68,6 +76,7 @@ KNOWN_PARAMS = {
         "send_notification_to_new_thread", "content", "stream_id",
     },
     ("GET", "/users/me"): set(),
+    ("GET", "/user_groups"): {"include_deactivated_groups"},
     ("GET", "/server_settings"): set(),
     ("GET", "/messages/{message_id}"): {"apply_markdown"},
     ("POST", "/messages/{message_id}/reactions"): {"emoji_name", "emoji_code", "reaction_type"},
@@ -398,7 +407,7 @@ class State:
                 "is_bot": is_bot,
                 "is_active": True,
                 "recipient_id": self.alloc_recipient(),
-                "date_joined": time.strftime("%Y-%m-%dT%H:%M:%S.000000+00:00", time.gmtime()),
+                "date_joined": time.strftime("%Y-%m-%dT%H:%M+00:00", time.gmtime()),
             }
             self.users[uid] = user
             self.send_realm_user_event("add", self.user_dict(user, with_active=True))
@@ -536,10 +545,16 @@ class State:
         out = {"id": group["id"], "name": group["name"], "description": group["description"],
                "members": members, "direct_subgroup_ids": sorted(group["subgroups"]),
                "is_system_group": False}
-        if fl >= 191:
-            out["can_mention_group"] = 9 + 6  # role:everyone
+        # The fields of the feature level, as system_groups has them (settings: role:everyone).
         if fl >= 290:
             out["deactivated"] = False
+        if fl >= 292:
+            out.update(creator_id=None, date_created=None)
+        for key, since in [("can_mention_group", 191), ("can_manage_group", 283), ("can_join_group", 301),
+                           ("can_add_members_group", 305), ("can_leave_group", 308),
+                           ("can_remove_members_group", 324)]:
+            if fl >= since:
+                out[key] = 9 + 6
         return out
 
     def custom_groups(self):
@@ -719,10 +734,12 @@ class State:
         if msg["edit_history"]:
             out["edit_history"] = [
                 {"prev_content": e["prev_content"], "prev_rendered_content": e["prev_rendered"],
-                 "prev_rendered_content_version": 1, "timestamp": e["timestamp"],
-                 "user_id": e["user_id"]}
+                 "timestamp": e["timestamp"], "user_id": e["user_id"]}
                 for e in reversed(msg["edit_history"])
             ]
+            if self.config.feature_level < 284:  # FL 284 dropped it
+                for e in out["edit_history"]:
+                    e["prev_rendered_content_version"] = 1
             out["last_edit_timestamp"] = msg["edit_history"][-1]["timestamp"]
         if with_flags:
             out["flags"] = self.message_flags(msg, for_user)
@@ -753,6 +770,13 @@ class State:
             msg["recipient_id"] = self.dm_recipient_id(sender_id, msg["participants"])
         else:
             msg["recipient_id"] = self.streams[stream.lower()]["recipient_id"]
+        if mtype == "stream":
+            # Zulip's default `automatically_follow_topics_policy` (on initiation): whoever
+            # starts a topic follows it, and the send's answer says so (FL 218).
+            key = (stream.lower(), topic.lower())
+            if not any(m["type"] == "stream" and (m["stream"].lower(), m["topic"].lower()) == key
+                       for m in self.messages):
+                msg["new_visibility_policy"] = 3  # FOLLOWED
         self.messages.append(msg)
         self.messages_by_id[msg["id"]] = msg
         for q in list(self.queues.values()):
@@ -882,6 +906,10 @@ class State:
         if isinstance(operand, int) and not isinstance(operand, bool):
             refs = [operand]
         elif isinstance(operand, list):
+            # Real server: a list operand holds user ids only (emails go in a string).
+            for i, ref in enumerate(operand):
+                if not isinstance(ref, int) or isinstance(ref, bool):
+                    raise ApiError(400, f"operand[{i}] is not an integer")
             refs = operand
         elif isinstance(operand, str):
             refs = [p.strip() for p in operand.split(",") if p.strip()]
@@ -992,6 +1020,8 @@ class Api:
             return self.get_messages, "/messages"
         if path == "/messages" and method == "POST":
             return self.send_message, "/messages"
+        if path == "/user_groups" and method == "GET":
+            return self.user_groups, "/user_groups"
         m = re.fullmatch(r"/messages/([^/]+)", path)
         if m and method == "PATCH":
             return (lambda user, params: self.update_message(user, params, m.group(1)),
@@ -1032,6 +1062,7 @@ class Api:
             "require_email_format_usernames": True,
             "realm_uri": self.s.base_url,
             "realm_name": c.realm_name,
+            **({"realm_url": self.s.base_url} if c.feature_level >= 257 else {}),
             "realm_icon": "https://secure.gravatar.com/avatar/realm?d=identicon",
             "realm_description": "<p>Emulated Zulip organization for tests.</p>",
             "realm_web_public_access_enabled": False,
@@ -1046,14 +1077,13 @@ class Api:
         with self.s.lock:
             max_id = max((m["id"] for m in self.s.messages if self.s.can_see(m, user["id"])),
                          default=-1)
-        return self.success(
-            ("GET", "/users/me"), params,
+        fields = dict(
             avatar_url=self.s.avatar_url(user, False),
             avatar_version=1,
             email=user["email"],
             delivery_email=user["email"],
             full_name=user["full_name"],
-            is_admin=False, is_owner=False, is_billing_admin=False, is_guest=False,
+            is_admin=False, is_owner=False, is_guest=False,
             role=400,
             is_bot=user["is_bot"],
             is_active=True,
@@ -1062,6 +1092,20 @@ class Api:
             max_message_id=max_id,
             user_id=user["id"],
         )
+        if self.s.config.feature_level < 363:  # FL 363 removed it from user objects
+            fields["is_billing_admin"] = False
+        if user["is_bot"]:
+            # A generic bot (type 1), owned by the organization's first human.
+            owner = min((u["id"] for u in self.s.users.values() if not u["is_bot"]), default=None)
+            fields.update(bot_type=1, bot_owner_id=owner)
+        return self.success(("GET", "/users/me"), params, **fields)
+
+    def user_groups(self, user, params):
+        if user["is_bot"]:
+            raise ApiError(400, "This endpoint does not accept bot requests.")
+        parse_bool_param(params, "include_deactivated_groups", False)
+        return self.success(("GET", "/user_groups"), params,
+                            user_groups=self.s.system_groups() + self.s.custom_groups())
 
     def register(self, user, params):
         s, c = self.s, self.s.config
@@ -1133,8 +1177,9 @@ class Api:
                     "max_stream_description_length": 1024,
                     "server_generation": int(time.time()),
                     "zulip_plan_is_not_limited": True,
-                    "server_timestamp": time.time(),
                 })
+                if c.feature_level >= 257:
+                    body["realm_url"] = s.base_url
                 if c.feature_level >= 53:
                     body["max_message_length"] = MAX_MESSAGE_LENGTH
                     body["max_topic_length"] = MAX_TOPIC_LENGTH
@@ -1155,7 +1200,9 @@ class Api:
                 raise ApiError(400, f"Bad event queue ID: {queue_id}", "BAD_EVENT_QUEUE_ID",
                                queue_id=queue_id)
             if q.user_id != user["id"]:
-                raise ApiError(400, "You are not authorized to get events from this queue")
+                # Real server: someone else's queue looks like no queue at all.
+                raise ApiError(400, f"Bad event queue ID: {queue_id}", "BAD_EVENT_QUEUE_ID",
+                               queue_id=queue_id)
             if "last_event_id" not in params:
                 # The real server insists on it when queue_id is given (the spec doesn't say).
                 raise ApiError(400, "Missing 'last_event_id' argument")
@@ -1216,8 +1263,10 @@ class Api:
     def get_messages(self, user, params):
         s = self.s
         me = user["id"]
-        num_before = parse_int_param(params, "num_before", required=True)
-        num_after = parse_int_param(params, "num_after", required=True)
+        # Optional (default 0) since FL 300, which added `message_ids` as an alternative.
+        optional = self.s.config.feature_level >= 300
+        num_before = parse_int_param(params, "num_before", 0, required=not optional)
+        num_after = parse_int_param(params, "num_after", 0, required=not optional)
         if num_before < 0 or num_after < 0:
             raise ApiError(400, "num_before and num_after must be nonnegative")
         if num_before + num_after > 5000:
@@ -1307,11 +1356,12 @@ class Api:
         if c.feature_level >= 248:
             allowed.add("channel")
         if mtype not in allowed:
-            raise ApiError(400, "Invalid message type")
+            raise ApiError(400, "Invalid type")
         if "to" not in params:
             raise missing("to")
         recipients = self.parse_recipients(params["to"])
-        read_by_sender = parse_bool_param(params, "read_by_sender", True)
+        read_by_sender = parse_bool_param(params, "read_by_sender",
+                                          self.current_client.lower() in UI_CLIENTS)
         queue_id = params.get("queue_id")
         local_id = params.get("local_id")
         content = normalize_body(params["content"])
@@ -1342,7 +1392,7 @@ class Api:
                 else:
                     stream = s.streams.get(ref.lower())
                     if stream is None:
-                        raise ApiError(400, f"Stream '{ref}' does not exist",
+                        raise ApiError(400, f"Channel '{ref}' does not exist",
                                        "STREAM_DOES_NOT_EXIST", stream=ref)
                 topic = params.get("topic", params.get("subject"))
                 if topic is None or topic.strip() == "":
@@ -1356,7 +1406,10 @@ class Api:
                 # the client cannot tell whether the message was sent.
                 s.drop_after_send_left -= 1
                 raise DropConnection()
-        return self.success(("POST", "/messages"), params, id=msg["id"])
+        extra = {}
+        if "new_visibility_policy" in msg and c.feature_level >= 218:
+            extra["automatic_new_visibility_policy"] = msg["new_visibility_policy"]
+        return self.success(("POST", "/messages"), params, id=msg["id"], **extra)
 
     def get_message(self, user, params, raw_id):
         s = self.s
@@ -1417,16 +1470,15 @@ class Api:
                 # Real server: editing a message to empty content leaves "(deleted)".
                 content = "(deleted)" if stripped == "" else normalize_body(content)
             s.edit_message(msg, user["id"], content=content, topic=topic)
-        return self.success(("PATCH", "/messages/{message_id}"), params)
+        extra = {"detached_uploads": []} if c.feature_level >= 285 else {}
+        return self.success(("PATCH", "/messages/{message_id}"), params, **extra)
 
 
-class Handler(BaseHTTPRequestHandler):
+class DispatchingHandler(BaseHTTPRequestHandler):
+    """HTTP/1.1 keep-alive; every method goes to `dispatch(method)`; `state` is the server's.
+    Shared with recording_proxy.py."""
+
     protocol_version = "HTTP/1.1"
-    server_version = "nginx"
-
-    def version_string(self):
-        return "nginx"  # real deployments answer from behind nginx
-    timeout = 60  # idle keep-alive connections give their thread back after this
 
     # Silence the default stderr access log; the request log is the record.
     def log_message(self, fmt, *args):
@@ -1450,6 +1502,17 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_PUT(self):
         self.dispatch("PUT")
+
+    def dispatch(self, method):
+        raise NotImplementedError
+
+
+class Handler(DispatchingHandler):
+    server_version = "nginx"
+
+    def version_string(self):
+        return "nginx"  # real deployments answer from behind nginx
+    timeout = 60  # idle keep-alive connections give their thread back after this
 
     def read_body(self):
         length = int(self.headers.get("Content-Length") or 0)
@@ -1523,8 +1586,9 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         except ProxyFailure as pf:
-            status, text, ctype_out = pf.status, pf.text, "text/html"
-            entry["injected"] = "proxy-5xx"
+            status, text, ctype_out = pf.status, pf.text, pf.content_type
+            if status >= 500:
+                entry["injected"] = "proxy-5xx"
         if body_obj is not None:
             data = json.dumps(body_obj).encode()
         else:
@@ -1556,7 +1620,7 @@ class Handler(BaseHTTPRequestHandler):
                                    PROXY_5XX_BODY.format(status=s.fail_status, reason=reason))
             if s.rate_limit_left > 0:
                 s.rate_limit_left -= 1
-                ra = s.rate_limit_retry_after
+                ra = float(s.rate_limit_retry_after)
                 entry["injected"] = "rate-limit"
                 err = ApiError(429, "API usage exceeded rate limit", "RATE_LIMIT_HIT",
                                **{"retry-after": ra})
@@ -1572,10 +1636,11 @@ class Handler(BaseHTTPRequestHandler):
         params = dict(query)
         if method != "GET":
             params.update(form)
+        if handler is None:
+            # Real server: Django's HTML 404 page, not a JSON error.
+            raise ProxyFailure(404, NOT_FOUND_BODY, "text/html; charset=utf-8")
+        user = None
         try:
-            if handler is None:
-                raise ApiError(404, "Endpoint does not exist.", "BAD_REQUEST")
-            user = None
             if template != "/server_settings":
                 user = self.authenticate()
                 entry["user_id"] = user["id"]
@@ -1585,7 +1650,9 @@ class Handler(BaseHTTPRequestHandler):
             body = handler(user, params)
             return 200, self.rate_headers(user), body
         except ApiError as err:
-            headers = dict(err.headers)
+            # Once authenticated and counted, errors carry the X-RateLimit-* headers too.
+            headers = self.rate_headers(user) if user is not None else {}
+            headers.update(err.headers)
             return err.status, headers, err.body()
 
     def take_hold(self, method, path):
@@ -1626,11 +1693,12 @@ class Handler(BaseHTTPRequestHandler):
         auth = self.headers.get("Authorization")
         www = {"WWW-Authenticate": 'Basic realm="zulip"'}
         if not auth:
-            raise ApiError(401, "Missing 'Authorization' header", "UNAUTHORIZED", headers=www)
+            raise ApiError(401, "Not logged in: API authentication or user session required",
+                           "UNAUTHORIZED", headers=www)
         scheme, _, token = auth.partition(" ")
         if scheme.lower() != "basic":
-            raise ApiError(401, "Only Basic authentication is supported.", "UNAUTHORIZED",
-                           headers=www)
+            # Real server: a plain JsonableError, so 400 and no WWW-Authenticate.
+            raise ApiError(400, "This endpoint requires HTTP basic authentication.")
         try:
             email, sep, key = base64.b64decode(token.strip(), validate=True).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError):
@@ -1642,8 +1710,12 @@ class Handler(BaseHTTPRequestHandler):
         with s.lock:
             user = s.user_by_email(email)
             if user is None or user["api_key"] is None or user["api_key"] != key:
-                # The spec lists INVALID_API_KEY under 400; the real server sends 401.
-                raise ApiError(401, "Invalid API key", "INVALID_API_KEY")
+                # Real server (10.0): every credential failure of the REST API is a 401
+                # UNAUTHORIZED with WWW-Authenticate (not the INVALID_API_KEY the spec lists);
+                # a key that is not 32 letters and digits is "Malformed" before any lookup.
+                msg = ("Invalid API key" if re.fullmatch(r"[A-Za-z0-9]{32}", key)
+                       else "Malformed API key")
+                raise ApiError(401, msg, "UNAUTHORIZED", headers=www)
             return user
 
     def count_rate(self, user):
@@ -1655,7 +1727,7 @@ class Handler(BaseHTTPRequestHandler):
                 win[0], win[1] = now, 0
             win[1] += 1
             if c.enforce_rate_limit and win[1] > c.rate_limit:
-                ra = max(0.001, win[0] + 60 - now)
+                ra = float(max(0.001, win[0] + 60 - now))
                 err = ApiError(429, "API usage exceeded rate limit", "RATE_LIMIT_HIT",
                                **{"retry-after": ra})
                 return self.rate_headers(user, exhausted=True, retry_after=ra), err.body()
@@ -1672,8 +1744,8 @@ class Handler(BaseHTTPRequestHandler):
                        "X-RateLimit-Remaining": str(remaining),
                        "X-RateLimit-Reset": str(int(reset))}
         if retry_after is not None:
-            headers["Retry-After"] = (str(int(retry_after)) if float(retry_after).is_integer()
-                                      else repr(float(retry_after)))
+            # Real server: a float string, e.g. "41.66531276702881", even for whole seconds.
+            headers["Retry-After"] = repr(float(retry_after))
         return headers
 
     # ---- /control ----------------------------------------------------------------------
@@ -2048,10 +2120,13 @@ def injection_filter(payload):
 
 
 class ProxyFailure(Exception):
-    def __init__(self, status, text):
+    """A non-JSON answer: an injected proxy 5xx, or the HTML 404 page."""
+
+    def __init__(self, status, text, content_type="text/html"):
         super().__init__(status)
         self.status = status
         self.text = text
+        self.content_type = content_type
 
 
 class ControlError(Exception):
@@ -2130,22 +2205,35 @@ def main(argv=None):
     port = httpd.server_address[1]
     host = args.host if ":" not in args.host else f"[{args.host}]"
     state.base_url = f"http://{host}:{port}"
-    if args.port_file:
-        tmp = args.port_file + ".tmp"
-        with open(tmp, "w") as fh:
-            fh.write(f"{port}\n")
-        os.replace(tmp, args.port_file)
+    write_port_file(args.port_file, port)
     print(f"test-zulip listening on {state.base_url}", flush=True)
 
     stop = threading.Event()
     gc = threading.Thread(target=gc_loop, args=(state, stop), daemon=True)
     gc.start()
 
-    def on_signal(signum, frame):
+    def on_stop():
         with state.lock:
             state.stopping = True
             state.cond.notify_all()
         stop.set()
+
+    return serve_until_signalled(httpd, "test-zulip", on_stop, state.log_file)
+
+
+def write_port_file(path, port):
+    """Writes the bound port where a starter waits for it (atomically), if asked to."""
+    if path:
+        with open(path + ".tmp", "w") as fh:
+            fh.write(f"{port}\n")
+        os.replace(path + ".tmp", path)
+
+
+def serve_until_signalled(httpd, name, on_stop, log_file):
+    """Serves until SIGTERM/SIGINT; then `on_stop()` wakes held requests and the server stops.
+    Returns the exit status (0). Shared with recording_proxy.py."""
+    def on_signal(signum, frame):
+        on_stop()
         # shutdown() blocks until serve_forever returns, so it cannot run on this thread.
         threading.Thread(target=httpd.shutdown, daemon=True).start()
 
@@ -2155,9 +2243,9 @@ def main(argv=None):
         httpd.serve_forever(poll_interval=0.2)
     finally:
         httpd.server_close()
-        if state.log_file:
-            state.log_file.close()
-    print("test-zulip stopped", flush=True)
+        if log_file:
+            log_file.close()
+    print(f"{name} stopped", flush=True)
     return 0
 
 

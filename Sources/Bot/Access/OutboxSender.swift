@@ -28,13 +28,16 @@ final class OutboxSender: Sendable {
     private let editor: ExpiryEditor?
     private let editDelay: Double
     private let mayAct: @Sendable () -> Bool
+    /// Ends the process (3) once Zulip rejects the bot's credentials.
+    private let credentialsRejected: @Sendable () -> Never
     private let logger: Logger
     private let audit: Logger
     private let wallClock: @Sendable () -> Double
     private let echoWait: Duration = .milliseconds(500)
 
     init(zulip: ZulipClient, store: LeaderStateStore, issuer: CodeIssuer, view: LiveAccessView, editor: ExpiryEditor?, editDelay: Double,
-         mayAct: @escaping @Sendable () -> Bool, logger: Logger, wallClock: @escaping @Sendable () -> Double = ExpiryEditor.unixNow) {
+         mayAct: @escaping @Sendable () -> Bool, logger: Logger, credentialsRejected: @escaping @Sendable () -> Never,
+         wallClock: @escaping @Sendable () -> Double = ExpiryEditor.unixNow) {
         self.zulip = zulip
         self.store = store
         self.issuer = issuer
@@ -42,6 +45,7 @@ final class OutboxSender: Sendable {
         self.editor = editor
         self.editDelay = editDelay
         self.mayAct = mayAct
+        self.credentialsRejected = credentialsRejected
         self.logger = logger
         self.audit = logger.with(component: "audit")
         self.wallClock = wallClock
@@ -121,7 +125,7 @@ final class OutboxSender: Sendable {
             logger.warning("access_send_failed", ["key": .string(item.key), "error": .string(error.description)])
             switch error.code {
             case .unauthorized:
-                BotRunner.fatalCredentials(logger: logger)
+                credentialsRejected()
             case .rateLimited:
                 persist { $0.access.retryLater(item.key, at: now + min(error.retryAfter ?? 1, 300)) }
             case .badRequest, .badEventQueue:

@@ -274,7 +274,7 @@ final class DMHandler: Sendable {
     /// its reply being sent (queueing, the gateway call and the Zulip POST included).
     private func auditLine(_ m: ZulipMessage, _ received: ContinuousClock.Instant, label: String, outcome: Outcome, extra: [String: LogValue] = [:]) {
         let took = ContinuousClock.now - received
-        let ms = Double(took.components.seconds) * 1000 + Double(took.components.attoseconds) / 1e15
+        let ms = took.inSeconds * 1000
         var fields: [String: LogValue] = [
             "message_id": .int(m.id), "sender_id": .int(m.sender_id), "sender_email": .string(m.sender_email),
             "label": .string(label), "outcome": .string(outcome.rawValue), "handling_ms": .double((ms * 1000).rounded() / 1000),

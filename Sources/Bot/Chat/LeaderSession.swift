@@ -13,9 +13,10 @@ import CurlHTTP
 /// stuck (a connection dropped on the way without a reset): it is abandoned and sent again with
 /// the same `last_event_id`, logged and counted. Expired queues are re-registered (and caught up), 429s wait
 /// `Retry-After`, other errors back off exponentially with jitter (the back-off is reset only
-/// by a successful poll), 401 ends the process (exit 3). systemd's watchdog is fed after every
-/// Zulip call that returned, but only while no message has waited or run longer than
-/// `BOT_WATCHDOG_STALL_SECONDS`: a stuck reply path stops the pings and systemd restarts the bot.
+/// by a successful poll), 401 ends the process (exit 3). Every Zulip call that returns is a
+/// heartbeat; the lifecycle's watchdog pings systemd only while the last one is recent and no
+/// message has waited or run longer than `BOT_WATCHDOG_STALL_SECONDS` (`watchdogProblem`): a
+/// stuck loop or reply path stops the pings and systemd restarts the bot.
 /// While the state file cannot be written (`LeaderStateStore.writeFailure`) no DM is answered:
 /// each is parked (open, so the watermark waits), the write is retried every second, and once
 /// it succeeds the parked DMs are answered (those older than `BOT_CATCHUP_MAX_AGE` dropped, as a
@@ -27,7 +28,7 @@ import CurlHTTP
 ///
 /// ```swift
 /// let session = LeaderSession(..., leadership: driver)
-/// BotThread.spawn(name: "zulip") { session.run(epoch: 7) }
+/// NamedThread.detach(name: "zulip") { session.run(epoch: 7) }
 /// // shutdown (the driver's steps):
 /// session.stopTakingEvents(); session.waitForInFlight(timeout: .seconds(12)); session.deleteQueue(id, timeout: .seconds(2))
 /// ```
@@ -38,6 +39,8 @@ final class LeaderSession: Sendable {
         var catchUpWanted = false
         var lastCatchUp: ContinuousClock.Instant? = nil
         var stallReported = false
+        /// When a Zulip call of the leader's loop last returned.
+        var lastBeat: ContinuousClock.Instant? = nil
         /// How each ACL email resolved when last logged.
         var aclReported: [String: AccessList.EmailResolution]? = nil
         /// Whether each group the configuration names was found, when last logged.
@@ -70,14 +73,17 @@ final class LeaderSession: Sendable {
     private let editor: ExpiryEditor?
     private let metrics: BotMetrics
     private let logger: Logger
-    private let ping: @Sendable () -> Void
+    private let credentialsRejected: @Sendable () -> Never
+    /// Ends the process (2): the configuration cannot work with this Zulip server.
+    private let configurationUnusable: @Sendable (String) -> Never
     private let leadership: LeadershipDriver
     private let tracking = Mutex(Tracking())
     private let dispatcher = MessageDispatcher(maxConcurrent: LeaderSession.maxConcurrentReplies)
 
     init(config: BotConfiguration, zulip: ZulipClient, handler: DMHandler, directory: UserDirectory, groups: UserGroupDirectory,
          access: AccessCoordinator, store: LeaderStateStore, editor: ExpiryEditor?, metrics: BotMetrics, logger: Logger,
-         leadership: LeadershipDriver, ping: @escaping @Sendable () -> Void) {
+         leadership: LeadershipDriver, credentialsRejected: @escaping @Sendable () -> Never,
+         configurationUnusable: @escaping @Sendable (String) -> Never) {
         self.config = config
         self.zulip = zulip
         self.handler = handler
@@ -88,7 +94,8 @@ final class LeaderSession: Sendable {
         self.editor = editor
         self.metrics = metrics
         self.logger = logger
-        self.ping = ping
+        self.credentialsRejected = credentialsRejected
+        self.configurationUnusable = configurationUnusable
         self.leadership = leadership
     }
 
@@ -113,13 +120,14 @@ final class LeaderSession: Sendable {
         // From now on every state write carries this epoch; an older leader's are refused. A
         // failure is the store's to log, and the retry loop's to mend.
         try? store.claim(epoch: epoch)
-        BotThread.spawn(name: "state-retry") { [self] in retryStateWrites() }
+        NamedThread.detach(name: "state-retry") { [self] in retryStateWrites() }
         // The access workflow's outbox: timeouts, grant ends and the messages owed.
-        BotThread.spawn(name: "access") { [access, leadership] in access.run(while: { leadership.isServing }) }
+        NamedThread.detach(name: "access") { [access, leadership] in access.run(while: { leadership.isServing }) }
         let saved = store.current
         tracking.withLock { $0.progress = MessageProgress(watermark: saved.lastMessageID) }
         // The silence an alert measures starts with the leadership, not at the epoch.
         eventQueueAnswered()
+        heartbeat()
         editor?.resume(saved.pendingEdits)
 
         var backoff = Backoff(initial: config.backoffInitial, maximum: config.backoffMax)
@@ -192,7 +200,7 @@ final class LeaderSession: Sendable {
         }
         let now = Logger.wallClock()
         metrics.eventLastAnswer.set(Double(now.seconds) + Double(now.nanoseconds) / 1e9)
-        metrics.eventPollLimit.set(seconds(limit))
+        metrics.eventPollLimit.set(limit.inSeconds)
     }
 
     /// First start: nothing to catch up. Everything after register's `max_message_id` reaches
@@ -293,7 +301,7 @@ final class LeaderSession: Sendable {
                     metrics.eventPollsAbandoned.inc()
                     logger.warning("events_poll_abandoned", [
                         "queue_id": .string(queue.queue_id), "last_event_id": .int(lastEventID),
-                        "waited_ms": .int(Int(seconds(waited) * 1000)), "limit_ms": .int(Int(seconds(limit) * 1000)),
+                        "waited_ms": .int(Int(waited.inMilliseconds)), "limit_ms": .int(Int(limit.inMilliseconds)),
                         "message": "no answer to the long-poll within the limit (Zulip answers each within its heartbeat interval): a connection on the way was dropped; polling again with the same last_event_id, which loses nothing",
                     ])
                     continue
@@ -307,14 +315,14 @@ final class LeaderSession: Sendable {
                     // Not a lost queue: something about the poll is refused. Register again
                     // (a fresh queue and event id), but only after backing off.
                     logger.warning("events_refused", ["queue_id": .string(queue.queue_id), "error": .string(error.description)])
-                    wait(seconds: seconds(backoff.next()), what: "events", error: error)
+                    wait(seconds: backoff.next().inSeconds, what: "events", error: error)
                     return
                 case .unauthorized:
-                    BotRunner.fatalCredentials(logger: logger)
+                    credentialsRejected()
                 case .rateLimited:
                     wait(seconds: min(error.retryAfter ?? 1, 300), what: "events", error: error)
                 case .server, .network, .decoding:
-                    wait(seconds: seconds(backoff.next()), what: "events", error: error)
+                    wait(seconds: backoff.next().inSeconds, what: "events", error: error)
                 }
             }
         }
@@ -354,7 +362,7 @@ final class LeaderSession: Sendable {
         let needed = !config.acl.groups.isEmpty || config.policies.namesGroups
         guard groups.load(queue) else {
             if needed {
-                BotRunner.fatalConfiguration(logger: logger, message:
+                configurationUnusable(
                     "the Zulip server gave the bot no user groups (POST /register returned no realm_user_groups), but BOT_ACL or BOT_POLICY name groups (@name); name people (emails or user ids) instead, or use a Zulip server that lists groups to bots")
             }
             logger.info("user_groups_unavailable", ["message": "register returned no realm_user_groups; the configuration names no group, so none is needed"])
@@ -488,7 +496,7 @@ final class LeaderSession: Sendable {
     /// `stateRetryInterval`; once they succeed, answers the parked DMs.
     private func retryStateWrites() {
         while !stopping {
-            Sleep.duration(Self.stateRetryInterval)
+            Sleep.for(Self.stateRetryInterval)
             guard store.retryWrite() else { continue }
             let (waiting, ctx) = tracking.withLock { t -> ([ZulipMessage], DMHandler.Session?) in
                 // A catch-up may have taken one meanwhile: only those still waiting.
@@ -538,22 +546,37 @@ final class LeaderSession: Sendable {
 
     // MARK: - Watchdog
 
-    /// Pings systemd's watchdog unless a message has been waiting or running for longer than
-    /// `BOT_WATCHDOG_STALL_SECONDS`: then the reply path is stuck, and a restart is the cure.
+    /// A Zulip call returned: the loop turns. Says once when a message has been waiting or
+    /// running for longer than `BOT_WATCHDOG_STALL_SECONDS` (the reply path is stuck, and a
+    /// restart is the cure: `watchdogProblem` withholds the pings).
     private func heartbeat() {
         let oldest = dispatcher.oldestUnfinished()
         let stalled = oldest.map { $0 > config.watchdogStall } ?? false
         let report = tracking.withLock { t -> Bool in
+            t.lastBeat = .now
             defer { t.stallReported = stalled }
             return stalled && !t.stallReported
         }
         if report {
             logger.error("reply_path_stalled", [
-                "oldest_ms": .int(oldest.map { Int($0.components.seconds * 1000) } ?? 0),
+                "oldest_ms": .int(Int(oldest?.inMilliseconds ?? 0)),
                 "message": "a DM has waited or been answered for longer than BOT_WATCHDOG_STALL_SECONDS; no more watchdog pings, so systemd restarts the bot",
             ])
         }
-        if !stalled { ping() }
+    }
+
+    /// Why the leader should not be reported alive, for the lifecycle's watchdog: a message
+    /// waiting or running longer than `BOT_WATCHDOG_STALL_SECONDS`, or a loop whose last Zulip
+    /// call returned longer than `stallLimit` ago (nil: healthy).
+    func watchdogProblem(stallLimit: Duration) -> String? {
+        if let oldest = dispatcher.oldestUnfinished(), oldest > config.watchdogStall {
+            return "a DM has waited or been answered for \(oldest.wholeSeconds) s, longer than BOT_WATCHDOG_STALL_SECONDS"
+        }
+        let beat = tracking.withLock { $0.lastBeat }
+        if let beat, .now - beat > stallLimit {
+            return "the Zulip loop has not come back from a call for \((ContinuousClock.now - beat).wholeSeconds) s"
+        }
+        return nil
     }
 
     // MARK: - Shutdown
@@ -603,11 +626,11 @@ final class LeaderSession: Sendable {
                 heartbeat()
                 switch error.code {
                 case .unauthorized:
-                    BotRunner.fatalCredentials(logger: logger)
+                    credentialsRejected()
                 case .rateLimited:
                     wait(seconds: min(error.retryAfter ?? 1, 300), what: what, error: error)
                 default:
-                    wait(seconds: seconds(backoff.next()), what: what, error: error)
+                    wait(seconds: backoff.next().inSeconds, what: what, error: error)
                 }
             }
         }
@@ -626,7 +649,4 @@ final class LeaderSession: Sendable {
         }
     }
 
-    private func seconds(_ d: Duration) -> Double {
-        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
-    }
 }

@@ -58,7 +58,7 @@ final class MessageDispatcher: Sendable {
             s.workers += 1
             return true
         }
-        if startWorker { BotThread.spawn(name: "dm-worker") { [self] in workerLoop() } }
+        if startWorker { NamedThread.detach(name: "dm-worker") { [self] in workerLoop() } }
     }
 
     /// Stops accepting work and drops what is queued (it is left to the next leader or

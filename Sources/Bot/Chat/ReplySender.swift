@@ -31,12 +31,15 @@ final class ReplySender: Sendable {
     /// Asked right before every POST: false once this process may no longer be the leader.
     private let mayAct: @Sendable () -> Bool
     private let logger: Logger
+    /// Zulip refused the bot's key: the process must end (exit 3); never returns.
+    private let credentialsRejected: @Sendable () -> Never
     /// Longest wait for the echo of a send whose answer was lost (the bot's long poll gets
     /// its own messages within milliseconds).
     private let echoWait: Duration = .milliseconds(500)
 
     init(zulip: ZulipClient, store: LeaderStateStore, deadline: Duration, mayAct: @escaping @Sendable () -> Bool = { true },
-         logger: Logger) {
+         logger: Logger, credentialsRejected: @escaping @Sendable () -> Never) {
+        self.credentialsRejected = credentialsRejected
         self.zulip = zulip
         self.store = store
         self.deadline = deadline
@@ -75,12 +78,12 @@ final class ReplySender: Sendable {
                 let left = giveUpAt - .now
                 logger.warning("reply_failed", [
                     "in_reply_to": .int(requestID), "attempt": .int(attempt), "error": .string(error.description),
-                    "deadline_left_ms": .int(max(0, Int(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000))),
+                    "deadline_left_ms": .int(max(0, Int(left.inMilliseconds))),
                 ])
                 var wait: Duration
                 switch error.code {
                 case .unauthorized:
-                    BotRunner.fatalCredentials(logger: logger)
+                    credentialsRejected()
                 case .rateLimited:
                     // Refused before anything was stored: no echo to wait for.
                     wait = .milliseconds(Int64((error.retryAfter ?? 1) * 1000))
@@ -110,7 +113,7 @@ final class ReplySender: Sendable {
                     if !maybeDelivered { persist { $0.sending.remove(requestID) } }
                     return .failed(maybeDelivered: maybeDelivered)
                 }
-                Sleep.duration(wait)
+                Sleep.for(wait)
             }
         }
     }

@@ -1,3 +1,4 @@
+import Platform
 import Synchronization
 
 /// One `TokenBucket` per Zulip user id, so one user cannot drain the gateway's budget.
@@ -43,7 +44,7 @@ final class UserRateLimiter: Sendable {
         return .limited(retryIn: wait, notify: notify)
     }
 
-    init(burst: Int, perMinute: Double, now: @escaping @Sendable () -> Double = UserRateLimiter.monotonicSeconds) {
+    init(burst: Int, perMinute: Double, now: @escaping @Sendable () -> Double = MonotonicClock.secondsNow) {
         self.burst = Double(burst)
         self.perSecond = perMinute / 60
         self.now = now
@@ -62,10 +63,6 @@ final class UserRateLimiter: Sendable {
         }
     }
 
-    static let monotonicSeconds: @Sendable () -> Double = {
-        let d = ContinuousClock.now - ContinuousClock.zeroInstant
-        return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
-    }
 }
 
 extension ContinuousClock {

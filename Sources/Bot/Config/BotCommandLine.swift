@@ -1,3 +1,5 @@
+import Platform
+
 /// What the command line asked for.
 ///
 /// ```swift
@@ -10,36 +12,29 @@ enum BotCommandLine: Equatable {
     case help
     case version
 
-    /// A command-line mistake (exit 2).
-    struct UsageError: Error, CustomStringConvertible {
-        let description: String
-    }
-
-    static func parse(_ args: [String]) throws(UsageError) -> BotCommandLine {
+    static func parse(_ arguments: [String]) throws(CommandLineArguments.UsageError) -> BotCommandLine {
         var zuliprc: String? = nil
         var check = false
-        var i = 0
-        while i < args.count {
-            let a = args[i]
-            switch a {
+        var words = CommandLineArguments(arguments)
+        while let word = words.next() {
+            // --config-file: the name python-zulip-api's tools use.
+            if let path = try words.option("--zuliprc", in: word, missing: "--zuliprc needs a path to a zuliprc file") {
+                zuliprc = path
+                continue
+            }
+            if let path = try words.option("--config-file", in: word, missing: "--config-file needs a path to a zuliprc file") {
+                zuliprc = path
+                continue
+            }
+            if let url = try words.option("--healthcheck", in: word, missing: "--healthcheck needs a URL, e.g. http://127.0.0.1:9101/healthz") {
+                return .healthcheck(url: url)
+            }
+            switch word {
             case "-h", "--help": return .help
             case "--version": return .version
             case "--check-config": check = true
-            case "--zuliprc", "--config-file":
-                guard i + 1 < args.count else { throw UsageError(description: "\(a) needs a path to a zuliprc file") }
-                zuliprc = args[i + 1]
-                i += 1
-            case "--healthcheck":
-                guard i + 1 < args.count else { throw UsageError(description: "--healthcheck needs a URL, e.g. http://127.0.0.1:9101/healthz") }
-                return .healthcheck(url: args[i + 1])
-            default:
-                if a.hasPrefix("--zuliprc=") {
-                    zuliprc = String(a.dropFirst("--zuliprc=".count))
-                } else {
-                    throw UsageError(description: "unknown argument '\(a)'; see totp-bot --help")
-                }
+            default: throw CommandLineArguments.UsageError("unknown argument '\(word)'; see totp-bot --help")
             }
-            i += 1
         }
         return check ? .checkConfig(zuliprc: zuliprc) : .run(zuliprc: zuliprc)
     }

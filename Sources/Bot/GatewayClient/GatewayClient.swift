@@ -166,7 +166,7 @@ public final class GatewayClient: Sendable {
                 }
                 if opened {
                     logger?.warning("gateway_circuit_open", [
-                        "url": .string(baseURLs[index]), "cooldown_ms": .int(HTTPClient.milliseconds(configuration.cooldown)),
+                        "url": .string(baseURLs[index]), "cooldown_ms": .int(Int(configuration.cooldown.inMilliseconds)),
                     ])
                 }
                 failed = index

@@ -111,7 +111,7 @@ final class LeaderLock: Sendable {
     /// the lock is ours, or `onError` if flock fails for another reason than EINTR.
     func acquireInBackground(onAcquired: @escaping @Sendable (LeaderRecord) -> Void, onError: @escaping @Sendable (Failure) -> Void) {
         guard beginWaiting() else { return }
-        BotThread.spawn(name: "leader-lock") { [self] in
+        NamedThread.detach(name: "leader-lock") { [self] in
             do throws(Failure) {
                 guard try lockAll(blocking: true) else { return }
                 let record = try becomeLeader()
@@ -126,9 +126,9 @@ final class LeaderLock: Sendable {
     /// While leading, checks `verify` every `interval` on a thread of its own; the first
     /// problem is handed to `onLost` (once) and the checking ends.
     func startMonitoring(every interval: Duration, onLost: @escaping @Sendable (String) -> Void) {
-        BotThread.spawn(name: "leader-lock-check") { [self] in
+        NamedThread.detach(name: "leader-lock-check") { [self] in
             while isLeader {
-                Sleep.duration(interval)
+                Sleep.for(interval)
                 guard isLeader else { return }
                 if let problem = verify() {
                     onLost(problem)
@@ -248,7 +248,7 @@ final class LeaderLock: Sendable {
         }
         let now = Logger.wallClock()
         let record = LeaderRecord(
-            epoch: max(previous, minimumEpoch()) + 1, pid: Int(getpid()), host: Self.hostname(),
+            epoch: max(previous, minimumEpoch()) + 1, pid: Int(getpid()), host: HostName.current ?? "unknown",
             since: Logger.iso8601(seconds: now.seconds, nanoseconds: now.nanoseconds))
         let bytes = Array(record.json.utf8)
         for handle in files {
@@ -309,9 +309,4 @@ final class LeaderLock: Sendable {
         return nil
     }
 
-    static func hostname() -> String {
-        var buffer = [CChar](repeating: 0, count: 256)
-        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "unknown" }
-        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
 }

@@ -116,8 +116,8 @@ struct Leadership: Sendable {
         case registrationFailed
         /// The session stopped using its queue: Zulip dropped it (`BAD_EVENT_QUEUE_ID`).
         case queueLost
-        /// SIGTERM or SIGINT.
-        case stopRequested(signal: String)
+        /// SIGTERM or SIGINT, with the process's one stop deadline (nil: `shutdownBudget` from now).
+        case stopRequested(signal: String, deadline: Instant? = nil)
         /// The replies in flight are done (`complete`), or the wait for them timed out.
         case inFlightDrained(complete: Bool)
         case editsFlushed
@@ -259,16 +259,16 @@ struct Leadership: Sendable {
             return []
 
         // Stopping.
-        case (.standby, .stopRequested(let signal)):
+        case (.standby, .stopRequested(let signal, _)):
             phase = .stopped
             return [.announceStopping, .release(leader: false), .exit(.stopped(signal: signal, role: .standby))]
-        case (.leading(let token, let queue), .stopRequested(let signal)):
+        case (.leading(let token, let queue), .stopRequested(let signal, let given)):
             // The queue moves into the shutdown in this one step: a registration that ends
             // later lands there, and no new one starts.
-            let deadline = now + configuration.shutdownBudget
+            let deadline = given ?? now + configuration.shutdownBudget
             phase = .stopping(Shutdown(signal: signal, token: token, deadline: deadline, step: .draining, queue: queue))
             return [.announceStopping, .stopTakingEvents(signal: signal), .drainInFlight(until: deadline - configuration.afterDrain)]
-        case (.stopping, .stopRequested(let signal)):
+        case (.stopping, .stopRequested(let signal, _)):
             phase = .stopped
             return [.exit(.stoppedNow(signal: signal))]
         case (.stopping(var shutdown), .inFlightDrained) where shutdown.step == .draining:

@@ -7,25 +7,25 @@ import HTTPServer
 import Synchronization
 
 /// Holds the bot's one `Leadership` state machine under one lock and performs its actions:
-/// it feeds the election source's news, the signals and the session's queue reports to the
-/// machine, and does what it answers (start the session, the shutdown steps, release, exit).
-/// The steps that block (waiting for replies, edits, a registration, the queue's DELETE) run
-/// one after the other on a queue of their own, so a second signal is still handled.
+/// it feeds the election source's news, the stop and the session's queue reports to the
+/// machine, and does what it answers (start the session, the shutdown steps, release). It is
+/// the leadership service of the bot's lifecycle (`ServiceGroup`): `stop` runs the leader's
+/// shutdown steps within the lifecycle's one deadline, and a lost leadership or a failed
+/// election is a failure the lifecycle ends the process with (exit 1). The steps that block
+/// (waiting for replies, edits, a registration, the queue's DELETE) run one after the other on
+/// a queue of their own.
 ///
 /// ```swift
-/// let driver = LeadershipDriver(election: lock, logger: logger, metrics: metrics, notifier: notifier)
+/// let driver = LeadershipDriver(election: lock, logger: logger, metrics: metrics, notifier: notifier, fail: group.fail)
 /// let session = LeaderSession(..., leadership: driver)
-/// driver.start(crew: .init(session: session, editor: editor, server: server, ping: ping))
-/// driver.handle(.stopRequested(signal: "SIGTERM"))      // from the signal source
+/// driver.start(crew: .init(session: session, editor: editor))
+/// driver.stop(signal: "SIGTERM", deadline: deadline)     // the lifecycle's graceful stop
 /// ```
 final class LeadershipDriver: Sendable {
     /// What the actions act on; given once, by `start`, since the session needs the driver first.
     struct Crew: Sendable {
         let session: LeaderSession
         let editor: ExpiryEditor
-        let server: HTTPServer?
-        /// Feeds systemd's watchdog.
-        let ping: @Sendable () -> Void
     }
 
     private let machine: Mutex<Leadership>
@@ -35,31 +35,50 @@ final class LeadershipDriver: Sendable {
     private let logger: Logger
     private let metrics: BotMetrics
     private let notifier: SystemdNotifier
-    private let terminate: @Sendable (Int32) -> Never
+    private let fail: @Sendable (ServiceFailure) -> Never
     private let steps = DispatchQueue(label: "bot-shutdown")
+    /// Signalled when the machine says the stop is done.
+    private let stopped = DispatchSemaphore(value: 0)
+    /// The role the stop found (for the lifecycle's `stopped` line).
+    private let roleAtStop = Mutex<Leadership.Role?>(nil)
 
-    /// `terminate` ends the process with the machine's exit code (`exit` outside tests).
+    /// `fail` ends the process (the lifecycle's `ServiceGroup.fail`) when leadership is lost or
+    /// the election cannot work.
     init(election: any LeaderElection, configuration: Leadership.Configuration = Leadership.Configuration(), logger: Logger,
          metrics: BotMetrics, notifier: SystemdNotifier, now: @escaping @Sendable () -> ContinuousClock.Instant = { .now },
-         terminate: @escaping @Sendable (Int32) -> Never = { exit($0) }) {
+         fail: @escaping @Sendable (ServiceFailure) -> Never) {
         machine = Mutex(Leadership(configuration: configuration))
         self.election = election
         self.now = now
         self.logger = logger
         self.metrics = metrics
         self.notifier = notifier
-        self.terminate = terminate
+        self.fail = fail
     }
 
     var role: Leadership.Role { machine.withLock { $0.role } }
 
+    /// The role when the stop was done (standby or leader), once it is.
+    var stoppedAs: Leadership.Role? { roleAtStop.withLock { $0 } }
+
     /// True while leading: taking events, registering, answering.
     var isServing: Bool { machine.withLock { $0.isServing } }
 
-    /// Starts the campaign.
+    /// Starts the campaign (not once a stop has begun).
     func start(crew: Crew) {
+        guard machine.withLock({ $0.role == .standby }) else { return }
         self.crew.withLock { $0 = crew }
         election.campaign { [self] event in handle(event) }
+    }
+
+    /// The graceful stop: a standby gives the election up; a leader stops taking events,
+    /// finishes its replies, does its pending edits, deletes its queue and releases the lock,
+    /// all by `deadline`. Returns when done, or at the deadline (the lifecycle then stops the
+    /// rest at once).
+    func stop(signal: String, deadline: ContinuousClock.Instant) {
+        handle(.stopRequested(signal: signal, deadline: deadline))
+        let wait = deadline - now()
+        _ = stopped.wait(timeout: .now() + .nanoseconds(Int(wait.nanosecondsClamped)))
     }
 
     /// Feeds `event` to the machine and performs its actions; returns them, so that the session
@@ -87,15 +106,15 @@ final class LeadershipDriver: Sendable {
             metrics.leader.set(1)
             metrics.epoch.set(Double(token))
             _ = try? notifier.status("leader (epoch \(token))")
-            crew?.ping()
-            logger.info("leader", ["epoch": .int(Int(token)), "pid": .int(Int(getpid())), "host": .string(LeaderLock.hostname())])
+            logger.info("leader", ["epoch": .int(Int(token)), "pid": .int(Int(getpid())), "host": .string(HostName.current ?? "unknown")])
             guard let session = crew?.session else { return }
             // The Zulip loop gets a thread of its own: the source's thread keeps campaigning.
-            BotThread.spawn(name: "zulip") { session.run(epoch: Int(token)) }
+            NamedThread.detach(name: "zulip") { session.run(epoch: Int(token)) }
         case .register, .poll:
             break
         case .announceStopping:
-            _ = try? notifier.stopping()
+            // The lifecycle said STOPPING=1 when the signal came.
+            break
         case .stopTakingEvents(let signal):
             crew?.session.stopTakingEvents()
             logger.info("shutdown_events_stopped", ["signal": .string(signal)])
@@ -117,7 +136,7 @@ final class LeadershipDriver: Sendable {
         case .awaitRegistration(let until):
             steps.async { [self] in
                 logger.info("shutdown_awaiting_registration", ["message": "a queue registration is in flight; waiting for it to delete its queue"])
-                while now() < until, machine.withLock({ $0.queue == .registering }) { Sleep.duration(.milliseconds(5)) }
+                while now() < until, machine.withLock({ $0.queue == .registering }) { Sleep.for(.milliseconds(5)) }
                 handle(.tick)
             }
         case .abandonRegistration:
@@ -133,32 +152,32 @@ final class LeadershipDriver: Sendable {
         case .release(let leader):
             if leader { metrics.leader.set(0) }
             election.release()
-            if leader {
-                logger.info("shutdown_lock_released", [:])
-                crew?.server?.stopNow()
-            }
+            if leader { logger.info("shutdown_lock_released", [:]) }
         case .exit(let reason):
             finish(reason)
         }
     }
 
-    private func finish(_ reason: Leadership.Exit) -> Never {
+    /// The machine's end: a finished stop goes back to the lifecycle, which stops the rest and
+    /// exits 0; a lost leadership or a failed election ends the process (1).
+    private func finish(_ reason: Leadership.Exit) {
         switch reason {
-        case .stopped(let signal, let role):
-            logger.info("stopped", ["signal": .string(signal), "role": .string(role.name)])
-        case .stoppedNow(let signal):
-            logger.warning("stopping_now", ["signal": .string(signal)])
-        case .leadershipLost(let reason):
+        case .stopped(_, let role):
+            roleAtStop.withLock { $0 = role }
+            stopped.signal()
+        case .stoppedNow:
+            // Only a second stop request says this; the lifecycle stops at once itself.
+            break
+        case .leadershipLost(let why):
             metrics.leader.set(0)
             logger.error("leader_lock_lost", [
-                "reason": .string(reason),
+                "reason": .string(why),
                 "message": "another bot may lead now, so this one stops answering and exits (1) for its supervisor to restart it as a standby; never delete or replace BOT_LOCK_FILE or BOT_STATE_DIR/leader.lock while bots run",
             ])
-            BotMain.printError("totp-bot: lost the leader lock: \(reason)")
-        case .electionFailed(let reason):
-            logger.error("lock_failed", ["error": .string(reason)])
-            BotMain.printError("totp-bot: \(reason)")
+            fail(ServiceFailure(code: reason.code, message: "totp-bot: lost the leader lock: \(why)"))
+        case .electionFailed(let failure):
+            logger.error("lock_failed", ["error": .string(failure)])
+            fail(ServiceFailure(code: reason.code, message: "totp-bot: \(failure)"))
         }
-        terminate(reason.code)
     }
 }

@@ -52,7 +52,7 @@ final class AuditLog: Sendable {
     /// A write failed within the last `degradedSeconds`.
     var failingRecently: Bool {
         let last = lastFailure.load(ordering: .relaxed)
-        return last != 0 && Self.monotonicNanoseconds() - last < Self.degradedSeconds * 1_000_000_000
+        return last != 0 && Int64(MonotonicClock.nanoseconds()) - last < Self.degradedSeconds * 1_000_000_000
     }
 
     /// Nothing is buffered any more (every line is written by `record`); kept so shutdown can
@@ -116,7 +116,7 @@ final class AuditLog: Sendable {
             return true
         }
         failureCount.add(1, ordering: .relaxed)
-        lastFailure.store(Self.monotonicNanoseconds(), ordering: .relaxed)
+        lastFailure.store(Int64(MonotonicClock.nanoseconds()), ordering: .relaxed)
         if !failing.exchange(true, ordering: .relaxed) {
             var reason = "the log queue is full (stderr is not read fast enough)"
             if case .failed(let err) = result { reason = String(cString: strerror(err)) }
@@ -126,11 +126,5 @@ final class AuditLog: Sendable {
             ])
         }
         return false
-    }
-
-    static func monotonicNanoseconds() -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Int64(ts.tv_sec) &* 1_000_000_000 &+ Int64(ts.tv_nsec)
     }
 }

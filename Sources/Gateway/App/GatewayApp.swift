@@ -14,7 +14,6 @@ import Synchronization
 /// let server = HTTPServer(configuration: httpConfig, logger: log) { app.handle($0) }
 /// ```
 final class GatewayApp: Sendable {
-    static let version = "1.0.0"
 
     let configuration: GatewayConfiguration
     let metrics: GatewayMetrics
@@ -37,7 +36,7 @@ final class GatewayApp: Sendable {
     init(configuration: GatewayConfiguration, snapshot: GatewaySnapshot, logger: Logger, audit: AuditLog,
         registry: MetricsRegistry = MetricsRegistry(),
         wallClock: @escaping @Sendable () -> (seconds: Int64, nanoseconds: Int64) = Logger.wallClock,
-        monotonic: @escaping @Sendable () -> Double = GatewayApp.monotonicSeconds,
+        monotonic: @escaping @Sendable () -> Double = MonotonicClock.secondsNow,
         clockStatus: @escaping @Sendable () -> ClockStatus = { ClockStatus.read() })
     {
         self.configuration = configuration
@@ -45,7 +44,7 @@ final class GatewayApp: Sendable {
         self.audit = audit
         self.limiter = RateLimiter(limit: configuration.rateLimit)
         self.authThrottle = RateLimiter(limit: configuration.authFailureLimit, maxKeys: 10_000)
-        self.metrics = GatewayMetrics(registry: registry, version: Self.version, perLabel: configuration.metricsPerLabel, clockStatus: clockStatus)
+        self.metrics = GatewayMetrics(registry: registry, version: ProductVersion.current, perLabel: configuration.metricsPerLabel, clockStatus: clockStatus)
         self.wallClock = wallClock
         self.monotonic = monotonic
         self.clockStatus = clockStatus
@@ -83,12 +82,6 @@ final class GatewayApp: Sendable {
         let previous = snapshot
         let active = ActiveConfiguration(snapshot: next, counters: metrics.activate(next, previous: previous))
         state.withLock { $0 = active }
-    }
-
-    static let monotonicSeconds: @Sendable () -> Double = {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 
     /// The HTTP handler: routes, measures and counts.

@@ -47,15 +47,17 @@ struct TokenSet: Sendable {
         var tokens: [ClientToken] = []
         var sources: [Environment.Sourced] = []
         // Secrets given as files must be private (the tokens credential is systemd's business).
-        for name in ["GATEWAY_TOKENS_FILE", "API_KEY_FILE"] {
+        for (setting, what) in [(GatewaySettings.tokens, "client tokens"), (GatewaySettings.apiKey, "the API key")] {
+            let name = setting.info.name + "_FILE"
             guard let path = env[name], !path.isEmpty, let mode = FilePermissions.mode(of: path) else { continue }
-            FilePermissions.record(FilePermissions.keyFinding(path: path, mode: mode, what: name == "API_KEY_FILE" ? "the API key" : "client tokens"),
-                source: name, problems: &problems, warnings: &warnings)
+            FilePermissions.record(FilePermissions.keyFinding(path: path, mode: mode, what: what), source: name, problems: &problems, warnings: &warnings)
         }
-        do {
-            if let v = try env.value("GATEWAY_TOKENS") { sources.append(v) }
-        } catch { problems.append(error) }
-        if let dir = env["CREDENTIALS_DIRECTORY"], !dir.isEmpty {
+        var reader = SettingsReader(env)
+        if let v = reader.sourced(GatewaySettings.tokens) { sources.append(v) }
+        let credentials = reader.optional(GatewaySettings.credentials)
+        let apiKey = reader.sourced(GatewaySettings.apiKey)
+        problems += reader.problems
+        if let dir = credentials {
             let source = "credential tokens (\(dir))"
             do {
                 let text = try FileIO.readText(dir + "/tokens", maxBytes: 1 << 20)
@@ -79,14 +81,12 @@ struct TokenSet: Sendable {
                 }
             }
         }
-        do {
-            if let key = try env.value("API_KEY") {
-                if let problem = SecretStrength.problem(key.value, what: "the API key") {
-                    problems.append(ConfigProblem(source: key.source, message: problem))
-                }
-                tokens.append(ClientToken(name: "api-key", secretHash: Crypto.sha256(Array(key.value.utf8)), labels: nil))
+        if let key = apiKey {
+            if let problem = SecretStrength.problem(key.value, what: "the API key") {
+                problems.append(ConfigProblem(source: key.source, message: problem))
             }
-        } catch { problems.append(error) }
+            tokens.append(ClientToken(name: "api-key", secretHash: Crypto.sha256(Array(key.value.utf8)), labels: nil))
+        }
 
         var names = Set<String>()
         for (i, t) in tokens.enumerated() {

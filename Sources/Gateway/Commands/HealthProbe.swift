@@ -22,9 +22,9 @@ enum HealthProbe {
         do {
             let status = try get(url: url, timeoutMilliseconds: 3000)
             if status == 200 { return 0 }
-            GatewayMain.printError("healthcheck: \(url) answered \(status)")
+            StandardError.print("healthcheck: \(url) answered \(status)")
         } catch {
-            GatewayMain.printError("healthcheck: \(url): \(error)")
+            StandardError.print("healthcheck: \(url): \(error)")
         }
         return 1
     }

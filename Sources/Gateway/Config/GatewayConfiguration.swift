@@ -11,12 +11,6 @@ import Crypto
 /// let config = try GatewayConfiguration.load(environment: .current(), listenOverride: nil)
 /// ```
 struct GatewayConfiguration: Sendable {
-    static let defaultListen = "127.0.0.1:8080"
-    /// HAProxy (infra/haproxy/haproxy.cfg) checks every 1 s and, after a first failure, every
-    /// 250 ms with fall 2 and 250 ms check timeouts: a draining instance is out of the pool at
-    /// most 1.75 s after /healthz turns 503. 3 s leaves margin for a slow check.
-    static let defaultDrainSeconds = 3.0
-
     var listen: ListenAddress
     var instance: String
     var insecureNoAuth: Bool
@@ -46,137 +40,69 @@ struct GatewayConfiguration: Sendable {
     /// Findings that do not stop the gateway (secret files a container runtime made readable).
     var warnings: [ConfigProblem] = []
 
-    /// Variables that may also be given as `NAME_FILE` (a path to a file holding the value),
-    /// including those the seed loader and the token set read.
-    static let fileVariables: [String] = [
-        "GATEWAY_LISTEN", "GATEWAY_INSTANCE", "GATEWAY_EVENT_LOOPS", "GATEWAY_DRAIN_SECONDS", "GATEWAY_SHUTDOWN_GRACE_SECONDS",
-        "GATEWAY_LOG_LEVEL", "GATEWAY_TOKENS", "API_KEY", "GATEWAY_INSECURE_NO_AUTH", "GATEWAY_RATE_LIMIT", "GATEWAY_RATE_BURST",
-        "GATEWAY_METRICS_TOKEN", "GATEWAY_TRUSTED_PROXIES", "GATEWAY_REQUIRE_CLOCK_SYNC", "LABELS", "TOTP_PERIOD", "TOTP_DIGITS",
-        "GATEWAY_HEADER_TIMEOUT_SECONDS", "GATEWAY_IDLE_TIMEOUT_SECONDS", "GATEWAY_WRITE_TIMEOUT_SECONDS", "GATEWAY_MAX_CONNECTIONS",
-        "GATEWAY_MAX_CONNECTIONS_PER_CLIENT", "GATEWAY_METRICS_PER_LABEL", "GATEWAY_AUTH_FAILURE_LIMIT",
-    ]
-    /// Variables whose value is a path already; they have no `_FILE` variant.
-    static let pathVariables: Set<String> = ["GATEWAY_SEEDS_FILE", "GATEWAY_SEEDS_KEY_FILE", "GATEWAY_AUDIT_FILE", "GATEWAY_AUDIT_KEY_FILE"]
-    /// The secrets among `fileVariables`: an unreadable `_FILE` of these is not echoed unless it looks like a path.
-    static let secretVariables: Set<String> = ["GATEWAY_TOKENS", "API_KEY", "GATEWAY_METRICS_TOKEN", "LABELS"]
+    /// The variables that may also be given as `NAME_FILE`, from the settings table.
+    static var fileVariables: [String] { GatewaySettings.table.fileVariables }
 
     static func load(environment env: Environment, listenOverride: String?) throws(ConfigError) -> GatewayConfiguration {
-        var problems: [ConfigProblem] = unknownFileVariables(env)
+        typealias S = GatewaySettings
+        var reader = SettingsReader(env)
+        for problem in S.table.unknownFileVariables(env, prefixes: ["GATEWAY_", "TOTP_"]) { reader.record(problem) }
         // GATEWAY_METRICS_TOKEN_FILE is not checked: the token guards read-only figures and is
         // shared with the scraper by design (compose gives it 0444 so Prometheus can read it).
         var warnings: [ConfigProblem] = []
-        func attempt<T>(_ body: () throws(ConfigProblem) -> T) -> T? {
-            do { return try body() } catch {
-                problems.append(error)
-                return nil
-            }
+        let listen: ListenAddress? = if let listenOverride {
+            reader.attempt { () throws(ConfigProblem) in try ListenAddress(parsing: listenOverride, source: "--listen") }
+        } else {
+            reader.value(S.listen)
         }
-        // Every setting goes through Environment.value, so NAME_FILE works for all of them.
-        func setting(_ name: String) -> Environment.Sourced? {
-            attempt { () throws(ConfigProblem) in try env.value(name, secret: secretVariables.contains(name)) } ?? nil
-        }
-        let listenSetting = listenOverride == nil ? setting("GATEWAY_LISTEN") : nil
-        let listen = attempt { () throws(ConfigProblem) in
-            try ListenAddress(parsing: listenOverride ?? listenSetting?.value ?? defaultListen,
-                source: listenOverride != nil ? "--listen" : listenSetting?.source ?? "GATEWAY_LISTEN")
-        }
-        let instance = setting("GATEWAY_INSTANCE")?.value ?? Self.hostname()
-
-        let insecure = attempt { () throws(ConfigProblem) in try Self.flag(setting("GATEWAY_INSECURE_NO_AUTH")) } ?? false
-        let requireSync = attempt { () throws(ConfigProblem) in try Self.flag(setting("GATEWAY_REQUIRE_CLOCK_SYNC")) } ?? false
-        let metricsToken = setting("GATEWAY_METRICS_TOKEN")
-        let perLabelSetting = setting("GATEWAY_METRICS_PER_LABEL")
-        let perLabel = perLabelSetting == nil ? metricsToken != nil
-            : attempt { () throws(ConfigProblem) in try Self.flag(perLabelSetting) } ?? false
-        let rateText = setting("GATEWAY_RATE_LIMIT")?.value ?? "600/min"
-        let burstText = setting("GATEWAY_RATE_BURST")?.value
-        let rate = attempt { () throws(ConfigProblem) in try RateLimit.parse(rateText, burst: burstText) } ?? nil
-        // 10 failures, then one every 6 s: a client with a mistyped token notices at once, a
-        // guessing loop gets 1,440 tries a day per address instead of thousands a second.
-        let failureSetting = setting("GATEWAY_AUTH_FAILURE_LIMIT")
-        let failureLimit = attempt { () throws(ConfigProblem) in
-            try RateLimit.parse(failureSetting?.value ?? "10/min", burst: nil, source: failureSetting?.source ?? "GATEWAY_AUTH_FAILURE_LIMIT")
+        let instance = reader.optional(S.instance) ?? HostName.current ?? "gateway"
+        let insecure = reader.value(S.insecureNoAuth)
+        let requireSync = reader.value(S.requireClockSync)
+        let metricsToken = reader.optional(S.metricsToken)
+        let perLabel = reader.optional(S.metricsPerLabel) ?? (metricsToken != nil)
+        let rateText = reader.sourced(S.rateLimit)
+        let burstText = reader.sourced(S.rateBurst)
+        let rate = reader.attempt { () throws(ConfigProblem) in
+            try RateLimit.parse(rateText?.value ?? S.rateLimit.defaultValue!, burst: burstText?.value,
+                source: rateText?.source ?? S.rateLimit.info.name, burstSource: burstText?.source ?? S.rateBurst.info.name)
+        } ?? nil
+        let failureText = reader.sourced(S.authFailureLimit)
+        let failureLimit = reader.attempt { () throws(ConfigProblem) in
+            try RateLimit.parse(failureText?.value ?? S.authFailureLimit.defaultValue!, burst: nil, source: failureText?.source ?? S.authFailureLimit.info.name)
         } ?? nil
         var auditKey: [UInt8]? = nil
-        if let path = env["GATEWAY_AUDIT_KEY_FILE"], !path.isEmpty {
-            auditKey = attempt { () throws(ConfigProblem) in
-                try Self.auditKey(path: path, source: "GATEWAY_AUDIT_KEY_FILE", optional: false, warnings: &warnings)
+        if let path = reader.optional(S.auditKeyFile) {
+            auditKey = reader.attempt { () throws(ConfigProblem) in
+                try Self.auditKey(path: path, source: S.auditKeyFile.info.name, optional: false, warnings: &warnings)
             } ?? nil
-        } else if let dir = env["CREDENTIALS_DIRECTORY"], !dir.isEmpty {
-            auditKey = attempt { () throws(ConfigProblem) in
+        } else if let dir = reader.optional(S.credentials) {
+            auditKey = reader.attempt { () throws(ConfigProblem) in
                 try Self.auditKey(path: dir + "/audit-key", source: "credential audit-key (\(dir))", optional: true, warnings: &warnings)
             } ?? nil
         }
-        let drainSetting = setting("GATEWAY_DRAIN_SECONDS")
-        let drain = attempt { () throws(ConfigProblem) in try Self.seconds(drainSetting, default: defaultDrainSeconds) } ?? defaultDrainSeconds
-        let graceSetting = setting("GATEWAY_SHUTDOWN_GRACE_SECONDS")
-        let grace = attempt { () throws(ConfigProblem) in try Self.seconds(graceSetting, default: 10) } ?? 10
-        let proxiesText = setting("GATEWAY_TRUSTED_PROXIES")?.value ?? ""
-        let proxies = attempt { () throws(ConfigProblem) in try TrustedProxies(parsing: proxiesText) } ?? TrustedProxies()
-        func positiveSeconds(_ name: String, _ fallback: Double) -> Double {
-            let value = attempt { () throws(ConfigProblem) in try Self.seconds(setting(name), default: fallback) } ?? fallback
-            if value <= 0 { problems.append(ConfigProblem(source: name, message: "must be more than 0 seconds")) }
-            return value
-        }
-        let headerTimeout = positiveSeconds("GATEWAY_HEADER_TIMEOUT_SECONDS", 10)
-        let idleTimeout = positiveSeconds("GATEWAY_IDLE_TIMEOUT_SECONDS", 60)
-        let writeTimeout = positiveSeconds("GATEWAY_WRITE_TIMEOUT_SECONDS", 10)
-        var maxConnections = 4096
-        if let t = setting("GATEWAY_MAX_CONNECTIONS") {
-            if let n = Int(t.value), (1...1_000_000).contains(n) { maxConnections = n } else {
-                problems.append(ConfigProblem(source: t.source, message: "must be a number from 1 to 1000000"))
-            }
-        }
-        // 256: HAProxy's per-server maxconn (infra/haproxy), so even a proxy not listed in
-        // GATEWAY_TRUSTED_PROXIES is not starved; far below the 4096 cap, so one client holding
-        // idle sockets leaves 15/16 of the slots to everyone else.
-        var maxPerClient = 256
-        if let t = setting("GATEWAY_MAX_CONNECTIONS_PER_CLIENT") {
-            if let n = Int(t.value), (0...1_000_000).contains(n) { maxPerClient = n } else {
-                problems.append(ConfigProblem(source: t.source, message: "must be a number from 0 (no limit) to 1000000"))
-            }
-        }
-        var level = LogLevel.info
-        if let l = setting("GATEWAY_LOG_LEVEL") {
-            if let parsed = LogLevel(parsing: l.value) { level = parsed } else {
-                problems.append(ConfigProblem(source: l.source, message: "must be debug, info, warning or error"))
-            }
-        }
-        var loops: Int? = nil
-        if let t = setting("GATEWAY_EVENT_LOOPS") {
-            if let n = Int(t.value), (1...256).contains(n) { loops = n } else {
-                problems.append(ConfigProblem(source: t.source, message: "must be a number from 1 to 256"))
-            }
-        }
-        if !problems.isEmpty { throw ConfigError(problems) }
+        let drain = reader.value(S.drain)
+        let grace = reader.value(S.shutdownGrace)
+        let proxiesText = reader.optional(S.trustedProxies) ?? ""
+        let proxies = reader.attempt { () throws(ConfigProblem) in try TrustedProxies(parsing: proxiesText) } ?? TrustedProxies()
+        let headerTimeout = reader.value(S.headerTimeout)
+        let idleTimeout = reader.value(S.idleTimeout)
+        let writeTimeout = reader.value(S.writeTimeout)
+        let maxConnections = reader.value(S.maxConnections)
+        let maxPerClient = reader.value(S.maxConnectionsPerClient)
+        let level = reader.value(S.logLevel)
+        let loops = reader.optional(S.eventLoops)
+        let auditFile = reader.optional(S.auditFile)
+        if !reader.problems.isEmpty { throw ConfigError(reader.problems) }
         var config = GatewayConfiguration(
             listen: listen!, instance: instance, insecureNoAuth: insecure,
-            metricsTokenHash: metricsToken.map { Crypto.sha256(Array($0.value.utf8)) }, metricsPerLabel: perLabel, rateLimit: rate, authFailureLimit: failureLimit,
-            auditFile: env["GATEWAY_AUDIT_FILE"].flatMap { $0.isEmpty ? nil : $0 }, auditKey: auditKey,
-            drainSeconds: drain, shutdownGraceSeconds: grace, trustedProxies: proxies, requireClockSync: requireSync,
-            logLevel: level, eventLoops: loops, headerTimeoutSeconds: headerTimeout, idleTimeoutSeconds: idleTimeout,
-            writeTimeoutSeconds: writeTimeout, maxConnections: maxConnections,
+            metricsTokenHash: metricsToken.map { Crypto.sha256(Array($0.utf8)) }, metricsPerLabel: perLabel, rateLimit: rate,
+            authFailureLimit: failureLimit, auditFile: auditFile, auditKey: auditKey,
+            drainSeconds: drain.inSeconds, shutdownGraceSeconds: grace.inSeconds, trustedProxies: proxies, requireClockSync: requireSync,
+            logLevel: level, eventLoops: loops, headerTimeoutSeconds: headerTimeout.inSeconds, idleTimeoutSeconds: idleTimeout.inSeconds,
+            writeTimeoutSeconds: writeTimeout.inSeconds, maxConnections: maxConnections,
             maxConnectionsPerClient: maxPerClient)
         config.warnings = warnings
         return config
-    }
-
-    /// `GATEWAY_*_FILE` and `TOTP_*_FILE` variables the gateway would not read: refused, because
-    /// a mistyped name (GATEWAY_LISTN_FILE) would otherwise be ignored. totp-bot's own
-    /// `GATEWAY_TOKEN_FILE` and `GATEWAY_CA_FILE` are let through: one environment file may
-    /// serve both programs.
-    static func unknownFileVariables(_ env: Environment) -> [ConfigProblem] {
-        let known = Set(fileVariables)
-        var problems: [ConfigProblem] = []
-        for name in env.values.keys.sorted() where name.hasSuffix("_FILE") && (name.hasPrefix("GATEWAY_") || name.hasPrefix("TOTP_")) {
-            let base = String(name.dropLast("_FILE".count))
-            if pathVariables.contains(name) || known.contains(base) || name.hasPrefix("TOTP_SEED_") { continue }
-            if name == "GATEWAY_TOKEN_FILE" || name == "GATEWAY_CA_FILE" { continue }  // totp-bot's
-            let hint = pathVariables.contains(base)
-                ? "; \(base) is already a path, so it has no _FILE variant" : "; see totp-gateway --help for the variables"
-            problems.append(ConfigProblem(source: name, message: "is not a totp-gateway variable and would be ignored\(hint)"))
-        }
-        return problems
     }
 
     /// The audit HMAC key in `path`: at least 16 bytes, trailing newlines dropped. An `optional`
@@ -205,28 +131,5 @@ struct GatewayConfiguration: Sendable {
             throw ConfigProblem(source: source, message: "the audit key must hold at least 16 bytes (openssl rand -hex 32 > FILE)")
         }
         return bytes
-    }
-
-    static func flag(_ setting: Environment.Sourced?) throws(ConfigProblem) -> Bool {
-        guard let setting else { return false }
-        switch setting.value.lowercased() {
-        case "1", "true", "yes", "on": return true
-        case "0", "false", "no", "off": return false
-        default: throw ConfigProblem(source: setting.source, message: "must be 1 or 0 (true/false)")
-        }
-    }
-
-    static func seconds(_ setting: Environment.Sourced?, default value: Double) throws(ConfigProblem) -> Double {
-        guard let setting else { return value }
-        guard let d = Double(setting.value), d >= 0, d <= 3600 else {
-            throw ConfigProblem(source: setting.source, message: "must be a number of seconds from 0 to 3600")
-        }
-        return d
-    }
-
-    static func hostname() -> String {
-        var buf = [CChar](repeating: 0, count: 256)
-        guard gethostname(&buf, buf.count) == 0 else { return "gateway" }
-        return String(cString: buf)
     }
 }

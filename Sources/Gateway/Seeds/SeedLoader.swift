@@ -53,11 +53,13 @@ public struct SeedLoader: Sendable {
             guard let path = environment[name], !path.isEmpty, let mode = FilePermissions.mode(of: path) else { continue }
             FilePermissions.record(FilePermissions.seedsFinding(path: path, mode: mode), source: name, problems: &problems, warnings: &fileWarnings)
         }
-        if let path = environment["GATEWAY_SEEDS_FILE"], !path.isEmpty {
-            collectSeedsFile(path: path, source: "GATEWAY_SEEDS_FILE", keyPath: environment["GATEWAY_SEEDS_KEY_FILE"],
+        var reader = SettingsReader(environment)
+        let keyPath = reader.optional(GatewaySettings.seedsKeyFile)
+        if let path = reader.optional(GatewaySettings.seedsFile) {
+            collectSeedsFile(path: path, source: "GATEWAY_SEEDS_FILE", keyPath: keyPath,
                 keySource: "GATEWAY_SEEDS_KEY_FILE", missingKey: "set GATEWAY_SEEDS_KEY_FILE to its key file", checkModes: true,
                 into: &candidates, problems: &problems, fileWarnings: &fileWarnings)
-        } else if let keyPath = environment["GATEWAY_SEEDS_KEY_FILE"], !keyPath.isEmpty {
+        } else if keyPath != nil {
             problems.append(ConfigProblem(source: "GATEWAY_SEEDS_KEY_FILE", message: "is set but GATEWAY_SEEDS_FILE is not; set both or neither"))
         }
         collectCredentials(into: &candidates, problems: &problems, fileWarnings: &fileWarnings)
@@ -90,26 +92,10 @@ public struct SeedLoader: Sendable {
     }
 
     private func envParameters(_ problems: inout [ConfigProblem]) -> TOTPParameters {
-        // Through Environment.value, so TOTP_DIGITS_FILE and TOTP_PERIOD_FILE work like every NAME_FILE.
-        func setting(_ name: String) -> Environment.Sourced? {
-            do { return try environment.value(name, secret: false) } catch {
-                problems.append(error)
-                return nil
-            }
-        }
-        func number(_ s: Environment.Sourced) -> Int? { s.value.allSatisfy(\.isASCIIDigit) ? Int(s.value) : nil }
-        var digits = 6
-        var period = 30
-        if let d = setting("TOTP_DIGITS") {
-            if let n = number(d), TOTPParameters.allowedDigits.contains(n) { digits = n } else {
-                problems.append(ConfigProblem(source: d.source, message: "must be 6, 7 or 8"))
-            }
-        }
-        if let p = setting("TOTP_PERIOD") {
-            if let n = number(p), TOTPParameters.allowedPeriods.contains(n) { period = n } else {
-                problems.append(ConfigProblem(source: p.source, message: "must be a whole number of seconds from 1 to 3600"))
-            }
-        }
+        var reader = SettingsReader(environment)
+        let digits = Int(reader.value(GatewaySettings.digits)) ?? TOTPParameters.defaults.digits
+        let period = reader.value(GatewaySettings.period)
+        problems += reader.problems
         return (try? TOTPParameters(algorithm: .sha1, digits: digits, period: period)) ?? .defaults
     }
 
@@ -152,14 +138,10 @@ public struct SeedLoader: Sendable {
     }
 
     private func collectLabelsList(into out: inout [Candidate], defaults: TOTPParameters, problems: inout [ConfigProblem]) {
-        let labels: Environment.Sourced
-        do {
-            guard let v = try environment.value("LABELS") else { return }
-            labels = v
-        } catch {
-            problems.append(error)
-            return
-        }
+        var reader = SettingsReader(environment)
+        let found = reader.sourced(GatewaySettings.labels)
+        problems += reader.problems
+        guard let labels = found else { return }
         for (i, item) in labels.value.split(separator: ",").enumerated() {
             let entry = String(item).trimmingSpaces()
             if entry.isEmpty { continue }
@@ -236,7 +218,8 @@ public struct SeedLoader: Sendable {
     }
 
     private func collectCredentials(into out: inout [Candidate], problems: inout [ConfigProblem], fileWarnings: inout [ConfigProblem]) {
-        guard let dir = environment["CREDENTIALS_DIRECTORY"], !dir.isEmpty else { return }
+        var reader = SettingsReader(environment)
+        guard let dir = reader.optional(GatewaySettings.credentials) else { return }
         guard let names = Self.listDirectory(dir) else {
             problems.append(ConfigProblem(source: "CREDENTIALS_DIRECTORY", message: "\(dir): cannot list the directory"))
             return

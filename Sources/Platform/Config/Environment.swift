@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Synchronization
 
 /// The process environment as an immutable value, with the `NAME_FILE` convention: every
 /// variable may instead be given as a path to a file holding its value (docker secrets under
@@ -12,8 +13,29 @@ import Glibc
 /// ```
 public struct Environment: Sendable {
     public let values: [String: String]
+    /// Collects the names looked up (tests hold the settings tables to what the loaders read).
+    private let reads: ReadLog?
 
-    public init(_ values: [String: String]) { self.values = values }
+    public init(_ values: [String: String]) {
+        self.values = values
+        reads = nil
+    }
+
+    private init(_ values: [String: String], reads: ReadLog) {
+        self.values = values
+        self.reads = reads
+    }
+
+    /// The names looked up in an environment, in no order.
+    public final class ReadLog: Sendable {
+        private let names = Mutex<Set<String>>([])
+        public init() {}
+        public var all: Set<String> { names.withLock { $0 } }
+        func add(_ name: String) { names.withLock { _ = $0.insert(name) } }
+    }
+
+    /// The same values; every name looked up is added to `log`.
+    public func recordingReads(into log: ReadLog) -> Environment { Environment(values, reads: log) }
 
     /// Reads `environ`.
     public static func current() -> Environment {
@@ -29,7 +51,10 @@ public struct Environment: Sendable {
         return Environment(result)
     }
 
-    public subscript(name: String) -> String? { values[name] }
+    public subscript(name: String) -> String? {
+        reads?.add(name)
+        return values[name]
+    }
 
     /// A value and a human-readable description of where it came from.
     public struct Sourced: Sendable, Equatable {
@@ -46,8 +71,8 @@ public struct Environment: Sendable {
     /// Empty `NAME` counts as unset. For a `secret` variable, an unreadable `NAME_FILE` that does
     /// not look like a path is not echoed: it is likely the secret itself, put in the wrong variable.
     public func value(_ name: String, secret: Bool = true) throws(ConfigProblem) -> Sourced? {
-        let direct = values[name].flatMap { $0.isEmpty ? nil : $0 }
-        let file = values[name + "_FILE"].flatMap { $0.isEmpty ? nil : $0 }
+        let direct = self[name].flatMap { $0.isEmpty ? nil : $0 }
+        let file = self[name + "_FILE"].flatMap { $0.isEmpty ? nil : $0 }
         switch (direct, file) {
         case (nil, nil):
             return nil

@@ -181,4 +181,15 @@ public enum FileIO {
     static func reason(_ err: Int32, verb: String) -> String {
         "\(verb): \(String(cString: strerror(err)))"
     }
+
+    /// Why `path` could not be opened for writing, created if missing (nil: it could), checked
+    /// without creating it: for `--check-config`, which must not leave files behind.
+    public static func writableProblem(_ path: String) -> String? {
+        if access(path, F_OK) == 0 {
+            return access(path, W_OK) == 0 ? nil : "\(path) is not writable by this user"
+        }
+        let slash = path.lastIndex(of: "/")
+        let directory = slash.map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
+        return access(directory, W_OK | X_OK) == 0 ? nil : "directory \(directory) does not exist or is not writable, so \(path) cannot be created"
+    }
 }

@@ -3,9 +3,17 @@ import XCTest
 import TestSupport
 import TextSupport
 
-/// One test's world: a temp directory, the test Zulip, optionally a real gateway, and any
-/// number of real `totp-bot` processes sharing the lock file and state directory.
+/// One test's world: a temp directory, the test Zulip (or the account of another Zulip the bots
+/// should use, such as a real server), optionally a real gateway, and any number of real
+/// `totp-bot` processes sharing the lock file and state directory.
 final class BotStack {
+    /// Where the bots log in.
+    struct ZulipAccount {
+        var site: String
+        var email: String
+        var key: String
+    }
+
     static let seed = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
     static let gatewayToken = "bot-gateway-token-0123456789"
     static let alice = "alice@example.com"
@@ -13,7 +21,8 @@ final class BotStack {
     static let carol = "carol@example.com"
 
     let dir: String
-    let zulip: ZulipEmulator
+    let account: ZulipAccount
+    private let emulator: ZulipEmulator?
     private(set) var gateway: TestProcess?
     private(set) var gatewayPort = 0
     private(set) var bots: [TestProcess] = []
@@ -21,12 +30,26 @@ final class BotStack {
 
     static var productsDirectory: String { TestProcess.productsDirectory }
 
-    init(gateway withGateway: Bool = true, zulipArgs: [String] = []) throws {
+    /// The test Zulip; only for stacks made without `account:`.
+    var zulip: ZulipEmulator {
+        guard let emulator else { fatalError("this stack's bots use another Zulip (\(account.site)), not the emulator") }
+        return emulator
+    }
+
+    /// With `account`, the bots use that Zulip and no emulator is started.
+    init(gateway withGateway: Bool = true, zulipArgs: [String] = [], account: ZulipAccount? = nil) throws {
         dir = NSTemporaryDirectory() + "bot-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        zulip = try ZulipEmulator(dir: dir, extraArgs: zulipArgs)
-        for (email, name) in [(Self.alice, "Alice"), (Self.bob, "Bob"), (Self.carol, "Carol")] {
-            ids[email] = zulip.addUser(email, name: name)
+        if let account {
+            emulator = nil
+            self.account = account
+        } else {
+            let zulip = try ZulipEmulator(dir: dir, extraArgs: zulipArgs)
+            emulator = zulip
+            self.account = ZulipAccount(site: zulip.site, email: ZulipEmulator.botEmail, key: ZulipEmulator.botKey)
+            for (email, name) in [(Self.alice, "Alice"), (Self.bob, "Bob"), (Self.carol, "Carol")] {
+                ids[email] = zulip.addUser(email, name: name)
+            }
         }
         if withGateway { try startGateway() }
     }
@@ -72,9 +95,9 @@ final class BotStack {
 
     func botEnvironment(_ extra: [String: String] = [:]) -> [String: String] {
         var env = [
-            "ZULIP_SITE": zulip.site,
-            "ZULIP_EMAIL": ZulipEmulator.botEmail,
-            "ZULIP_API_KEY": ZulipEmulator.botKey,
+            "ZULIP_SITE": account.site,
+            "ZULIP_EMAIL": account.email,
+            "ZULIP_API_KEY": account.key,
             "GATEWAY_URLS": gatewayURL,
             "GATEWAY_TOKEN": Self.gatewayToken,
             "BOT_ACL": "\(Self.alice):*;\(Self.bob):github,fast",

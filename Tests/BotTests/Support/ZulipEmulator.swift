@@ -33,52 +33,27 @@ final class ZulipEmulator {
         return "/usr/bin/python3"
     }()
 
-    let process: TestProcess
-    let port: Int
+    let server: PythonServer
     let requestLog: String
     private let http = HTTPClient(options: HTTPClientOptions(userAgent: "bot-tests"))
 
-    var site: String { "http://127.0.0.1:\(port)" }
+    var process: TestProcess { server.process }
+    var port: Int { server.port }
+    var site: String { server.site }
 
     init(dir: String, extraArgs: [String] = []) throws {
-        let portFile = dir + "/zulip.port"
         requestLog = dir + "/zulip-requests.jsonl"
-        let process = try TestProcess(
-            executable: Self.python,
-            arguments: [Self.repoRoot + "/tools/test-zulip/test_zulip.py", "--host", "127.0.0.1", "--port", "0", "--port-file", portFile,
-                        "--bot-email", Self.botEmail, "--bot-key", Self.botKey, "--heartbeat", "1", "--request-log", requestLog] + extraArgs,
-            environment: [:], directory: dir)
-        self.process = process
-        var found: Int? = nil
-        _ = TestProcess.waitUntil(timeout: 15) {
-            found = (try? String(contentsOfFile: portFile, encoding: .utf8)).flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
-            return found != nil || !process.process.isRunning
-        }
-        guard let found else { throw NSError(domain: "ZulipEmulator", code: 1, userInfo: [NSLocalizedDescriptionKey: "emulator did not start: \(process.stderr)"]) }
-        port = found
-    }
-
-    deinit {
-        process.signal(SIGTERM)
-        if process.waitForExit(timeout: 5) == nil { process.signal(SIGKILL); process.waitForExit(timeout: 5) }
+        server = try PythonServer(
+            script: "test_zulip.py",
+            arguments: ["--bot-email", Self.botEmail, "--bot-key", Self.botKey, "--heartbeat", "1", "--request-log", requestLog] + extraArgs,
+            dir: dir)
     }
 
     // MARK: control API
 
     @discardableResult
     func control(_ method: String, _ path: String, _ body: [String: Any]? = nil) -> [String: Any] {
-        var request = HTTPClientRequest(method: method, url: site + "/control" + path, timeout: .seconds(10))
-        if let body {
-            request.body = Array(try! JSONSerialization.data(withJSONObject: body))
-            request.headers = [("Content-Type", "application/json")]
-        }
-        guard let response = try? http.perform(request),
-            let json = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]
-        else {
-            XCTFail("control \(method) \(path) failed")
-            return [:]
-        }
-        return json
+        server.control(method, path, body)
     }
 
     @discardableResult
@@ -201,9 +176,12 @@ final class ZulipEmulator {
     }
 
     /// Runs spec_check over the whole request log; returns (violations, output).
-    func specCheck() -> (violations: Int, output: String) {
-        let result = TestProcess.run(Self.python, [Self.repoRoot + "/tools/test-zulip/spec_check.py", "--spec",
-            Self.repoRoot + "/tools/test-zulip/spec/zulip.yaml", "--log", requestLog, "--quiet"], timeout: 60)
+    func specCheck() -> (violations: Int, output: String) { Self.specCheck(log: requestLog) }
+
+    /// Runs spec_check over a request log (this emulator's, or a recording proxy's).
+    static func specCheck(log: String) -> (violations: Int, output: String) {
+        let result = TestProcess.run(python, [repoRoot + "/tools/test-zulip/spec_check.py", "--spec",
+            repoRoot + "/tools/test-zulip/spec/zulip.yaml", "--log", log, "--quiet"], timeout: 60)
         let text = result.stdout + result.stderr
         let line = text.split(separator: "\n").last { $0.hasPrefix("spec-check:") } ?? ""
         let parts = line.split(separator: " ")

@@ -1,0 +1,18 @@
+import Platform
+import CurlHTTP
+
+/// The curl options of both of the bot's clients (Zulip and the gateways): its User-Agent, the
+/// CA bundle, and TCP keep-alive after 30 s idle with probes every 15 s, so a connection whose
+/// peer vanished is noticed by the kernel too, and the probes keep NATs and load balancers from
+/// dropping an idle long-poll.
+///
+/// ```swift
+/// let http = HTTPClient(options: .bot(caFile: config.zulipCAFile))
+/// ```
+extension HTTPClientOptions {
+    static func bot(caFile: String?) -> HTTPClientOptions {
+        var options = HTTPClientOptions(userAgent: "totp-bot/\(ProductVersion.current)", caFile: caFile)
+        options.tcpKeepAlive = .init(idle: .seconds(30), interval: .seconds(15))
+        return options
+    }
+}
