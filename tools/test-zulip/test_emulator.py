@@ -9,6 +9,7 @@ with urllib. Every wait is bounded. The last tests run spec_check over the reque
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import os
 import signal
@@ -948,6 +949,46 @@ def test_spec_check_reports_violations(tmp_path):
     assert "no operation GET /no/such/thing" in text
     assert "#8" not in text
     assert text.strip().splitlines()[-1] == "spec-check: 8 requests, 6 responses checked, 8 violations"
+
+
+def test_spec_check_knows_a_newer_servers_user_groups(tmp_path):
+    """Zulip 10.0 (FL 371) sends user groups with fields this spec (FL 247) forbids: register's
+    realm_user_groups and user_group events pass as known deviations, also beside another
+    deviation in one events batch; anything else about a group is still a violation."""
+    base = {"query": {}, "form": {}, "content_type": None, "response_headers": {}}
+    group = {"id": 17, "name": "ops", "description": "", "members": [8], "direct_subgroup_ids": [],
+             "is_system_group": False, "creator_id": 7, "date_created": 1764064800, "deactivated": False,
+             "can_mention_group": {"direct_members": [7], "direct_subgroups": []}, "can_manage_group": 9,
+             "can_join_group": 9, "can_add_members_group": 9, "can_leave_group": 9, "can_remove_members_group": 9}
+    register = {"result": "success", "msg": "", "queue_id": "q", "last_event_id": -1, "zulip_version": "10.0",
+                "zulip_feature_level": 371, "zulip_merge_base": "10.0", "realm_user_groups": [group]}
+    events = {"result": "success", "msg": "", "events": [
+        {"id": 0, "type": "user_group", "op": "add", "group": group},
+        {"id": 1, "type": "user_group", "op": "update", "group_id": 17, "data": {"deactivated": True}},
+        {"id": 2, "type": "message", "flags": [], "local_message_id": "outbox-r1-code", "message": {
+            "id": 40, "sender_id": 26, "sender_email": "bot@example.com", "sender_full_name": "Bot", "sender_realm_str": "",
+            "avatar_url": None, "client": "totp-bot", "content": "x", "content_type": "text/x-markdown",
+            "is_me_message": False, "reactions": [], "submessages": [], "recipient_id": 5, "timestamp": 1,
+            "topic_links": [], "type": "private", "subject": "",
+            "display_recipient": [{"id": 26, "email": "bot@example.com", "full_name": "Bot", "is_mirror_dummy": False}]}}]}
+    broken = copy.deepcopy(register)
+    broken["realm_user_groups"][0]["members"] = "8"
+    entries = [
+        dict(base, seq=1, method="POST", path="/api/v1/register", status=200, response=register,
+             content_type="application/x-www-form-urlencoded", form={"fetch_event_types": '["realm_user_groups"]'}),
+        dict(base, seq=2, method="GET", path="/api/v1/events", status=200, response=events,
+             query={"queue_id": "q", "last_event_id": "-1"}),
+        dict(base, seq=3, method="POST", path="/api/v1/register", status=200, response=broken,
+             content_type="application/x-www-form-urlencoded", form={"fetch_event_types": '["realm_user_groups"]'}),
+    ]
+    log = tmp_path / "groups.jsonl"
+    log.write_text("".join(json.dumps(e) + "\n" for e in entries))
+    out = run_spec_check(str(log))
+    assert "user groups carry fields added after this spec's feature level" in out.stdout
+    assert "message event carries local_message_id" in out.stdout
+    violations = [line for line in out.stdout.splitlines() if line.startswith("VIOLATION")]
+    assert len(violations) == 1 and violations[0].startswith("VIOLATION [#3 POST"), out.stdout
+    assert out.stdout.strip().splitlines()[-1] == "spec-check: 3 requests, 3 responses checked, 1 violations"
 
 
 def test_repeated_parameters_are_logged_and_flagged(tmp_path):
