@@ -38,15 +38,6 @@ final class BotAccessTests: BotProcessTestCase {
         BotStack.auditLines(bot).filter { $0["event"] as? String == "access" && $0["action"] as? String == action }
     }
 
-    /// Every code the gateway's seed gives around now (30 s steps), the next one included.
-    private func codesAroundNow() -> [String] {
-        let now = Int(Date().timeIntervalSince1970)
-        return [now - 30, now, now + 30].map { t in
-            TestProcess.run("/usr/bin/oathtool", ["--totp", "-b", "-s", "30s", "-N", "@\(t)", BotStack.seed]).stdout
-                .trimmingCharacters(in: .whitespacesAndNewlines)
-        }
-    }
-
     func testApprovalByDMSendsTheCodeOnceTellsTheOthersAndNotifiesWithoutTheCode() throws {
         let bot = try start(policy: "certus: approvers=@ops notify=stream:security/codes")
         let z = stack.zulip
@@ -83,7 +74,7 @@ final class BotAccessTests: BotProcessTestCase {
         let text = try XCTUnwrap(notification?.content)
         XCTAssertTrue(text.contains("`certus`") && text.contains("Alice|") && text.contains("alice@example.com"), text)
         XCTAssertTrue(text.contains("Reason: `deploy the @**all** hotfix`.") && text.contains("Approved by @_**Dave|"), text)
-        for c in codesAroundNow() { XCTAssertFalse(text.contains(c), "a code in the notification: \(text)") }
+        for c in BotStack.codesAroundNow() { XCTAssertFalse(text.contains(c), "a code in the notification: \(text)") }
 
         // A late vote is told it is decided; the code went exactly once.
         let late = z.dm(from: BotStack.carol, "approve 1")
@@ -200,7 +191,7 @@ final class BotAccessTests: BotProcessTestCase {
             return notes.count == 2
         }, "\(notes.map(\.content))")
         XCTAssertTrue(notes[1].content.contains("Under the grant of request #1"), notes[1].content)
-        for note in notes { for c in codesAroundNow() { XCTAssertFalse(note.content.contains(c), note.content) } }
+        for note in notes { for c in BotStack.codesAroundNow() { XCTAssertFalse(note.content.contains(c), note.content) } }
         // The grant ends: the next code needs an approval again.
         XCTAssertNotNil(waitForLine(bot, "access", timeout: 20) { $0["action"] as? String == "grant_end" })
         let after = z.dm(from: BotStack.alice, "code certus one more")
