@@ -106,6 +106,21 @@ final class HTTPServerTests: XCTestCase {
                           status: 431, name: "header_fields_too_large")
     }
 
+    func test400ForARequestLineWithoutVersionWithoutWaitingForTheHeaderTimeout() throws {
+        // HTTP/0.9: `GET /` and CRLF. The header timeout stays at its 10 s default and the
+        // client gives up after 3 s: the answer must come from the line end, not the timeout.
+        let (server, port) = try makeTestServer { $0.headerReadTimeout = .seconds(10) }
+        defer { server.stopNow() }
+        let client = try HTTPTestClient(port: port, timeout: 3)
+        try client.send("GET /\r\n")
+        let response = try client.readResponse()
+        assertJSONError(response, 400, "bad_request")
+        XCTAssertEqual(response.header("Connection"), "close")
+        XCTAssertTrue(client.waitForClose(within: 3), "connection not closed")
+        XCTAssertEqual(server.statistics.refusals[400], 1)
+        XCTAssertEqual(server.statistics.timeouts["header"], 0)
+    }
+
     func test505() throws {
         try assertRefused("GET / HTTP/2.0\r\nHost: t\r\n\r\n", status: 505, name: "http_version_not_supported")
     }
