@@ -133,7 +133,7 @@ final class GatewayHardeningTests: XCTestCase {
         XCTAssertEqual(written, issued, "every code handed out has its audit line, and no other")
         XCTAssertEqual(gw.get("/healthz")?.json["status"] as? String, "audit_failing")
         XCTAssertEqual(gw.process.logLines.filter { $0["event"] as? String == "audit_write_failed" }.count, 1, "logged once")
-        let metrics = String(decoding: gw.get("/metrics")?.body ?? Data(), as: UTF8.self)
+        let metrics = (gw.get("/metrics")?.bodyText ?? "")
         XCTAssertTrue(metrics.contains("gateway_audit_write_failures_total \(refused)\n"), metrics)
         // Space again: the next code is written and handed out.
         XCTAssertEqual(unlink(filler), 0)
@@ -160,14 +160,14 @@ final class GatewayHardeningTests: XCTestCase {
         let gw = try GatewayHarness()
         XCTAssertEqual(gw.get("/code?label=demo", method: "POST")?.status, 405)
         let bad = try RawHTTP(port: gw.port)
-        bad.send("GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")
-        XCTAssertEqual(bad.readResponse()?.status, 400)
+        try bad.send("GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")
+        XCTAssertEqual((try? bad.readResponse())?.status, 400)
         bad.close()
         let big = try RawHTTP(port: gw.port)
-        big.send("GET /healthz HTTP/1.1\r\nHost: a\r\nX-Big: \(String(repeating: "x", count: 20_000))\r\n\r\n")
-        XCTAssertEqual(big.readResponse()?.status, 431)
+        try big.send("GET /healthz HTTP/1.1\r\nHost: a\r\nX-Big: \(String(repeating: "x", count: 20_000))\r\n\r\n")
+        XCTAssertEqual((try? big.readResponse())?.status, 431)
         big.close()
-        let text = String(decoding: gw.get("/metrics")?.body ?? Data(), as: UTF8.self)
+        let text = (gw.get("/metrics")?.bodyText ?? "")
         XCTAssertTrue(text.contains("gateway_http_refused_total{status=\"405\"} 1\n"), text)
         XCTAssertTrue(text.contains("gateway_http_refused_total{status=\"400\"} 1\n"), text)
         XCTAssertTrue(text.contains("gateway_http_refused_total{status=\"431\"} 1\n"), text)
@@ -211,9 +211,9 @@ final class GatewayHardeningTests: XCTestCase {
             "GATEWAY_METRICS_PER_LABEL": "1"], dir: dir)
         // Two X-Forwarded-For fields, as when a proxy appends its own to the client's.
         let c = try RawHTTP(port: gw.port)
-        c.send("GET /code?label=demo HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer \(GatewayHarness.botToken)\r\n"
+        try c.send("GET /code?label=demo HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer \(GatewayHarness.botToken)\r\n"
             + "X-Forwarded-For: 192.0.2.1\r\nX-Forwarded-For: 198.51.100.7\r\nConnection: close\r\n\r\n")
-        XCTAssertEqual(c.readResponse()?.status, 200)
+        XCTAssertEqual((try? c.readResponse())?.status, 200)
         c.close()
         // Refused before the label step: the line still says which label was asked for.
         XCTAssertEqual(gw.get("/code?label=DEMO", token: "not-a-token")?.status, 401)
@@ -230,7 +230,7 @@ final class GatewayHardeningTests: XCTestCase {
         XCTAssertEqual(lines.dropFirst().first?["label"] as? String, "demo")
         XCTAssertEqual(lines.last?["outcome"] as? String, "checked_head")
         XCTAssertNil(lines.last?["code_hmac"])
-        let metrics = String(decoding: gw.get("/metrics")?.body ?? Data(), as: UTF8.self)
+        let metrics = (gw.get("/metrics")?.bodyText ?? "")
         XCTAssertTrue(metrics.contains("gateway_codes_issued_total{label=\"demo\"} 1\n"), "HEAD is not counted as issued")
     }
 
@@ -264,7 +264,7 @@ final class GatewayHardeningTests: XCTestCase {
         // Once b and c time out (and not before: a scrape would evict one), the metrics show
         // why a was closed.
         XCTAssertTrue(b.peerClosed() && c.peerClosed())
-        let metrics = String(decoding: gw.get("/metrics")?.body ?? Data(), as: UTF8.self)
+        let metrics = (gw.get("/metrics")?.bodyText ?? "")
         XCTAssertTrue(metrics.contains("gateway_http_connections_evicted_total 1\n"), metrics)
         XCTAssertTrue(metrics.contains("gateway_http_connections_rejected_total 0\n"), metrics)
         XCTAssertTrue(metrics.contains("gateway_http_timeouts_total{kind=\"header\"} 3\n"), metrics)
