@@ -10,10 +10,9 @@ final class GatewayHardeningTests: XCTestCase {
     /// Starts the gateway with stderr on a pipe of `pipeSize` bytes, so a test can leave it
     /// unread or close its reading end.
     private func startOnPipe(extra: [String: String] = [:], pipeSize: Int32 = 0) throws -> (Process, Pipe, Int) {
-        let port = LoopbackPort.unused()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: GatewayHarness.binary)
-        process.arguments = ["--listen", "127.0.0.1:\(port)"]
+        process.arguments = ["--listen", "127.0.0.1:0"]
         var env = GatewayHarness.baseEnvironment(dir: "/tmp")
         for (k, v) in extra { env[k] = v }
         process.environment = env
@@ -23,6 +22,11 @@ final class GatewayHardeningTests: XCTestCase {
         process.standardError = pipe
         process.standardOutput = FileHandle.nullDevice
         try process.run()
+        // Its log (with the port) goes to the pipe the test controls: ask the kernel instead.
+        guard let port = ListeningPorts.wait(forProcess: process.processIdentifier, timeout: 10).first else {
+            stop(process)
+            throw NSError(domain: "GatewayHardeningTests", code: 1, userInfo: [NSLocalizedDescriptionKey: "the gateway did not listen within 10 s"])
+        }
         return (process, pipe, port)
     }
 
