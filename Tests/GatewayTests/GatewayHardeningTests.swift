@@ -42,12 +42,20 @@ final class GatewayHardeningTests: XCTestCase {
         let (process, pipe, port) = try startOnPipe(extra: ["GATEWAY_AUDIT_FILE": dir + "/audit.log"])
         defer { stop(process) }
         XCTAssertTrue(TestProcess.waitUntil(timeout: 10) { RawHTTP.get(port: port, "/healthz")?.status == 200 })
-        // The log reader goes away; log lines now meet a broken pipe.
+        XCTAssertTrue(TestProcess.waitUntil(timeout: 5) { GatewayHarness.catchesSignals(pid: process.processIdentifier, [SIGHUP]) })
+        // The log reader goes away; log lines now meet a broken pipe: a reload writes one.
         try pipe.fileHandleForReading.close()
+        kill(process.processIdentifier, SIGHUP)
         for _ in 0..<5 {
             XCTAssertEqual(RawHTTP.get(port: port, "/code?label=demo", headers: ["Authorization": "Bearer \(GatewayHarness.botToken)"])?.status, 200)
-            usleep(100_000)
         }
+        let auth = ["Authorization": "Bearer \(GatewayHarness.botToken)"]
+        func droppedLogLines() -> Double {
+            let text = RawHTTP.get(port: port, "/metrics", headers: auth)?.bodyText ?? ""
+            let line = text.split(separator: "\n").first { $0.hasPrefix("gateway_log_lines_dropped_total ") }
+            return line.flatMap { Double($0.split(separator: " ").last!) } ?? 0
+        }
+        XCTAssertTrue(TestProcess.waitUntil(timeout: 10) { !process.isRunning || droppedLogLines() > 0 }, "a log line met the broken pipe")
         XCTAssertTrue(process.isRunning, "SIGPIPE must not kill the gateway (exit status \(process.isRunning ? 0 : process.terminationStatus))")
         XCTAssertEqual(RawHTTP.get(port: port, "/healthz")?.status, 200)
     }

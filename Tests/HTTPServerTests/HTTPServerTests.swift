@@ -560,12 +560,13 @@ final class HTTPServerTests: XCTestCase {
         XCTAssertEqual(server.stalledLoops(olderThan: .milliseconds(1300)), 0)
         let client = try RawHTTP(port: port)
         try client.send("GET /block HTTP/1.1\r\nHost: t\r\n\r\n")
-        usleep(2_000_000)  // the handler has been blocking the only loop for 2 s
-        XCTAssertEqual(server.stalledLoops(olderThan: .milliseconds(1300)), 1, "a loop stuck in a handler is reported")
+        // The handler blocks the only loop: reported once its last turn is 1.3 s old.
+        XCTAssertTrue(TestProcess.waitUntil(timeout: 10) { server.stalledLoops(olderThan: .milliseconds(1300)) == 1 },
+            "a loop stuck in a handler is reported")
         release.store(true, ordering: .relaxed)
         XCTAssertEqual(try client.readResponse().status, 200)
-        usleep(200_000)  // its next turn comes within the 50 ms sweep interval
-        XCTAssertEqual(server.stalledLoops(olderThan: .milliseconds(1300)), 0)
+        // Its next turn comes within the 50 ms sweep interval.
+        XCTAssertTrue(TestProcess.waitUntil(timeout: 5) { server.stalledLoops(olderThan: .milliseconds(1300)) == 0 })
     }
 
     func testIdleTimeoutClosesKeepAlive() throws {
