@@ -129,7 +129,7 @@ extension GatewayApp {
         }
         if issued { route.issued.inc() }
         let bound = route.bodyPrefix.count + route.bodyParameters.count + instanceJSON.count + 2 * code.code.utf8.count + 128  // 128: the fixed keys (about 65 bytes) and three numbers
-        let body = [UInt8](writingAtMost: bound) { w in
+        let body = [UInt8](expectedCount: bound) { w in
             w.write(bytes: route.bodyPrefix)
             w.write(utf8: code.code)
             w.write(bytes: route.bodyParameters)
