@@ -26,7 +26,6 @@ final class CodeRefusalTests: XCTestCase {
             XCTAssertFalse(refusal.message.isEmpty, "\(refusal)")
         }
         XCTAssertEqual(table.filter { $0.0.isRateLimit }.map(\.0), [.rateLimited(retryAfter: 3)])
-        XCTAssertEqual(table.filter { $0.0.isFailedAuthentication }.map(\.0), [.missingToken, .notBearer, .invalidToken])
     }
 
     func testTheResponseCarriesTheMessageTheRequestIDAndTheRefusalsHeaders() throws {

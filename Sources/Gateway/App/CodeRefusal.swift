@@ -121,16 +121,6 @@ enum CodeRefusal: Error, Equatable {
         return false
     }
 
-    /// True for a failed authentication, which counts against the client address's throttle.
-    var isFailedAuthentication: Bool {
-        switch self {
-        case .missingToken, .notBearer, .invalidToken: true
-        case .noTokensConfigured, .authenticationThrottled, .rateLimited, .badRequest, .forbiddenLabel, .unknownLabel,
-            .auditUnavailable:
-            false
-        }
-    }
-
     func response(requestID: String) -> HTTPResponse {
         GatewayApp.error(status, error, message, extraHeaders: [("X-Request-ID", requestID)] + headers)
     }
