@@ -33,6 +33,16 @@ final class HTTPServerTests: XCTestCase {
         XCTAssertTrue(client.waitForClose(within: 3), "connection not closed", file: file, line: line)
     }
 
+    /// Two keep-alive connections, each served one request (so both are accepted and counted).
+    private func twoServedConnections(_ port: Int, file: StaticString = #filePath, line: UInt = #line) throws -> (RawHTTP, RawHTTP) {
+        let clients = (try RawHTTP(port: port), try RawHTTP(port: port))
+        for client in [clients.0, clients.1] {
+            try client.send(get)
+            XCTAssertEqual(try client.readResponse().status, 200, file: file, line: line)
+        }
+        return clients
+    }
+
     // MARK: - Statuses
 
     func test200WithServerHeaders() throws {
@@ -282,12 +292,8 @@ final class HTTPServerTests: XCTestCase {
     func testConnectionCap() throws {
         let (server, port) = try makeTestServer { $0.maxConnections = 2 }
         defer { server.stopNow() }
-        let a = try RawHTTP(port: port)
-        let b = try RawHTTP(port: port)
-        for client in [a, b] {
-            try client.send(get)
-            XCTAssertEqual(try client.readResponse().status, 200)
-        }
+        let (a, b) = try twoServedConnections(port)
+        defer { b.close() }  // held open to the end
         let c = try RawHTTP(port: port)
         XCTAssertTrue(c.waitForClose(within: 3), "third connection must be closed at once")
         try a.send(get)
@@ -299,12 +305,7 @@ final class HTTPServerTests: XCTestCase {
         // One loop, so the eviction (per loop) sees every connection.
         let (server, port) = try makeTestServer { $0.maxConnections = 2; $0.eventLoops = 1; $0.evictIdleAtCap = true }
         defer { server.stopNow() }
-        let a = try RawHTTP(port: port)
-        let b = try RawHTTP(port: port)
-        for client in [a, b] {
-            try client.send(get)
-            XCTAssertEqual(try client.readResponse().status, 200)
-        }
+        let (a, b) = try twoServedConnections(port)
         try b.send(get)  // b was active after a: a is the one idle longest
         XCTAssertEqual(try b.readResponse().status, 200)
         let c = try RawHTTP(port: port)
@@ -320,16 +321,13 @@ final class HTTPServerTests: XCTestCase {
     func testPerClientLimitClosesTheExtraConnectionAndSparesExemptAddresses() throws {
         let (server, port) = try makeTestServer { $0.maxConnectionsPerClient = 2 }
         defer { server.stopNow() }
-        let held = try (0..<2).map { _ in try RawHTTP(port: port) }
-        for client in held {
-            try client.send(get)
-            XCTAssertEqual(try client.readResponse().status, 200)
-        }
+        let held = try twoServedConnections(port)
+        defer { held.1.close() }  // held open to the end
         let extra = try RawHTTP(port: port)
         XCTAssertTrue(extra.waitForClose(within: 3), "a third connection from the same address is closed at once")
         XCTAssertEqual(server.statistics.connectionsRejectedPerClient, 1)
         // Closing one frees its slot (the count drops before the close the client sees).
-        held[0].close()
+        held.0.close()
         XCTAssertTrue(TestProcess.waitUntil(timeout: 3) { server.openConnections == 1 })
         let again = try RawHTTP(port: port)
         try again.send(get)
