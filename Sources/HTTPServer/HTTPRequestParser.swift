@@ -304,30 +304,23 @@ public struct HTTPRequestParser: Sendable {
 
     /// Header names the parser checks, as bytes.
     private enum Names {
-        static let host: [UInt8] = Array("host".utf8)
-        static let contentLength: [UInt8] = Array("content-length".utf8)
-        static let transferEncoding: [UInt8] = Array("transfer-encoding".utf8)
-        static let connection: [UInt8] = Array("connection".utf8)
-        static let close: [UInt8] = Array("close".utf8)
-        static let keepAlive: [UInt8] = Array("keep-alive".utf8)
+        // The fields the parser enforces rules on.
+        static let host: [UInt8] = Array("host".utf8), contentLength: [UInt8] = Array("content-length".utf8)
+        static let transferEncoding: [UInt8] = Array("transfer-encoding".utf8), connection: [UInt8] = Array("connection".utf8)
+        // The `Connection` tokens that decide keep-alive.
+        static let close: [UInt8] = Array("close".utf8), keepAlive: [UInt8] = Array("keep-alive".utf8)
     }
 }
 
 /// Byte constants and classes used by the parser.
 enum Ascii {
-    static let cr: UInt8 = 0x0D
-    static let lf: UInt8 = 0x0A
-    static let sp: UInt8 = 0x20
-    static let tab: UInt8 = 0x09
-    static let colon: UInt8 = 0x3A
-    static let comma: UInt8 = 0x2C
-    static let slash: UInt8 = 0x2F
-    static let dot: UInt8 = 0x2E
-    static let star: UInt8 = 0x2A
-    static let hash: UInt8 = 0x23
-    static let question: UInt8 = 0x3F
-    static let zero: UInt8 = 0x30
-    static let one: UInt8 = 0x31
+    // Line ends and whitespace.
+    static let cr: UInt8 = 0x0D, lf: UInt8 = 0x0A, sp: UInt8 = 0x20, tab: UInt8 = 0x09
+    // Separators in header fields and request targets.
+    static let colon: UInt8 = 0x3A, comma: UInt8 = 0x2C, slash: UInt8 = 0x2F, dot: UInt8 = 0x2E
+    static let star: UInt8 = 0x2A, hash: UInt8 = 0x23, question: UInt8 = 0x3F
+    // Digits of `HTTP/1.x`.
+    static let zero: UInt8 = 0x30, one: UInt8 = 0x31
 
     @inline(__always)
     static func isDigit(_ c: UInt8) -> Bool { c >= 0x30 && c <= 0x39 }
