@@ -42,7 +42,6 @@ final class GatewayHardeningTests: XCTestCase {
         let (process, pipe, port) = try startOnPipe(extra: ["GATEWAY_AUDIT_FILE": dir + "/audit.log"])
         defer { stop(process) }
         XCTAssertTrue(TestProcess.waitUntil(timeout: 10) { RawHTTP.get(port: port, "/healthz")?.status == 200 })
-        XCTAssertTrue(TestProcess.waitUntil(timeout: 5) { GatewayHarness.catchesSignals(pid: process.processIdentifier, [SIGHUP]) })
         // The log reader goes away; log lines now meet a broken pipe: a reload writes one.
         try pipe.fileHandleForReading.close()
         kill(process.processIdentifier, SIGHUP)
