@@ -24,15 +24,6 @@ public enum HashAlgorithm: String, Sendable, CaseIterable, Codable {
     /// The canonical upper-case name used in otpauth URIs and JSON.
     public var name: String { rawValue }
 
-    /// Digest length in bytes.
-    public var digestLength: Int {
-        switch self {
-        case .sha1: 20
-        case .sha256: 32
-        case .sha512: 64
-        }
-    }
-
     var evp: OpaquePointer? {
         switch self {
         case .sha1: EVP_sha1()

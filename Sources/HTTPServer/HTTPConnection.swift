@@ -1,64 +1,43 @@
-import Platform
-
-/// Per-connection state of an event loop: small on purpose (no preallocated buffers; `input`
-/// and `output` hold bytes only while a request is split across reads or a response is
-/// blocked on a slow peer). Owned and touched by one event-loop thread only.
+/// One connection of an event loop: its transport, its state machine, its parser, and the bytes
+/// it holds between events. Small on purpose, so that thousands of idle keep-alive connections
+/// cost little: no preallocated buffers (`input` and `output` hold bytes only while a request is
+/// split across reads or a response is blocked on a slow peer) and no timeouts stored (the loop
+/// passes them with each event). Reached only through its loop's `HTTPConnectionTable`, whose
+/// owner thread is asserted.
 ///
 /// ```swift
-/// let connection = HTTPConnection(fd: fd, remoteAddress: "127.0.0.1", parser: HTTPRequestParser())
-/// connection.state   // .awaitingRequest
+/// let connection = HTTPConnection(transport: HTTPTransport(fd: fd), remoteAddress: "127.0.0.1",
+///     parser: HTTPRequestParser(), machine: machine, countedForClient: false)
+/// connection.machine.state   // .awaitingRequest(deadline: ...)
 /// ```
 final class HTTPConnection {
-    /// Where the connection is in its request/response cycle.
-    enum State {
-        /// No request bytes yet: idle keep-alive (or a fresh connection before its first byte).
-        case awaitingRequest
-        /// Part of a request head has arrived; `headDeadline` applies.
-        case readingHead
-        /// `output` holds bytes the peer has not taken yet; EPOLLOUT is armed instead of EPOLLIN.
-        case writing
-        /// The final response was sent and our side shut down; unread input is drained for a
-        /// moment so that closing does not reset the connection before the peer read it.
-        case lingering
-    }
-
-    let fd: Int32
+    let transport: HTTPTransport
     let remoteAddress: String
-    var state: State = .awaitingRequest
-    /// Monotonic deadline (ns) of the current state, except `.readingHead` which uses `headDeadline`.
-    var deadline: UInt64 = 0
-    /// Monotonic deadline (ns) for the request head in progress; 0 when none is in progress.
-    var headDeadline: UInt64 = 0
+    var machine: HTTPConnectionStateMachine
     var parser: HTTPRequestParser
-    /// Received bytes not consumed yet (a partial head, or heads left for the next batch).
+    /// Received bytes not consumed yet: a partial head, or requests left for the next batch.
     var input: [UInt8] = []
     /// Response bytes not written yet, from `outputOffset` on.
     var output: [UInt8] = []
     var outputOffset = 0
-    /// Close once the pending responses are written (error, HTTP/1.0, `Connection: close`, drain).
-    var closeAfterWrite = false
-    /// Linger (half-close, then drain input briefly) instead of closing at once.
-    var lingerAfterWrite = false
-    /// `input` holds complete requests left over because one batch's output reached its cap.
-    var hasUnprocessedInput = false
-    var requestsServed = 0
-    /// Requests handled whose responses are not fully written yet.
-    var inFlight = 0
-    var isClosed = false
     /// Counted against the per-client limit (released on close).
-    var countedForClient = false
-    /// Monotonic time (ns) of the last byte read or response written: picks the connection
-    /// idle longest when one must make room at the connection cap.
-    var lastActivity: UInt64 = 0
+    let countedForClient: Bool
 
-    init(fd: Int32, remoteAddress: String, parser: HTTPRequestParser) {
-        self.fd = fd
+    init(
+        transport: HTTPTransport, remoteAddress: String, parser: HTTPRequestParser, machine: HTTPConnectionStateMachine,
+        countedForClient: Bool
+    ) {
+        self.transport = transport
         self.remoteAddress = remoteAddress
         self.parser = parser
+        self.machine = machine
+        self.countedForClient = countedForClient
     }
 
+    var fd: Int32 { transport.fd }
+
     deinit {
-        assert(isClosed, "HTTPConnection for fd \(fd) released without being closed")
+        assert(machine.isClosed, "HTTPConnection for fd \(fd) released without being closed")
     }
 }
 

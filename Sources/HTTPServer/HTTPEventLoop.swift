@@ -16,8 +16,9 @@ import Platform
 /// loop.send(.drain)   // from any thread
 /// ```
 final class HTTPEventLoop: @unchecked Sendable {
-    // @unchecked: everything below `// Loop thread only` is touched only by the thread running
-    // `run()`; other threads use just the immutable descriptors and the atomics.
+    // @unchecked: the state under `// Loop thread only` is touched only by the thread running
+    // `run()`, which each loop-only method asserts in debug builds (`owner`); other threads use
+    // just the immutable descriptors and the atomics.
 
     /// Messages from other threads to the loop, delivered through its eventfd.
     enum Command: Int {
@@ -46,12 +47,10 @@ final class HTTPEventLoop: @unchecked Sendable {
     private static let maxBatchOutput = 256 * 1024
     private static let sweepInterval: UInt64 = 50_000_000
     private static let acceptBackoff: UInt64 = 100_000_000
-    /// During a drain, a connection that has not sent anything yet gets at most this long.
-    private static let drainFreshConnectionWait: UInt64 = 1_000_000_000
 
     // Loop thread only.
-    private var connections: [HTTPConnection?] = []
-    private var liveCount = 0
+    private var owner = LoopThreadOwnership()
+    private let connections = HTTPConnectionTable()
     private let readBuffer: UnsafeMutableRawBufferPointer
     private var out: [UInt8] = []
     private var date = HTTPDateCache()
@@ -88,9 +87,12 @@ final class HTTPEventLoop: @unchecked Sendable {
         _ = write(wakeFD, &one, 8)
     }
 
+    private var timeouts: HTTPConnectionStateMachine.Timeouts { context.timeouts }
+
     // MARK: - Loop
 
     func run() {
+        owner.claim()
         now = HTTPEventLoop.monotonicNow()
         lastTurn.store(now, ordering: .relaxed)
         date.refresh()
@@ -99,11 +101,11 @@ final class HTTPEventLoop: @unchecked Sendable {
             let current = command.load(ordering: .acquiring)
             if current == Command.stop.rawValue { break }
             if current == Command.drain.rawValue && !draining { beginDrain() }
-            if draining && liveCount == 0 { break }
+            if draining && connections.count == 0 { break }
 
             // With nothing to time out, sleep long (the eventfd wakes us for commands), but not
             // for ever: the watchdog needs to see the loop turn.
-            let timeout: Int32 = (liveCount == 0 && backoffUntil == 0) ? HTTPEventLoop.maxSleepMilliseconds : 50
+            let timeout: Int32 = (connections.count == 0 && backoffUntil == 0) ? HTTPEventLoop.maxSleepMilliseconds : 50
             let ready = poller.wait(timeoutMilliseconds: timeout)
             now = HTTPEventLoop.monotonicNow()
             lastTurn.store(now, ordering: .relaxed)
@@ -119,8 +121,8 @@ final class HTTPEventLoop: @unchecked Sendable {
                     if listenerRegistered { _ = acceptOne() }
                     continue
                 }
-                guard fd >= 0, Int(fd) < connections.count, let connection = connections[Int(fd)] else { continue }
-                if connection.state == .writing {
+                guard let connection = connections[fd] else { continue }
+                if connection.machine.isWaitingToWrite {
                     if events & (Epoll.writable | Epoll.errorOrHangup) != 0 { handleWritable(connection) }
                 } else {
                     handleReadable(connection)
@@ -135,7 +137,7 @@ final class HTTPEventLoop: @unchecked Sendable {
                 if !draining { registerListener() }
             }
         }
-        closeAll()
+        connections.forEach { close($0) }
         if listenerRegistered {
             poller.remove(context.listener.fd)
             listenerRegistered = false
@@ -147,6 +149,7 @@ final class HTTPEventLoop: @unchecked Sendable {
     // MARK: - Accept
 
     private func registerListener() {
+        owner.assertOnOwner()
         guard !listenerRegistered else { return }
         do {
             try poller.add(context.listener.fd, events: Epoll.readable | Epoll.exclusive)
@@ -166,15 +169,18 @@ final class HTTPEventLoop: @unchecked Sendable {
     /// Accepts one pending connection; returns false when there is nothing (more) to accept.
     /// One per wake-up, so that `EPOLLEXCLUSIVE` spreads a burst of connects over the loops.
     private func acceptOne() -> Bool {
+        owner.assertOnOwner()
         switch context.listener.accept() {
         case .accepted(let fd, let peer):
             let address = peer.ipText
             // One client (one address) gets at most its share, so it cannot hold every slot.
-            guard let counted = context.admitClient(address) else {
+            let admission = context.admitClient(address)
+            if admission == .refused {
                 Syscall.close(fd)
                 context.counters.rejectedConnectionPerClient()
                 return true
             }
+            let counted = admission == .counted
             if context.openConnections.load(ordering: .relaxed) >= context.maxConnections && !evictIdlest() {
                 // Over the cap with nothing idle to close: refuse quickly rather than let the
                 // backlog fill with stale connects.
@@ -183,27 +189,18 @@ final class HTTPEventLoop: @unchecked Sendable {
                 context.counters.rejectedConnection()
                 return true
             }
-            context.openConnections.add(1, ordering: .relaxed)
-            let connection = HTTPConnection(fd: fd, remoteAddress: address, parser: context.parser)
-            connection.countedForClient = counted
-            connection.lastActivity = now
-            connection.deadline = now + context.headerReadTimeout
-            if draining { connection.deadline = min(connection.deadline, now + HTTPEventLoop.drainFreshConnectionWait) }
             do {
                 try poller.add(fd, events: Epoll.readable)
             } catch {
-                connection.isClosed = true
                 Syscall.close(fd)
-                context.openConnections.subtract(1, ordering: .relaxed)
                 if counted { context.releaseClient(address) }
                 return true
             }
-            let slot = Int(fd)
-            if slot >= connections.count {
-                connections.append(contentsOf: repeatElement(nil, count: max(slot + 1 - connections.count, 64)))
-            }
-            connections[slot] = connection
-            liveCount += 1
+            context.openConnections.add(1, ordering: .relaxed)
+            connections.insert(HTTPConnection(
+                transport: HTTPTransport(fd: fd), remoteAddress: address, parser: context.parser,
+                machine: HTTPConnectionStateMachine(acceptedAt: now, timeouts: timeouts, draining: draining),
+                countedForClient: counted))
             return true
         case .wouldBlock:
             return false
@@ -224,110 +221,82 @@ final class HTTPEventLoop: @unchecked Sendable {
     }
 
     /// At the cap (with `evictIdleAtCap`): closes this loop's connection that has been idle
-    /// longest, with no request in progress (a keep-alive between requests, or a connection
-    /// that never sent a byte), so a new client is served rather than refused. Returns whether
-    /// one was closed. A scan of this loop's connections, paid only at the cap.
+    /// longest, so a new client is served rather than refused. Returns whether one was closed.
     private func evictIdlest() -> Bool {
-        guard context.evictIdleAtCap else { return false }
-        var oldest: HTTPConnection? = nil
-        for slot in 0..<connections.count {
-            guard let c = connections[slot], c.state == .awaitingRequest, c.inFlight == 0, c.input.isEmpty, !c.isClosed else { continue }
-            if oldest == nil || c.lastActivity < oldest!.lastActivity { oldest = c }
-        }
-        guard let oldest else { return false }
+        guard context.evictIdleAtCap, let idlest = connections.idlest() else { return false }
         context.counters.evictedConnection()
-        close(oldest)
+        close(idlest)
         return true
     }
 
     // MARK: - Reading and serving
 
     private func handleReadable(_ connection: HTTPConnection) {
-        let n = read(connection.fd, readBuffer.baseAddress, readBuffer.count)
-        if n <= 0 {
-            if n < 0 && (errno == EAGAIN || errno == EINTR) { return }
-            close(connection)  // EOF or error
-            return
+        owner.assertOnOwner()
+        let n: Int
+        switch connection.transport.receive(into: readBuffer) {
+        case .transferred(let count): n = count
+        case .wouldBlock: return
+        case .closed, .failed: return perform(connection.machine.peerClosed(), on: connection)
         }
-        if connection.state == .lingering { return }  // discard what the peer still sends
-        connection.lastActivity = now
+        guard connection.machine.bytesRead(now: now) == .parse else { return }
         if connection.input.isEmpty {
             let bytes = UnsafeRawBufferPointer(start: readBuffer.baseAddress, count: n)
-            let consumed = process(connection, bytes)
+            let (consumed, more) = process(connection, bytes)
             if consumed < n {
                 // Keep only the unconsumed tail: per-connection memory stays zero when idle.
                 connection.input.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[consumed...]))
             }
             flush(connection)
+            if more { serveBufferedInput(connection) }
         } else {
             connection.input.append(contentsOf: UnsafeRawBufferPointer(start: readBuffer.baseAddress, count: n))
-            connection.hasUnprocessedInput = true
+            serveBufferedInput(connection)
         }
-        processBufferedInput(connection)
     }
 
-    /// Serves requests already sitting in `connection.input`, as long as output is not blocked.
-    private func processBufferedInput(_ connection: HTTPConnection) {
-        while !connection.isClosed && connection.state != .writing && connection.state != .lingering
-            && connection.hasUnprocessedInput && !connection.input.isEmpty
-        {
-            let consumed = connection.input.withUnsafeBytes { process(connection, $0) }
+    /// Serves requests already sitting in `connection.input` (a head completed by new bytes, or
+    /// requests left by the batch cap), as long as output is not blocked.
+    private func serveBufferedInput(_ connection: HTTPConnection) {
+        while connection.machine.acceptsRequests && !connection.input.isEmpty {
+            let (consumed, more) = connection.input.withUnsafeBytes { process(connection, $0) }
             if consumed >= connection.input.count {
                 connection.input = []  // release the storage too
             } else if consumed > 0 {
                 connection.input.removeFirst(consumed)
             }
             flush(connection)
+            if !more { return }
         }
     }
 
     /// Parses and answers the requests at the start of `bytes` into `out`; returns the bytes
-    /// consumed. Stops at a partial head, after a response that closes the connection, or when
-    /// the batch output reaches its cap.
-    private func process(_ connection: HTTPConnection, _ bytes: UnsafeRawBufferPointer) -> Int {
-        connection.hasUnprocessedInput = false
+    /// consumed, and whether complete requests may remain because the batch output reached its
+    /// cap. Stops at a partial head, after a response that closes the connection, or at the cap.
+    private func process(_ connection: HTTPConnection, _ bytes: UnsafeRawBufferPointer) -> (consumed: Int, more: Bool) {
         var offset = 0
         while offset < bytes.count {
-            if out.count >= HTTPEventLoop.maxBatchOutput {
-                connection.hasUnprocessedInput = true
-                return offset
-            }
+            if out.count >= HTTPEventLoop.maxBatchOutput { return (offset, true) }
             switch connection.parser.parse(UnsafeRawBufferPointer(rebasing: bytes[offset...])) {
             case .needMoreData:
-                if connection.headDeadline == 0 {
-                    // The slowloris clock starts at the first byte of a head, and for a
-                    // connection's first request at accept (its deadline was set then): a client
-                    // cannot wait out most of the limit and then trickle bytes for a new one.
-                    connection.headDeadline = now + context.headerReadTimeout
-                    if connection.requestsServed == 0 {
-                        connection.headDeadline = min(connection.headDeadline, max(connection.deadline, now))
-                    }
-                }
-                connection.state = .readingHead
-                return offset
+                connection.machine.headIncomplete(now: now, timeouts: timeouts)
+                return (offset, false)
             case .request(var request, let consumed, let keepAlive):
                 offset += consumed
-                connection.headDeadline = 0
-                connection.state = .awaitingRequest
                 request.remoteAddress = connection.remoteAddress
-                connection.inFlight += 1
-                connection.requestsServed += 1
                 inFlight.add(1, ordering: .relaxed)
                 let closing = respond(to: request, keepAlive: keepAlive)
-                if closing {
-                    connection.closeAfterWrite = true
-                    return bytes.count  // nothing after this request will be read
-                }
+                connection.machine.requestAnswered(closing: closing)
+                // Nothing after a closing request is read.
+                if closing { return (bytes.count, false) }
             case .failure(let error):
-                connection.headDeadline = 0
                 context.counters.refused(status: error.status)
                 appendError(status: error.status, name: error.errorName, message: error.message, closing: true)
-                connection.closeAfterWrite = true
-                connection.lingerAfterWrite = true
-                return bytes.count
+                connection.machine.requestRefused()
+                return (bytes.count, false)
             }
         }
-        return offset
+        return (offset, false)
     }
 
     /// Appends the response to `request`; returns whether the connection closes after it.
@@ -371,32 +340,27 @@ final class HTTPEventLoop: @unchecked Sendable {
 
     // MARK: - Writing
 
-    /// Writes the batch in `out` with one `write`; what the peer does not take waits in the
-    /// connection with EPOLLOUT armed.
+    /// Writes the batch in `out` with one `send`; what the peer does not take waits in the
+    /// connection for writability.
     private func flush(_ connection: HTTPConnection) {
+        owner.assertOnOwner()
         guard !out.isEmpty else { return }
-        // send(MSG_NOSIGNAL): a peer that went away must not raise SIGPIPE in the host process.
-        let n = out.withUnsafeBytes { Glibc.send(connection.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-        if n == out.count {
+        let written: Int
+        switch out.withUnsafeBytes({ connection.transport.send($0) }) {
+        case .transferred(let n): written = n
+        case .wouldBlock: written = 0
+        case .closed, .failed:
             resetOut()
-            finishWrite(connection)
-            return
+            return perform(connection.machine.peerClosed(), on: connection)
         }
-        if n < 0 && errno != EAGAIN && errno != EINTR {
+        if written == out.count {
             resetOut()
-            close(connection)
-            return
+            return outputWritten(connection)
         }
-        connection.output = Array(out[max(n, 0)...])
+        connection.output = Array(out[written...])
         connection.outputOffset = 0
         resetOut()
-        connection.state = .writing
-        connection.deadline = now + context.writeTimeout
-        do {
-            try poller.modify(connection.fd, events: Epoll.writable)
-        } catch {
-            close(connection)
-        }
+        perform(connection.machine.outputBlocked(now: now, timeouts: timeouts), on: connection)
     }
 
     private func resetOut() {
@@ -409,80 +373,65 @@ final class HTTPEventLoop: @unchecked Sendable {
     }
 
     private func handleWritable(_ connection: HTTPConnection) {
-        let remaining = connection.output.count - connection.outputOffset
-        let n = connection.output.withUnsafeBytes {
-            Glibc.send(connection.fd, $0.baseAddress! + connection.outputOffset, remaining, Int32(MSG_NOSIGNAL))
+        owner.assertOnOwner()
+        let offset = connection.outputOffset
+        let result = connection.output.withUnsafeBytes {
+            connection.transport.send(UnsafeRawBufferPointer(rebasing: $0[offset...]))
         }
-        if n < 0 {
-            if errno == EAGAIN || errno == EINTR { return }
-            close(connection)
-            return
+        switch result {
+        case .transferred(let n): connection.outputOffset += n
+        case .wouldBlock: return
+        case .closed, .failed: return perform(connection.machine.peerClosed(), on: connection)
         }
-        connection.outputOffset += n
         guard connection.outputOffset == connection.output.count else { return }
         connection.output = []
         connection.outputOffset = 0
-        if !connection.closeAfterWrite {
-            do {
-                try poller.modify(connection.fd, events: Epoll.readable)
-            } catch {
-                close(connection)
-                return
-            }
-        }
-        connection.state = .awaitingRequest
-        finishWrite(connection)
-        processBufferedInput(connection)
+        outputWritten(connection)
+        serveBufferedInput(connection)
     }
 
     /// All responses of the connection are written: close, linger, or wait for the next request.
-    private func finishWrite(_ connection: HTTPConnection) {
-        inFlight.subtract(connection.inFlight, ordering: .relaxed)
-        connection.inFlight = 0
-        if connection.closeAfterWrite {
-            if connection.lingerAfterWrite {
-                _ = Glibc.shutdown(connection.fd, Int32(SHUT_WR))
-                connection.state = .lingering
-                connection.deadline = now + context.lingerTimeout
-                connection.input = []
-                if (try? poller.modify(connection.fd, events: Epoll.readable)) == nil { close(connection) }
-            } else {
-                close(connection)
+    private func outputWritten(_ connection: HTTPConnection) {
+        let (action, completed) = connection.machine.outputWritten(now: now, timeouts: timeouts)
+        inFlight.subtract(completed, ordering: .relaxed)
+        perform(action, on: connection)
+    }
+
+    /// Carries out what the connection's state machine decided.
+    private func perform(_ action: HTTPConnectionStateMachine.Action, on connection: HTTPConnection) {
+        switch action {
+        case .none:
+            break
+        case .watchWritable:
+            if (try? poller.modify(connection.fd, events: Epoll.writable)) == nil { close(connection) }
+        case .watchReadable:
+            if (try? poller.modify(connection.fd, events: Epoll.readable)) == nil { close(connection) }
+        case .halfCloseAndLinger:
+            connection.transport.shutdownOutput()
+            connection.input = []
+            if (try? poller.modify(connection.fd, events: Epoll.readable)) == nil { close(connection) }
+        case .close(let reason):
+            if case .timedOut(let kind) = reason {
+                if let key = kind.statisticsKey { context.counters.timedOut(key) }
+                context.logger.debug(
+                    "http_connection_timeout", ["kind": "\(kind)", "peer": .string(connection.remoteAddress)])
             }
-            return
-        }
-        if !connection.input.isEmpty && !connection.hasUnprocessedInput {
-            connection.state = .readingHead
-        } else {
-            connection.state = .awaitingRequest
-            connection.deadline = now + context.idleTimeout
-            connection.lastActivity = now
+            close(connection)
         }
     }
 
     // MARK: - Timeouts, drain, close
 
     private func sweepTimeouts() {
-        guard liveCount > 0 else { return }
-        for slot in 0..<connections.count {
-            guard let connection = connections[slot] else { continue }
-            let deadline = connection.state == .readingHead ? connection.headDeadline : connection.deadline
-            if deadline != 0 && now >= deadline {
-                switch connection.state {
-                case .readingHead: context.counters.timedOut("header")
-                case .writing: context.counters.timedOut("write")
-                case .awaitingRequest: context.counters.timedOut(connection.requestsServed == 0 ? "header" : "idle")
-                case .lingering: break
-                }
-                context.logger.debug(
-                    "http_connection_timeout",
-                    ["state": "\(connection.state)", "peer": .string(connection.remoteAddress)])
-                close(connection)
-            }
+        owner.assertOnOwner()
+        guard connections.count > 0 else { return }
+        connections.forEach { connection in
+            if now >= connection.machine.deadline { perform(connection.machine.tick(now: now), on: connection) }
         }
     }
 
     private func beginDrain() {
+        owner.assertOnOwner()
         draining = true
         backoffUntil = 0
         if listenerRegistered {
@@ -493,48 +442,24 @@ final class HTTPEventLoop: @unchecked Sendable {
             detachListener()
         }
         listenerDetached.store(true, ordering: .releasing)
-        for slot in 0..<connections.count {
-            guard let connection = connections[slot] else { continue }
-            switch connection.state {
-            case .awaitingRequest:
-                // A request may already sit in the socket (or, for a just-accepted connection, be
-                // about to arrive): serve what is there rather than reset it.
-                handleReadable(connection)
-                if connection.isClosed || connection.state != .awaitingRequest { continue }
-                if connection.requestsServed > 0 {
-                    close(connection)  // idle keep-alive
-                } else {
-                    connection.deadline = min(connection.deadline, now + HTTPEventLoop.drainFreshConnectionWait)
-                }
-            case .writing:
-                connection.closeAfterWrite = true
-            case .readingHead, .lingering:
-                break
-            }
+        connections.forEach { connection in
+            guard connection.machine.drainStarted() else { return }
+            handleReadable(connection)
+            perform(connection.machine.drainProbed(now: now, timeouts: timeouts), on: connection)
         }
     }
 
+    /// Closes the connection's socket and forgets it; nothing happens the second time.
     private func close(_ connection: HTTPConnection) {
-        guard !connection.isClosed else { return }
-        connection.isClosed = true
-        connections[Int(connection.fd)] = nil
-        liveCount -= 1
+        owner.assertOnOwner()
+        connection.machine.markClosed()
+        guard connections.remove(connection) else { return }
         // Counted out before the close, so whoever sees the FIN (a client about to reconnect
         // under the cap, a drain waiting for zero) never sees the connection still counted.
         context.openConnections.subtract(1, ordering: .relaxed)
         if connection.countedForClient { context.releaseClient(connection.remoteAddress) }
-        if connection.inFlight > 0 {
-            inFlight.subtract(connection.inFlight, ordering: .relaxed)
-            connection.inFlight = 0
-        }
-        // close() also removes the descriptor from the epoll set (we never dup it).
-        Syscall.close(connection.fd)
-    }
-
-    private func closeAll() {
-        for slot in 0..<connections.count {
-            if let connection = connections[slot] { close(connection) }
-        }
+        if connection.machine.inFlight > 0 { inFlight.subtract(connection.machine.inFlight, ordering: .relaxed) }
+        connection.transport.close()
     }
 
     static func monotonicNow() -> UInt64 { MonotonicClock.nanoseconds() }

@@ -3,22 +3,13 @@
 /// `get` is `.other("get")`.
 ///
 /// ```swift
-/// HTTPMethod(token: "HEAD")   // .head
-/// HTTPMethod.get.description  // "GET"
+/// HTTPMethod.get.description           // "GET"
+/// HTTPMethod.other("PUT").description    // "PUT"
 /// ```
 public enum HTTPMethod: Sendable, Equatable, Hashable, CustomStringConvertible {
     case get
     case head
     case other(String)
-
-    /// Maps a method token to a case; the token is not validated here.
-    public init(token: String) {
-        switch token {
-        case "GET": self = .get
-        case "HEAD": self = .head
-        default: self = .other(token)
-        }
-    }
 
     public var description: String {
         switch self {

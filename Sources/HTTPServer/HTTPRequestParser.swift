@@ -10,7 +10,8 @@
 /// colon, control characters in values, `Transfer-Encoding`, repeated or non-numeric
 /// `Content-Length`, a missing or repeated `Host` on HTTP/1.1 and absolute-form targets are all
 /// `400`; any body (`Content-Length` > 0) is `413`. Up to 8 empty lines before a request line are
-/// skipped (RFC 9112 2.2).
+/// skipped (RFC 9112 2.2). The request line is checked as soon as it ends, so a line without a
+/// version (HTTP/0.9's `GET /`) is refused at once rather than left waiting for headers.
 ///
 /// ```swift
 /// var parser = HTTPRequestParser()
@@ -32,6 +33,18 @@ public struct HTTPRequestParser: Sendable {
     private var headersStart = -1
     private var headerCount = 0
     private var emptyLines = 0
+    /// The checked request line's parts, valid once `headersStart >= 0`.
+    private var requestLine = RequestLine()
+
+    /// Where the parts of a checked request line end, relative to the buffer start; the method
+    /// starts at `headStart` and the target one byte after `methodEnd`.
+    private struct RequestLine {
+        var methodEnd = 0
+        var targetEnd = 0
+        /// The first `?` of the target, or -1.
+        var questionMark = -1
+        var version = HTTPVersion.http1_1
+    }
 
     private static let maxLeadingEmptyLines = 8
 
@@ -40,9 +53,6 @@ public struct HTTPRequestParser: Sendable {
         self.maxHeaderBytes = maxHeaderBytes
         self.maxHeaderCount = maxHeaderCount
     }
-
-    /// True once some bytes of a request have been scanned without completing it.
-    public var isMidRequest: Bool { scanned > 0 }
 
     /// Forgets a partial scan (after a connection is reset or an error was answered).
     public mutating func reset() {
@@ -77,6 +87,7 @@ public struct HTTPRequestParser: Sendable {
                         headStart = i + 1
                     } else {
                         if lineLength > maxRequestLineBytes { return fail(.requestLineTooLong) }
+                        if let error = checkRequestLine(buffer, end: i - 1) { return fail(error) }
                         headersStart = i + 1
                     }
                 } else if lineLength == 0 {
@@ -115,18 +126,52 @@ public struct HTTPRequestParser: Sendable {
         return .failure(error)
     }
 
-    // MARK: - Complete head
+    // MARK: - Request line
 
-    /// Parses `[headStart, end)`; phase one guaranteed every CR is followed by LF and vice versa.
-    private func parseHead(_ p: UnsafeRawBufferPointer, end: Int) -> HTTPParseResult {
-        let lineEnd = headersStart - 2
-
-        // Method: token, then exactly one space.
+    /// Checks the request line `[headStart, lineEnd)` (its CRLF excluded) and records where its
+    /// parts are: method token and one space, target of visible ASCII without a fragment, one
+    /// space, `HTTP/d.d` and nothing after it. Returns the error to answer, or nil.
+    private mutating func checkRequestLine(_ p: UnsafeRawBufferPointer, end lineEnd: Int) -> HTTPParseError? {
         var i = headStart
         while i < lineEnd && Ascii.isTchar(p[i]) { i += 1 }
-        if i == headStart || i >= lineEnd || p[i] != Ascii.sp { return .failure(.invalidMethod) }
+        if i == headStart || i >= lineEnd || p[i] != Ascii.sp { return .invalidMethod }
+        let methodEnd = i
+        i += 1
+
+        let targetStart = i
+        var questionMark = -1
+        while i < lineEnd && p[i] != Ascii.sp {
+            let c = p[i]
+            if c < 0x21 || c > 0x7E || c == Ascii.hash { return .invalidTarget }
+            if c == Ascii.question && questionMark < 0 { questionMark = i }
+            i += 1
+        }
+        // No space after the target: an HTTP/0.9 request line (`GET /`), or a double space.
+        if i == targetStart || i >= lineEnd { return .invalidRequestLine }
+        let targetEnd = i
+        i += 1
+
+        guard lineEnd - i == 8, p[i] == 0x48, p[i + 1] == 0x54, p[i + 2] == 0x54, p[i + 3] == 0x50,
+            p[i + 4] == Ascii.slash, Ascii.isDigit(p[i + 5]), p[i + 6] == Ascii.dot, Ascii.isDigit(p[i + 7])
+        else { return .invalidVersion }
+        guard p[i + 5] == Ascii.one else { return .unsupportedVersion }
+        if p[targetStart] != Ascii.slash && !(targetEnd - targetStart == 1 && p[targetStart] == Ascii.star) {
+            return .absoluteForm
+        }
+        requestLine = RequestLine(
+            methodEnd: methodEnd, targetEnd: targetEnd, questionMark: questionMark,
+            version: p[i + 7] == Ascii.zero ? .http1_0 : .http1_1)
+        return nil
+    }
+
+    // MARK: - Complete head
+
+    /// Parses `[headStart, end)`; phase one checked the request line and guaranteed every CR is
+    /// followed by LF and vice versa.
+    private func parseHead(_ p: UnsafeRawBufferPointer, end: Int) -> HTTPParseResult {
+        let methodEnd = requestLine.methodEnd
+        let methodLength = methodEnd - headStart
         let method: HTTPMethod
-        let methodLength = i - headStart
         if methodLength == 3 && p[headStart] == 0x47 && p[headStart + 1] == 0x45 && p[headStart + 2] == 0x54 {
             method = .get
         } else if methodLength == 4 && p[headStart] == 0x48 && p[headStart + 1] == 0x45
@@ -134,45 +179,24 @@ public struct HTTPRequestParser: Sendable {
         {
             method = .head
         } else {
-            method = .other(Self.string(p, headStart, i))
+            method = .other(Self.string(p, headStart, methodEnd))
         }
-        i += 1
-
-        // Target: visible ASCII up to the next space; no fragment.
-        let targetStart = i
-        var questionMark = -1
-        while i < lineEnd && p[i] != Ascii.sp {
-            let c = p[i]
-            if c < 0x21 || c > 0x7E || c == Ascii.hash { return .failure(.invalidTarget) }
-            if c == Ascii.question && questionMark < 0 { questionMark = i }
-            i += 1
-        }
-        if i == targetStart || i >= lineEnd { return .failure(.invalidRequestLine) }
-        let targetEnd = i
-        i += 1
-
-        // Version: exactly HTTP/d.d and nothing after it.
-        guard lineEnd - i == 8, p[i] == 0x48, p[i + 1] == 0x54, p[i + 2] == 0x54, p[i + 3] == 0x50,
-            p[i + 4] == Ascii.slash, Ascii.isDigit(p[i + 5]), p[i + 6] == Ascii.dot, Ascii.isDigit(p[i + 7])
-        else { return .failure(.invalidVersion) }
-        guard p[i + 5] == Ascii.one else { return .failure(.unsupportedVersion) }
-        let version: HTTPVersion = p[i + 7] == Ascii.zero ? .http1_0 : .http1_1
+        let targetStart = methodEnd + 1
+        let targetEnd = requestLine.targetEnd
+        let questionMark = requestLine.questionMark
+        let version = requestLine.version
 
         let path: String
         let query: String?
-        if p[targetStart] == Ascii.slash {
-            if questionMark >= 0 {
-                path = Self.string(p, targetStart, questionMark)
-                query = Self.string(p, questionMark + 1, targetEnd)
-            } else {
-                path = Self.string(p, targetStart, targetEnd)
-                query = nil
-            }
-        } else if targetEnd - targetStart == 1 && p[targetStart] == Ascii.star {
+        if p[targetStart] == Ascii.star {
             path = "*"
             query = nil
+        } else if questionMark >= 0 {
+            path = Self.string(p, targetStart, questionMark)
+            query = Self.string(p, questionMark + 1, targetEnd)
         } else {
-            return .failure(.absoluteForm)
+            path = Self.string(p, targetStart, targetEnd)
+            query = nil
         }
 
         // Header fields: validated here, kept as positions in one copy of the header block;
@@ -280,30 +304,23 @@ public struct HTTPRequestParser: Sendable {
 
     /// Header names the parser checks, as bytes.
     private enum Names {
-        static let host: [UInt8] = Array("host".utf8)
-        static let contentLength: [UInt8] = Array("content-length".utf8)
-        static let transferEncoding: [UInt8] = Array("transfer-encoding".utf8)
-        static let connection: [UInt8] = Array("connection".utf8)
-        static let close: [UInt8] = Array("close".utf8)
-        static let keepAlive: [UInt8] = Array("keep-alive".utf8)
+        // The fields the parser enforces rules on.
+        static let host: [UInt8] = Array("host".utf8), contentLength: [UInt8] = Array("content-length".utf8)
+        static let transferEncoding: [UInt8] = Array("transfer-encoding".utf8), connection: [UInt8] = Array("connection".utf8)
+        // The `Connection` tokens that decide keep-alive.
+        static let close: [UInt8] = Array("close".utf8), keepAlive: [UInt8] = Array("keep-alive".utf8)
     }
 }
 
 /// Byte constants and classes used by the parser.
 enum Ascii {
-    static let cr: UInt8 = 0x0D
-    static let lf: UInt8 = 0x0A
-    static let sp: UInt8 = 0x20
-    static let tab: UInt8 = 0x09
-    static let colon: UInt8 = 0x3A
-    static let comma: UInt8 = 0x2C
-    static let slash: UInt8 = 0x2F
-    static let dot: UInt8 = 0x2E
-    static let star: UInt8 = 0x2A
-    static let hash: UInt8 = 0x23
-    static let question: UInt8 = 0x3F
-    static let zero: UInt8 = 0x30
-    static let one: UInt8 = 0x31
+    // Line ends and whitespace.
+    static let cr: UInt8 = 0x0D, lf: UInt8 = 0x0A, sp: UInt8 = 0x20, tab: UInt8 = 0x09
+    // Separators in header fields and request targets.
+    static let colon: UInt8 = 0x3A, comma: UInt8 = 0x2C, slash: UInt8 = 0x2F, dot: UInt8 = 0x2E
+    static let star: UInt8 = 0x2A, hash: UInt8 = 0x23, question: UInt8 = 0x3F
+    // Digits of `HTTP/1.x`.
+    static let zero: UInt8 = 0x30, one: UInt8 = 0x31
 
     @inline(__always)
     static func isDigit(_ c: UInt8) -> Bool { c >= 0x30 && c <= 0x39 }

@@ -36,7 +36,7 @@ enum HTTPResponseEncoder {
                 dropped.append(name)
             }
         }
-        out.append(writingAtMost: bound) { w in
+        out.append(expectedCount: bound) { w in
             w.write(static: "HTTP/1.1 ")
             w.write(byte: UInt8(truncatingIfNeeded: 0x30 + status / 100))
             w.write(byte: UInt8(truncatingIfNeeded: 0x30 + status / 10 % 10))

@@ -167,7 +167,9 @@ final class BotProcessTests: BotProcessTestCase {
 
     func testGatewayFailoverAndAllGatewaysDown() throws {
         stack = try BotStack()
-        let dead = BotStack.deadPort()
+        let deadPort = try ReservedPort()
+        defer { deadPort.close() }
+        let dead = deadPort.port
         // The first URL is down: the code still comes, from the second.
         try stack.startBot(["GATEWAY_URLS": "http://127.0.0.1:\(dead),\(stack.gatewayURL)"])
         let z = stack.zulip

@@ -293,7 +293,7 @@ final class BotUnitTests: XCTestCase {
         gate.signal()
         XCTAssertTrue(dispatcher.waitUntilIdle(timeout: .seconds(5)))
         dispatcher.submit(key: 5) { log.withLock { $0.append("never") } }
-        usleep(50_000)
+        XCTAssertTrue(dispatcher.waitUntilIdle(timeout: .seconds(5)), "work submitted after the stop would have run by now")
         XCTAssertFalse(log.withLock { $0 }.contains("never"))
     }
 

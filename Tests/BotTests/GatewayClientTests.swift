@@ -76,7 +76,9 @@ final class GatewayClientTests: XCTestCase {
     }
 
     func testFirstInstanceDownSecondAnswers() throws {
-        let down = "http://127.0.0.1:\(try ScriptedHTTPServer.refusedPort())"
+        let refusing = try ReservedPort()
+        defer { refusing.close() }
+        let down = "http://127.0.0.1:\(refusing.port)"
         let b = try ScriptedHTTPServer(fallback: Self.codeJSON(instance: "gw-b"))
         defer { b.stop() }
         let sink = LogSink.memory()
@@ -230,7 +232,9 @@ final class GatewayClientTests: XCTestCase {
     }
 
     func testAllRefusedIsUnavailableQuicklyAndNamesEachInstance() throws {
-        let urls = try (0..<2).map { _ in "http://127.0.0.1:\(try ScriptedHTTPServer.refusedPort())" }
+        let refusing = try (0..<2).map { _ in try ReservedPort() }
+        defer { refusing.forEach { $0.close() } }
+        let urls = refusing.map { "http://127.0.0.1:\($0.port)" }
         let client = makeClient(urls)
         guard case .unavailable(let reason) = client.fetchCode(label: "x", next: false, requestID: "r") else {
             return XCTFail("expected unavailable")

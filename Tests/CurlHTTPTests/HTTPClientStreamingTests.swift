@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import TestSupport
 import XCTest
 @testable import CurlHTTP
 
@@ -111,20 +112,9 @@ private final class ChunkedStreamServer: Sendable {
 
     init(status: String = "200 OK") throws {
         self.status = status
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        guard fd >= 0, bound, listen(fd, 4) == 0 else {
-            Glibc.close(fd)
-            throw NSError(domain: "ChunkedStreamServer", code: Int(errno))
-        }
-        listenFD = fd
-        port = UInt16(bigEndian: address.sin_port)
+        let listener = try LoopbackSocket.bind(listening: 4)
+        listenFD = listener.fd
+        port = UInt16(listener.port)
         Thread.detachNewThread { [self] in serve() }
     }
 

@@ -173,9 +173,10 @@ final class HTTPClientTests: XCTestCase {
     }
 
     func testConnectionRefusedIsConnectError() throws {
-        let port = try ScriptedHTTPServer.refusedPort()
+        let refusing = try ReservedPort()
+        defer { refusing.close() }
         let start = ContinuousClock.now
-        XCTAssertThrowsError(try makeClient().perform(request("GET", "http://127.0.0.1:\(port)/x"))) { error in
+        XCTAssertThrowsError(try makeClient().perform(request("GET", "http://127.0.0.1:\(refusing.port)/x"))) { error in
             let e = error as! HTTPClientError
             XCTAssertEqual(e.kind, .connect)
             XCTAssertEqual(e.curlCode, 7)

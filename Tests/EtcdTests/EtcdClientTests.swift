@@ -198,8 +198,10 @@ final class EtcdClientTests: XCTestCase {
     }
 
     func testUnreachableOnEveryEndpointListsEachCause() throws {
+        let refusing = try ReservedPort()
+        defer { refusing.close() }
         let dead = try EtcdClient(configuration: EtcdClientConfiguration(endpoints: [
-            "unix://" + NSTemporaryDirectory() + "no-etcd-here.sock", "http://127.0.0.1:\(LoopbackPort.unused())",
+            "unix://" + NSTemporaryDirectory() + "no-etcd-here.sock", "http://127.0.0.1:\(refusing.port)",
         ]))
         XCTAssertThrowsError(try dead.get("/x")) { error in
             XCTAssertEqual(error as? EtcdError, .unreachable)

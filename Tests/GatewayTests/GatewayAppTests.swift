@@ -225,6 +225,43 @@ final class GatewayAppTests: XCTestCase {
         XCTAssertFalse(sink.captured.joined().contains("bot-secret-7Hq2Xv9Lm4Rt8Kw3"))
     }
 
+    func testLongestLabelRequestIDAndALongInstanceNameAreServedAndAuditedWhole() throws {
+        // The JSON body and the audit line are written into buffers sized from estimates: the
+        // longest values must come out whole (issue 10: a short estimate once trapped).
+        let label = String(repeating: "abcdefghi-", count: 6) + "xyz"  // 63, the longest label
+        let requestID = String(repeating: "Ab9-_.:x", count: 16)      // 128, the longest kept as sent
+        let instance = String(repeating: "gw \"ü\\ ", count: 250)     // 2000 characters, escaped in JSON
+        XCTAssertEqual(label.count, 63)
+        XCTAssertEqual(requestID.count, 128)
+        let forwarded = (0..<40).map { "192.0.2.\($0)" }.joined(separator: ", ")
+        let (app, sink) = try makeApp(env: [
+            "TOTP_SEED_" + label.uppercased().replacingOccurrences(of: "-", with: "_"): seed,
+            "GATEWAY_INSTANCE": instance, "GATEWAY_TRUSTED_PROXIES": "10.0.0.0/8",
+        ])
+        let issued = app.handle(request(
+            "/code?label=\(label)&next=1", headers: [("X-Request-ID", requestID), ("X-Forwarded-For", forwarded)], remote: "10.1.2.3"))
+        XCTAssertEqual(issued.status, 200)
+        let body = json(issued)
+        XCTAssertEqual(body["label"] as? String, label)
+        XCTAssertEqual(body["instance"] as? String, instance)
+        XCTAssertEqual((body["code"] as? String)?.count, 6)
+        XCTAssertEqual((body["next_code"] as? String)?.count, 6)
+        XCTAssertEqual(header(issued, "X-Request-ID"), requestID)
+        let refused = app.handle(request(
+            "/code?label=\(label)", token: "limited-secret-4Tz8Bm2Qw6Yc9Fv", headers: [("X-Request-ID", requestID), ("X-Forwarded-For", forwarded)],
+            remote: "10.1.2.3"))
+        XCTAssertEqual(refused.status, 403)
+        app.audit.flush()
+        let lines = sink.captured.compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] }
+            .filter { $0["event"] as? String == "code_request" }
+        XCTAssertEqual(lines.map { $0["outcome"] as? String }, ["issued", "refused_forbidden"])
+        for line in lines {
+            XCTAssertEqual(line["label"] as? String, label)
+            XCTAssertEqual(line["request_id"] as? String, requestID)
+            XCTAssertEqual(line["forwarded_for"] as? String, forwarded)
+        }
+    }
+
     func testAuditLinesAreWrittenBeforeRecordReturnsWholeFromEveryThread() throws {
         let tmp = TemporaryDirectory(prefix: "audit")
         let path = tmp.path + "/audit.log"

@@ -55,7 +55,7 @@ final class GatewayAuthHardeningTests: XCTestCase {
         for i in 0..<12 { _ = attempt("guess-\(i)", source: "127.0.0.3", forwardedFor: "192.0.2.66") }
         XCTAssertEqual(attempt(GatewayHarness.botToken, source: "127.0.0.3", forwardedFor: "192.0.2.66")?.status, 429)
         XCTAssertEqual(attempt(GatewayHarness.botToken, source: "127.0.0.3", forwardedFor: "192.0.2.7")?.status, 200)
-        let metrics = String(decoding: gw.get("/metrics")?.body ?? Data(), as: UTF8.self)
+        let metrics = (gw.get("/metrics")?.bodyText ?? "")
         XCTAssertTrue(metrics.contains("gateway_auth_failures_total{reason=\"throttled\"} 24\n"), metrics)
     }
 }

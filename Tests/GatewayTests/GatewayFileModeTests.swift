@@ -60,7 +60,7 @@ final class GatewayFileModeTests: XCTestCase {
         XCTAssertTrue(check.stderr.contains("warning: TOTP_SEED_SINGLE_FILE: \(single) holds plaintext seeds"), check.stderr)
         let gw = try GatewayHarness(environment: env, dir: dir)
         XCTAssertEqual(gw.process.logLines.filter { $0["event"] as? String == "insecure_file_mode" }.count, 2)
-        let metrics = String(decoding: gw.get("/metrics")?.body ?? Data(), as: UTF8.self)
+        let metrics = (gw.get("/metrics")?.bodyText ?? "")
         XCTAssertTrue(metrics.contains("gateway_insecure_files 2\n"), metrics)
         XCTAssertEqual(gw.get("/code?label=alpha")?.status, 200, "a warning, not a refusal")
     }

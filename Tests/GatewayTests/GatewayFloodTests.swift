@@ -26,7 +26,7 @@ final class GatewayFloodTests: XCTestCase {
     }
 
     private func metric(_ gw: GatewayHarness, _ name: String) -> Double {
-        let text = String(decoding: gw.get("/metrics")?.body ?? Data(), as: UTF8.self)
+        let text = (gw.get("/metrics")?.bodyText ?? "")
         let line = text.split(separator: "\n").first { $0.hasPrefix(name + " ") }
         return line.flatMap { Double($0.split(separator: " ").last!) } ?? -1
     }

@@ -10,10 +10,9 @@ final class GatewayHardeningTests: XCTestCase {
     /// Starts the gateway with stderr on a pipe of `pipeSize` bytes, so a test can leave it
     /// unread or close its reading end.
     private func startOnPipe(extra: [String: String] = [:], pipeSize: Int32 = 0) throws -> (Process, Pipe, Int) {
-        let port = LoopbackPort.unused()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: GatewayHarness.binary)
-        process.arguments = ["--listen", "127.0.0.1:\(port)"]
+        process.arguments = ["--listen", "127.0.0.1:0"]
         var env = GatewayHarness.baseEnvironment(dir: "/tmp")
         for (k, v) in extra { env[k] = v }
         process.environment = env
@@ -23,6 +22,11 @@ final class GatewayHardeningTests: XCTestCase {
         process.standardError = pipe
         process.standardOutput = FileHandle.nullDevice
         try process.run()
+        // Its log (with the port) goes to the pipe the test controls: ask the kernel instead.
+        guard let port = ListeningPorts.wait(forProcess: process.processIdentifier, timeout: 10).first else {
+            stop(process)
+            throw NSError(domain: "GatewayHardeningTests", code: 1, userInfo: [NSLocalizedDescriptionKey: "the gateway did not listen within 10 s"])
+        }
         return (process, pipe, port)
     }
 
@@ -38,12 +42,19 @@ final class GatewayHardeningTests: XCTestCase {
         let (process, pipe, port) = try startOnPipe(extra: ["GATEWAY_AUDIT_FILE": dir + "/audit.log"])
         defer { stop(process) }
         XCTAssertTrue(TestProcess.waitUntil(timeout: 10) { RawHTTP.get(port: port, "/healthz")?.status == 200 })
-        // The log reader goes away; log lines now meet a broken pipe.
+        // The log reader goes away; log lines now meet a broken pipe: a reload writes one.
         try pipe.fileHandleForReading.close()
+        kill(process.processIdentifier, SIGHUP)
         for _ in 0..<5 {
             XCTAssertEqual(RawHTTP.get(port: port, "/code?label=demo", headers: ["Authorization": "Bearer \(GatewayHarness.botToken)"])?.status, 200)
-            usleep(100_000)
         }
+        let auth = ["Authorization": "Bearer \(GatewayHarness.botToken)"]
+        func droppedLogLines() -> Double {
+            let text = RawHTTP.get(port: port, "/metrics", headers: auth)?.bodyText ?? ""
+            let line = text.split(separator: "\n").first { $0.hasPrefix("gateway_log_lines_dropped_total ") }
+            return line.flatMap { Double($0.split(separator: " ").last!) } ?? 0
+        }
+        XCTAssertTrue(TestProcess.waitUntil(timeout: 10) { !process.isRunning || droppedLogLines() > 0 }, "a log line met the broken pipe")
         XCTAssertTrue(process.isRunning, "SIGPIPE must not kill the gateway (exit status \(process.isRunning ? 0 : process.terminationStatus))")
         XCTAssertEqual(RawHTTP.get(port: port, "/healthz")?.status, 200)
     }
@@ -133,7 +144,7 @@ final class GatewayHardeningTests: XCTestCase {
         XCTAssertEqual(written, issued, "every code handed out has its audit line, and no other")
         XCTAssertEqual(gw.get("/healthz")?.json["status"] as? String, "audit_failing")
         XCTAssertEqual(gw.process.logLines.filter { $0["event"] as? String == "audit_write_failed" }.count, 1, "logged once")
-        let metrics = String(decoding: gw.get("/metrics")?.body ?? Data(), as: UTF8.self)
+        let metrics = (gw.get("/metrics")?.bodyText ?? "")
         XCTAssertTrue(metrics.contains("gateway_audit_write_failures_total \(refused)\n"), metrics)
         // Space again: the next code is written and handed out.
         XCTAssertEqual(unlink(filler), 0)
@@ -160,14 +171,14 @@ final class GatewayHardeningTests: XCTestCase {
         let gw = try GatewayHarness()
         XCTAssertEqual(gw.get("/code?label=demo", method: "POST")?.status, 405)
         let bad = try RawHTTP(port: gw.port)
-        bad.send("GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")
-        XCTAssertEqual(bad.readResponse()?.status, 400)
+        try bad.send("GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")
+        XCTAssertEqual((try? bad.readResponse())?.status, 400)
         bad.close()
         let big = try RawHTTP(port: gw.port)
-        big.send("GET /healthz HTTP/1.1\r\nHost: a\r\nX-Big: \(String(repeating: "x", count: 20_000))\r\n\r\n")
-        XCTAssertEqual(big.readResponse()?.status, 431)
+        try big.send("GET /healthz HTTP/1.1\r\nHost: a\r\nX-Big: \(String(repeating: "x", count: 20_000))\r\n\r\n")
+        XCTAssertEqual((try? big.readResponse())?.status, 431)
         big.close()
-        let text = String(decoding: gw.get("/metrics")?.body ?? Data(), as: UTF8.self)
+        let text = (gw.get("/metrics")?.bodyText ?? "")
         XCTAssertTrue(text.contains("gateway_http_refused_total{status=\"405\"} 1\n"), text)
         XCTAssertTrue(text.contains("gateway_http_refused_total{status=\"400\"} 1\n"), text)
         XCTAssertTrue(text.contains("gateway_http_refused_total{status=\"431\"} 1\n"), text)
@@ -211,9 +222,9 @@ final class GatewayHardeningTests: XCTestCase {
             "GATEWAY_METRICS_PER_LABEL": "1"], dir: dir)
         // Two X-Forwarded-For fields, as when a proxy appends its own to the client's.
         let c = try RawHTTP(port: gw.port)
-        c.send("GET /code?label=demo HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer \(GatewayHarness.botToken)\r\n"
+        try c.send("GET /code?label=demo HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer \(GatewayHarness.botToken)\r\n"
             + "X-Forwarded-For: 192.0.2.1\r\nX-Forwarded-For: 198.51.100.7\r\nConnection: close\r\n\r\n")
-        XCTAssertEqual(c.readResponse()?.status, 200)
+        XCTAssertEqual((try? c.readResponse())?.status, 200)
         c.close()
         // Refused before the label step: the line still says which label was asked for.
         XCTAssertEqual(gw.get("/code?label=DEMO", token: "not-a-token")?.status, 401)
@@ -230,7 +241,7 @@ final class GatewayHardeningTests: XCTestCase {
         XCTAssertEqual(lines.dropFirst().first?["label"] as? String, "demo")
         XCTAssertEqual(lines.last?["outcome"] as? String, "checked_head")
         XCTAssertNil(lines.last?["code_hmac"])
-        let metrics = String(decoding: gw.get("/metrics")?.body ?? Data(), as: UTF8.self)
+        let metrics = (gw.get("/metrics")?.bodyText ?? "")
         XCTAssertTrue(metrics.contains("gateway_codes_issued_total{label=\"demo\"} 1\n"), "HEAD is not counted as issued")
     }
 
@@ -264,7 +275,7 @@ final class GatewayHardeningTests: XCTestCase {
         // Once b and c time out (and not before: a scrape would evict one), the metrics show
         // why a was closed.
         XCTAssertTrue(b.peerClosed() && c.peerClosed())
-        let metrics = String(decoding: gw.get("/metrics")?.body ?? Data(), as: UTF8.self)
+        let metrics = (gw.get("/metrics")?.bodyText ?? "")
         XCTAssertTrue(metrics.contains("gateway_http_connections_evicted_total 1\n"), metrics)
         XCTAssertTrue(metrics.contains("gateway_http_connections_rejected_total 0\n"), metrics)
         XCTAssertTrue(metrics.contains("gateway_http_timeouts_total{kind=\"header\"} 3\n"), metrics)

@@ -57,18 +57,18 @@ final class GatewayProcessTests: XCTestCase {
         let c = try RawHTTP(port: gw.port)
         defer { c.close() }
         let auth = "Authorization: Bearer \(GatewayHarness.botToken)\r\n"
-        c.send("GET /code?label=demo HTTP/1.1\r\nHost: a\r\n\(auth)\r\nGET /healthz HTTP/1.1\r\nHost: a\r\n\r\nGET /code?label=rfc HTTP/1.1\r\nHost: a\r\n\(auth)\r\n")
-        let first = c.readResponse()
-        let second = c.readResponse()
-        let third = c.readResponse()
+        try c.send("GET /code?label=demo HTTP/1.1\r\nHost: a\r\n\(auth)\r\nGET /healthz HTTP/1.1\r\nHost: a\r\n\r\nGET /code?label=rfc HTTP/1.1\r\nHost: a\r\n\(auth)\r\n")
+        let first = (try? c.readResponse())
+        let second = (try? c.readResponse())
+        let third = (try? c.readResponse())
         XCTAssertEqual(first?.json["label"] as? String, "demo", "pipelined responses come in order")
         XCTAssertEqual(second?.json["status"] as? String, "ok")
         XCTAssertEqual(third?.json["label"] as? String, "rfc")
         // HTTP/1.0 without keep-alive: the server closes after the response.
         let old = try RawHTTP(port: gw.port)
         defer { old.close() }
-        old.send("GET /healthz HTTP/1.0\r\n\r\n")
-        XCTAssertEqual(old.readResponse()?.status, 200)
+        try old.send("GET /healthz HTTP/1.0\r\n\r\n")
+        XCTAssertEqual((try? old.readResponse())?.status, 200)
         XCTAssertTrue(old.peerClosed())
         // Real curl reuses one connection for two URLs.
         let curl = TestProcess.run("/usr/bin/curl", ["-sv", "-o", "/dev/null", "-o", "/dev/null",
@@ -100,7 +100,7 @@ final class GatewayProcessTests: XCTestCase {
         let failed = gw.process.logLines.first { $0["event"] as? String == "reload_failed" }
         XCTAssertEqual(failed?["source"] as? String, "\(seeds):2")
         XCTAssertEqual(failed?["label"] as? String, "beta")
-        let metrics = String(decoding: gw.get("/metrics")?.body ?? Data(), as: UTF8.self)
+        let metrics = (gw.get("/metrics")?.bodyText ?? "")
         XCTAssertTrue(metrics.contains("gateway_reloads_total{result=\"failure\"} 1"))
         XCTAssertTrue(metrics.contains("gateway_reloads_total{result=\"success\"} 1"))
     }
@@ -119,12 +119,12 @@ final class GatewayProcessTests: XCTestCase {
         XCTAssertTrue((weak.first?["message"] as? String)?.contains("only 80 bits") == true, "\(weak)")
         let line = gw.process.stderr.split(separator: "\n").first { $0.contains("\"weak_seed\"") }.map(String.init) ?? ""
         XCTAssertNil(SecretScan.leakedPiece(of: [weakSeed], in: line), line)
-        let metrics = String(decoding: gw.get("/metrics")?.body ?? Data(), as: UTF8.self)
+        let metrics = (gw.get("/metrics")?.bodyText ?? "")
         XCTAssertTrue(metrics.contains("\ngateway_seeds_weak 1\n"), metrics)
         XCTAssertTrue(metrics.contains("\ngateway_seeds_loaded 3\n"), metrics)
         // The strong harness seeds alone count 0.
         let strong = try GatewayHarness()
-        XCTAssertTrue(String(decoding: strong.get("/metrics")?.body ?? Data(), as: UTF8.self).contains("\ngateway_seeds_weak 0\n"))
+        XCTAssertTrue((strong.get("/metrics")?.bodyText ?? "").contains("\ngateway_seeds_weak 0\n"))
         XCTAssertFalse(strong.process.stderr.contains("weak_seed"))
     }
 
@@ -132,21 +132,21 @@ final class GatewayProcessTests: XCTestCase {
         let gw = try GatewayHarness(extra: ["GATEWAY_DRAIN_SECONDS": "1.5"])
         let keepAlive = try RawHTTP(port: gw.port)
         defer { keepAlive.close() }
-        keepAlive.send("GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
-        XCTAssertEqual(keepAlive.readResponse()?.status, 200)
+        try keepAlive.send("GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
+        XCTAssertEqual((try? keepAlive.readResponse())?.status, 200)
         gw.process.signal(SIGTERM)
         // /healthz turns 503 at once while /code still serves.
         XCTAssertTrue(TestProcess.waitUntil(timeout: 1) { gw.get("/healthz")?.status == 503 })
         XCTAssertEqual(gw.get("/healthz")?.json["status"] as? String, "draining")
         XCTAssertEqual(gw.get("/code?label=demo")?.status, 200)
         // The kept-alive connection still serves during the drain period.
-        keepAlive.send("GET /code?label=demo HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer \(GatewayHarness.botToken)\r\n\r\n")
-        XCTAssertEqual(keepAlive.readResponse()?.status, 200)
+        try keepAlive.send("GET /code?label=demo HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer \(GatewayHarness.botToken)\r\n\r\n")
+        XCTAssertEqual((try? keepAlive.readResponse())?.status, 200)
         XCTAssertEqual(gw.process.process.isRunning, true, "still serving during the drain period")
         // A request caught half-sent when the listener closes keeps the process up until it is done.
         let inFlight = try RawHTTP(port: gw.port)
         defer { inFlight.close() }
-        inFlight.send("GET /code?label=demo HTTP/1.1\r\nHost: a\r\n")
+        try inFlight.send("GET /code?label=demo HTTP/1.1\r\nHost: a\r\n")
         XCTAssertTrue(TestProcess.waitUntil(timeout: 5) { gw.process.logLines.contains { $0["event"] as? String == "closing_listener" } })
         // After the drain period: the idle keep-alive connection is closed while the process still
         // runs (waiting for the in-flight request), and new connections are refused.
@@ -154,8 +154,8 @@ final class GatewayProcessTests: XCTestCase {
         XCTAssertEqual(gw.process.process.isRunning, true)
         // The listener closes once every loop has let go of it (just after the log line).
         XCTAssertTrue(TestProcess.waitUntil(timeout: 2) { (try? RawHTTP(port: gw.port)) == nil }, "new connections refused")
-        inFlight.send("Authorization: Bearer \(GatewayHarness.botToken)\r\n\r\n")
-        let finished = inFlight.readResponse()
+        try inFlight.send("Authorization: Bearer \(GatewayHarness.botToken)\r\n\r\n")
+        let finished = (try? inFlight.readResponse())
         XCTAssertEqual(finished?.status, 200, "the in-flight request finishes")
         XCTAssertEqual(finished?.header("Connection"), "close")
         XCTAssertEqual(gw.process.waitForExit(timeout: 15), 0)
@@ -181,7 +181,7 @@ final class GatewayProcessTests: XCTestCase {
         let metrics = try XCTUnwrap(gw.get("/metrics"))
         XCTAssertEqual(metrics.header("Content-Type"), "text/plain; version=0.0.4; charset=utf-8")
         let path = gw.dir + "/metrics.txt"
-        try metrics.body.write(to: URL(fileURLWithPath: path))
+        try Data(metrics.body).write(to: URL(fileURLWithPath: path))
         let check = TestProcess.run("/bin/sh", ["-c", "/usr/bin/promtool check metrics < \(path)"])
         XCTAssertEqual(check.status, 0, check.stdout + check.stderr)
         let text = String(decoding: metrics.body, as: UTF8.self)
@@ -195,7 +195,7 @@ final class GatewayProcessTests: XCTestCase {
         }
         // The earlier connections closed client-side; the server may close them just after.
         XCTAssertTrue(TestProcess.waitUntil(timeout: 3) {
-            String(decoding: gw.get("/metrics")?.body ?? Data(), as: UTF8.self).contains("gateway_open_connections 1\n")
+            (gw.get("/metrics")?.bodyText ?? "").contains("gateway_open_connections 1\n")
         }, "once the earlier connections are closed, the scrape itself is the one open connection")
     }
 

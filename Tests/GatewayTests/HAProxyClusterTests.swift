@@ -41,8 +41,8 @@ final class HAProxyClusterTests: XCTestCase {
         XCTAssertEqual(cluster.code(token: GatewayHarness.limitedToken)?.status, 200)
         // Two Authorization headers could let the gateway and HAProxy see different tokens.
         let c = try RawHTTP(port: cluster.port)
-        c.send("GET /code?label=demo HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer \(GatewayHarness.limitedToken)\r\nAuthorization: Bearer x\r\nConnection: close\r\n\r\n")
-        XCTAssertEqual(c.readResponse()?.status, 400)
+        try c.send("GET /code?label=demo HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer \(GatewayHarness.limitedToken)\r\nAuthorization: Bearer x\r\nConnection: close\r\n\r\n")
+        XCTAssertEqual((try? c.readResponse())?.status, 400)
         c.close()
         // HAProxy keys its table on a hash: the token is in neither its logs nor its output.
         XCTAssertFalse((cluster.haproxy.stdout + cluster.haproxy.stderr).contains(GatewayHarness.botToken))

@@ -39,6 +39,10 @@ final class HTTPRequestParserTests: XCTestCase {
         }
     }
 
+    private func assertNeedsMore(_ result: HTTPParseResult, file: StaticString = #filePath, line: UInt = #line) {
+        guard case .needMoreData = result else { return XCTFail("expected needMoreData, got \(result)", file: file, line: line) }
+    }
+
     // MARK: - Accepted shapes
 
     func testSimpleGet() throws {
@@ -232,6 +236,33 @@ final class HTTPRequestParserTests: XCTestCase {
 
     func testMissingVersion() {
         assertFailure("GET /\r\nHost: a\r\n\r\n", .invalidRequestLine, status: 400)
+    }
+
+    func testRequestLineWithoutVersionFailsAtItsLineEnd() {
+        // HTTP/0.9 (`GET /` and CRLF) has no header block to wait for: refused when the line
+        // ends, not after the header timeout.
+        assertFailure("GET /\r\n", .invalidRequestLine, status: 400)
+        assertFailure("\r\nGET /index.html\r\n", .invalidRequestLine, status: 400)
+        // Every request-line error shows at the line end, before any header arrives.
+        assertFailure("GET / HTTP/2.0\r\n", .unsupportedVersion, status: 505)
+        assertFailure("GET / HTTX/1.1\r\n", .invalidVersion, status: 400)
+        assertFailure("GET  / HTTP/1.1\r\n", .invalidRequestLine, status: 400)
+        assertFailure("GET /a#b HTTP/1.1\r\n", .invalidTarget, status: 400)
+        assertFailure("GET http://x/ HTTP/1.1\r\n", .absoluteForm, status: 400)
+        // A valid request line still waits for its headers, whole or split anywhere.
+        var parser = HTTPRequestParser()
+        assertNeedsMore(parser.parse(Array("GET / HTTP/1.1\r\n".utf8)))
+        assertNeedsMore(parser.parse(Array("GET / HTTP/1.1\r\nHost: a\r\n".utf8)))
+    }
+
+    func testRequestLineWithoutVersionFailsWhenSplitAcrossReads() {
+        var parser = HTTPRequestParser()
+        assertNeedsMore(parser.parse(Array("GET /".utf8)))
+        assertNeedsMore(parser.parse(Array("GET /\r".utf8)))
+        guard case .failure(let error) = parser.parse(Array("GET /\r\n".utf8)) else {
+            return XCTFail("an HTTP/0.9 request line must fail as soon as it ends")
+        }
+        XCTAssertEqual(error, .invalidRequestLine)
     }
 
     func testControlCharacterAndFragmentInTarget() {

@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import Synchronization
 import XCTest
+import TestSupport
 @testable import HTTPServer
 @testable import Platform
 
@@ -11,7 +12,7 @@ import XCTest
 final class HTTPServerTests: XCTestCase {
     private let get = "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
 
-    private func assertJSONError(_ response: HTTPTestResponse, _ status: Int, _ name: String,
+    private func assertJSONError(_ response: RawHTTP.Response, _ status: Int, _ name: String,
                                  file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertEqual(response.status, status, file: file, line: line)
         XCTAssertEqual(response.header("Content-Type"), "application/json", file: file, line: line)
@@ -24,7 +25,7 @@ final class HTTPServerTests: XCTestCase {
                                file: StaticString = #filePath, line: UInt = #line) throws {
         let (server, port) = try makeTestServer(configure)
         defer { server.stopNow() }
-        let client = try HTTPTestClient(port: port)
+        let client = try RawHTTP(port: port)
         try client.send(raw)
         let response = try client.readResponse()
         assertJSONError(response, status, name, file: file, line: line)
@@ -32,12 +33,22 @@ final class HTTPServerTests: XCTestCase {
         XCTAssertTrue(client.waitForClose(within: 3), "connection not closed", file: file, line: line)
     }
 
+    /// Two keep-alive connections, each served one request (so both are accepted and counted).
+    private func twoServedConnections(_ port: Int, file: StaticString = #filePath, line: UInt = #line) throws -> (RawHTTP, RawHTTP) {
+        let clients = (try RawHTTP(port: port), try RawHTTP(port: port))
+        for client in [clients.0, clients.1] {
+            try client.send(get)
+            XCTAssertEqual(try client.readResponse().status, 200, file: file, line: line)
+        }
+        return clients
+    }
+
     // MARK: - Statuses
 
     func test200WithServerHeaders() throws {
         let (server, port) = try makeTestServer()
         defer { server.stopNow() }
-        let client = try HTTPTestClient(port: port)
+        let client = try RawHTTP(port: port)
         try client.send(get)
         let response = try client.readResponse()
         XCTAssertEqual(response.status, 200)
@@ -69,7 +80,7 @@ final class HTTPServerTests: XCTestCase {
             return HTTPResponse(status: 200, body: Array("ok".utf8))
         }
         defer { server.stopNow() }
-        let client = try HTTPTestClient(port: port)
+        let client = try RawHTTP(port: port)
         try client.send("DELETE /x HTTP/1.1\r\nHost: t\r\n\r\n")
         let refused = try client.readResponse()
         assertJSONError(refused, 405, "method_not_allowed")
@@ -106,6 +117,21 @@ final class HTTPServerTests: XCTestCase {
                           status: 431, name: "header_fields_too_large")
     }
 
+    func test400ForARequestLineWithoutVersionWithoutWaitingForTheHeaderTimeout() throws {
+        // HTTP/0.9: `GET /` and CRLF. The header timeout stays at its 10 s default and the
+        // client gives up after 3 s: the answer must come from the line end, not the timeout.
+        let (server, port) = try makeTestServer { $0.headerReadTimeout = .seconds(10) }
+        defer { server.stopNow() }
+        let client = try RawHTTP(port: port, timeout: 3)
+        try client.send("GET /\r\n")
+        let response = try client.readResponse()
+        assertJSONError(response, 400, "bad_request")
+        XCTAssertEqual(response.header("Connection"), "close")
+        XCTAssertTrue(client.waitForClose(within: 3), "connection not closed")
+        XCTAssertEqual(server.statistics.refusals[400], 1)
+        XCTAssertEqual(server.statistics.timeouts["header"], 0)
+    }
+
     func test505() throws {
         try assertRefused("GET / HTTP/2.0\r\nHost: t\r\n\r\n", status: 505, name: "http_version_not_supported")
     }
@@ -115,7 +141,7 @@ final class HTTPServerTests: XCTestCase {
     func testKeepAliveSeveralRequests() throws {
         let (server, port) = try makeTestServer()
         defer { server.stopNow() }
-        let client = try HTTPTestClient(port: port)
+        let client = try RawHTTP(port: port)
         for i in 0..<5 {
             try client.send("GET /r\(i) HTTP/1.1\r\nHost: t\r\n\r\n")
             let response = try client.readResponse()
@@ -128,7 +154,7 @@ final class HTTPServerTests: XCTestCase {
     func testPipelinedRequestsAnsweredInOrder() throws {
         let (server, port) = try makeTestServer()
         defer { server.stopNow() }
-        let client = try HTTPTestClient(port: port)
+        let client = try RawHTTP(port: port)
         try client.send((1...3).map { "GET /p\($0) HTTP/1.1\r\nHost: t\r\n\r\n" }.joined())
         for i in 1...3 {
             XCTAssertEqual(try client.readResponse().bodyText, "{\"path\":\"/p\(i)\"}")
@@ -144,7 +170,7 @@ final class HTTPServerTests: XCTestCase {
             return HTTPResponse(status: 200, body: body)
         }
         defer { server.stopNow() }
-        let client = try HTTPTestClient(port: port)
+        let client = try RawHTTP(port: port)
         var small: Int32 = 16384
         setsockopt(client.fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
         try client.send((0..<40).map { "GET /n\($0)/ HTTP/1.1\r\nHost: t\r\n\r\n" }.joined())
@@ -161,7 +187,7 @@ final class HTTPServerTests: XCTestCase {
     func testPipelinedRequestsAfterCloseAreNotAnswered() throws {
         let (server, port) = try makeTestServer()
         defer { server.stopNow() }
-        let client = try HTTPTestClient(port: port)
+        let client = try RawHTTP(port: port)
         try client.send("GET /a HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\nGET /b HTTP/1.1\r\nHost: t\r\n\r\n")
         let response = try client.readResponse()
         XCTAssertEqual(response.bodyText, #"{"path":"/a"}"#)
@@ -173,7 +199,7 @@ final class HTTPServerTests: XCTestCase {
     func testHTTP10ClosesByDefault() throws {
         let (server, port) = try makeTestServer()
         defer { server.stopNow() }
-        let client = try HTTPTestClient(port: port)
+        let client = try RawHTTP(port: port)
         try client.send("GET /old HTTP/1.0\r\n\r\n")
         let response = try client.readResponse()
         XCTAssertEqual(response.status, 200)
@@ -184,7 +210,7 @@ final class HTTPServerTests: XCTestCase {
     func testHTTP10KeepAlive() throws {
         let (server, port) = try makeTestServer()
         defer { server.stopNow() }
-        let client = try HTTPTestClient(port: port)
+        let client = try RawHTTP(port: port)
         for _ in 0..<2 {
             try client.send("GET /old HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
             let response = try client.readResponse()
@@ -197,9 +223,9 @@ final class HTTPServerTests: XCTestCase {
     func testHeadHasContentLengthButNoBody() throws {
         let (server, port) = try makeTestServer()
         defer { server.stopNow() }
-        let client = try HTTPTestClient(port: port)
+        let client = try RawHTTP(port: port)
         try client.send("HEAD /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
-        let head = try client.readResponse(expectBody: false)
+        let head = try client.readResponse(head: true)
         XCTAssertEqual(head.status, 200)
         XCTAssertEqual(head.header("Content-Length"), "19")
         // The next bytes on the connection must be the next response, not a body.
@@ -211,7 +237,7 @@ final class HTTPServerTests: XCTestCase {
     func testRequestArrivingOneByteAtATime() throws {
         let (server, port) = try makeTestServer()
         defer { server.stopNow() }
-        let client = try HTTPTestClient(port: port)
+        let client = try RawHTTP(port: port)
         var noDelay: Int32 = 1
         setsockopt(client.fd, Int32(IPPROTO_TCP), TCP_NODELAY, &noDelay, socklen_t(MemoryLayout<Int32>.size))
         for byte in Array("GET /slowly?a=1 HTTP/1.1\r\nHost: t\r\n\r\n".utf8) {
@@ -232,7 +258,7 @@ final class HTTPServerTests: XCTestCase {
             return HTTPResponse(status: 204)
         }
         defer { server.stopNow() }
-        let client = try HTTPTestClient(port: port)
+        let client = try RawHTTP(port: port)
         try client.send("GET /code?label=a%2Bb+c HTTP/1.1\r\nHost: t\r\nX-Test:  v \r\n\r\n")
         let response = try client.readResponse()
         XCTAssertEqual(response.status, 204)
@@ -249,8 +275,8 @@ final class HTTPServerTests: XCTestCase {
         }
         defer { server.stopNow() }
         box.withLock { $0 = server }
-        let a = try HTTPTestClient(port: port)
-        let b = try HTTPTestClient(port: port)
+        let a = try RawHTTP(port: port)
+        let b = try RawHTTP(port: port)
         try b.send(get)
         _ = try b.readResponse()
         // b's request leaves the in-flight count once write() returned, which may be just after
@@ -266,17 +292,54 @@ final class HTTPServerTests: XCTestCase {
     func testConnectionCap() throws {
         let (server, port) = try makeTestServer { $0.maxConnections = 2 }
         defer { server.stopNow() }
-        let a = try HTTPTestClient(port: port)
-        let b = try HTTPTestClient(port: port)
-        for client in [a, b] {
-            try client.send(get)
-            XCTAssertEqual(try client.readResponse().status, 200)
-        }
-        let c = try HTTPTestClient(port: port)
+        let (a, b) = try twoServedConnections(port)
+        defer { b.close() }  // held open to the end
+        let c = try RawHTTP(port: port)
         XCTAssertTrue(c.waitForClose(within: 3), "third connection must be closed at once")
         try a.send(get)
         XCTAssertEqual(try a.readResponse().status, 200)
         XCTAssertEqual(server.openConnections, 2)
+    }
+
+    func testAtTheCapTheConnectionIdleLongestMakesRoom() throws {
+        // One loop, so the eviction (per loop) sees every connection.
+        let (server, port) = try makeTestServer { $0.maxConnections = 2; $0.eventLoops = 1; $0.evictIdleAtCap = true }
+        defer { server.stopNow() }
+        let (a, b) = try twoServedConnections(port)
+        try b.send(get)  // b was active after a: a is the one idle longest
+        XCTAssertEqual(try b.readResponse().status, 200)
+        let c = try RawHTTP(port: port)
+        try c.send(get)
+        XCTAssertEqual(try c.readResponse().status, 200, "the new connection is served, not refused")
+        XCTAssertTrue(a.waitForClose(within: 3), "the connection idle longest was closed")
+        try b.send(get)
+        XCTAssertEqual(try b.readResponse().status, 200)
+        XCTAssertEqual(server.statistics.connectionsEvicted, 1)
+        XCTAssertEqual(server.statistics.connectionsRejected, 0)
+    }
+
+    func testPerClientLimitClosesTheExtraConnectionAndSparesExemptAddresses() throws {
+        let (server, port) = try makeTestServer { $0.maxConnectionsPerClient = 2 }
+        defer { server.stopNow() }
+        let held = try twoServedConnections(port)
+        defer { held.1.close() }  // held open to the end
+        let extra = try RawHTTP(port: port)
+        XCTAssertTrue(extra.waitForClose(within: 3), "a third connection from the same address is closed at once")
+        XCTAssertEqual(server.statistics.connectionsRejectedPerClient, 1)
+        // Closing one frees its slot (the count drops before the close the client sees).
+        held.0.close()
+        XCTAssertTrue(TestProcess.waitUntil(timeout: 3) { server.openConnections == 1 })
+        let again = try RawHTTP(port: port)
+        try again.send(get)
+        XCTAssertEqual(try again.readResponse().status, 200)
+
+        let (proxied, proxiedPort) = try makeTestServer { $0.maxConnectionsPerClient = 1; $0.perClientLimitExempt = { $0 == "127.0.0.1" } }
+        defer { proxied.stopNow() }
+        let clients = try (0..<3).map { _ in try RawHTTP(port: proxiedPort) }
+        for client in clients {
+            try client.send(get)
+            XCTAssertEqual(try client.readResponse().status, 200, "an exempt address (a proxy) is not limited")
+        }
     }
 
     func testIPv6Loopback() throws {
@@ -287,7 +350,7 @@ final class HTTPServerTests: XCTestCase {
             throw XCTSkip("no IPv6 loopback here: \(error)")
         }
         defer { server.stopNow() }
-        let client = try HTTPTestClient(port: port, host: "::1")
+        let client = try RawHTTP(port: port, host: "::1")
         try client.send(get)
         XCTAssertEqual(try client.readResponse().status, 200)
     }
@@ -401,15 +464,15 @@ final class HTTPServerTests: XCTestCase {
         defer { server.stopNow() }
         // The clock starts before the slow clients connect: their deadlines count from accept.
         let started = monotonicMilliseconds()
-        var slow: [HTTPTestClient] = []
+        var slow: [RawHTTP] = []
         for _ in 0..<200 {
-            let client = try HTTPTestClient(port: port)
+            let client = try RawHTTP(port: port)
             try client.send("GET /slow HTTP/1.1\r\nHost: t\r\n")
             slow.append(client)
         }
         for round in 0..<3 {
             for client in slow { try client.send("X-Drip-\(round): 1\r\n") }
-            let healthy = try HTTPTestClient(port: port)
+            let healthy = try RawHTTP(port: port)
             try healthy.send(get)
             XCTAssertEqual(try healthy.readResponse().status, 200)
         }
@@ -426,7 +489,7 @@ final class HTTPServerTests: XCTestCase {
     func testHeaderReadTimeoutClosesSlowConnection() throws {
         let (server, port) = try makeTestServer { $0.headerReadTimeout = .milliseconds(300) }
         defer { server.stopNow() }
-        let client = try HTTPTestClient(port: port)
+        let client = try RawHTTP(port: port)
         let started = monotonicMilliseconds()
         try client.send("GET / HTTP/1.1\r\n")
         usleep(100_000)
@@ -440,7 +503,7 @@ final class HTTPServerTests: XCTestCase {
     func testFirstRequestMustArriveWithinHeaderTimeout() throws {
         let (server, port) = try makeTestServer { $0.headerReadTimeout = .milliseconds(300) }
         defer { server.stopNow() }
-        let client = try HTTPTestClient(port: port)
+        let client = try RawHTTP(port: port)
         XCTAssertTrue(client.waitForClose(within: 3), "silent connection must be closed")
     }
 
@@ -450,7 +513,7 @@ final class HTTPServerTests: XCTestCase {
         // or later if counted from the first byte; 1.45 s leaves room for a loaded machine.
         let (server, port) = try makeTestServer { $0.headerReadTimeout = .milliseconds(1000) }
         defer { server.stopNow() }
-        let client = try HTTPTestClient(port: port)
+        let client = try RawHTTP(port: port)
         let started = monotonicMilliseconds()
         usleep(600_000)
         try client.send("GET / HTTP/1.1\r\n")
@@ -464,13 +527,13 @@ final class HTTPServerTests: XCTestCase {
     func testStatisticsCountRefusalsRejectionsAndTimeouts() throws {
         let (server, port) = try makeTestServer { $0.maxConnections = 1; $0.idleTimeout = .milliseconds(200) }
         defer { server.stopNow() }
-        let a = try HTTPTestClient(port: port)
+        let a = try RawHTTP(port: port)
         try a.send("DELETE / HTTP/1.1\r\nHost: t\r\n\r\n")
         XCTAssertEqual(try a.readResponse().status, 405)
-        let b = try HTTPTestClient(port: port)  // over the cap of 1
+        let b = try RawHTTP(port: port)  // over the cap of 1
         XCTAssertTrue(b.waitForClose(within: 3))
         XCTAssertTrue(a.waitForClose(within: 3), "idle keep-alive closed")
-        let c = try HTTPTestClient(port: port)
+        let c = try RawHTTP(port: port)
         try c.send("GET / HTTP/1.1\r\n\r\n")  // no Host
         XCTAssertEqual(try c.readResponse().status, 400)
         let stats = server.statistics
@@ -493,20 +556,21 @@ final class HTTPServerTests: XCTestCase {
         // Idle loops turn at least once a second.
         usleep(1_500_000)
         XCTAssertEqual(server.stalledLoops(olderThan: .milliseconds(1300)), 0)
-        let client = try HTTPTestClient(port: port)
+        let client = try RawHTTP(port: port)
         try client.send("GET /block HTTP/1.1\r\nHost: t\r\n\r\n")
-        usleep(2_000_000)  // the handler has been blocking the only loop for 2 s
-        XCTAssertEqual(server.stalledLoops(olderThan: .milliseconds(1300)), 1, "a loop stuck in a handler is reported")
+        // The handler blocks the only loop: reported once its last turn is 1.3 s old.
+        XCTAssertTrue(TestProcess.waitUntil(timeout: 10) { server.stalledLoops(olderThan: .milliseconds(1300)) == 1 },
+            "a loop stuck in a handler is reported")
         release.store(true, ordering: .relaxed)
         XCTAssertEqual(try client.readResponse().status, 200)
-        usleep(200_000)  // its next turn comes within the 50 ms sweep interval
-        XCTAssertEqual(server.stalledLoops(olderThan: .milliseconds(1300)), 0)
+        // Its next turn comes within the 50 ms sweep interval.
+        XCTAssertTrue(TestProcess.waitUntil(timeout: 5) { server.stalledLoops(olderThan: .milliseconds(1300)) == 0 })
     }
 
     func testIdleTimeoutClosesKeepAlive() throws {
         let (server, port) = try makeTestServer { $0.idleTimeout = .milliseconds(300) }
         defer { server.stopNow() }
-        let client = try HTTPTestClient(port: port)
+        let client = try RawHTTP(port: port)
         try client.send(get)
         XCTAssertEqual(try client.readResponse().status, 200)
         let started = monotonicMilliseconds()
@@ -521,7 +585,7 @@ final class HTTPServerTests: XCTestCase {
             HTTPResponse(status: 200, body: big)
         }
         defer { server.stopNow() }
-        let client = try HTTPTestClient(port: port)
+        let client = try RawHTTP(port: port)
         var small: Int32 = 4096
         setsockopt(client.fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
         try client.send((0..<8).map { _ in get }.joined())
@@ -545,7 +609,7 @@ final class HTTPServerTests: XCTestCase {
             }
             return HTTPResponse(status: 200, body: Array(request.path.utf8))
         }
-        let client = try HTTPTestClient(port: port)
+        let client = try RawHTTP(port: port)
         try client.send("GET /slow HTTP/1.1\r\nHost: t\r\n\r\n")
         for _ in 0..<200 where !entered.load(ordering: .acquiring) { usleep(5000) }
         XCTAssertTrue(entered.load(ordering: .acquiring))
@@ -563,15 +627,15 @@ final class HTTPServerTests: XCTestCase {
         XCTAssertTrue(client.waitForClose(within: 3))
         for _ in 0..<400 where !done.load(ordering: .acquiring) { usleep(5000) }
         XCTAssertTrue(done.load(ordering: .acquiring), "shutdown did not return")
-        XCTAssertThrowsError(try HTTPTestClient(port: port), "listener must refuse after shutdown")
+        XCTAssertThrowsError(try RawHTTP(port: port), "listener must refuse after shutdown")
     }
 
     func testShutdownClosesIdleAndAnswersMidRequestWithConnectionClose() throws {
         let (server, port) = try makeTestServer()
-        let idle = try HTTPTestClient(port: port)
+        let idle = try RawHTTP(port: port)
         try idle.send(get)
         XCTAssertEqual(try idle.readResponse().status, 200)
-        let busy = try HTTPTestClient(port: port)
+        let busy = try RawHTTP(port: port)
         try busy.send(get)
         XCTAssertEqual(try busy.readResponse().status, 200)
         try busy.send("GET /last HTTP/1.1\r\nHost: t\r\n")  // head in progress when the drain starts
@@ -595,7 +659,7 @@ final class HTTPServerTests: XCTestCase {
 
     func testShutdownForceClosesAfterGracePeriod() throws {
         let (server, port) = try makeTestServer()
-        let stuck = try HTTPTestClient(port: port)
+        let stuck = try RawHTTP(port: port)
         try stuck.send("GET / HTTP/1.1\r\n")
         let started = monotonicMilliseconds()
         server.shutdown(gracePeriod: .milliseconds(300))
@@ -607,12 +671,12 @@ final class HTTPServerTests: XCTestCase {
 
     func testStopNow() throws {
         let (server, port) = try makeTestServer()
-        let client = try HTTPTestClient(port: port)
+        let client = try RawHTTP(port: port)
         try client.send(get)
         _ = try client.readResponse()
         server.stopNow()
         XCTAssertTrue(client.waitForClose(within: 3))
-        XCTAssertThrowsError(try HTTPTestClient(port: port))
+        XCTAssertThrowsError(try RawHTTP(port: port))
         server.stopNow()  // idempotent
         server.shutdown(gracePeriod: .seconds(1))
     }

@@ -53,6 +53,19 @@ final class UTCTimestampTests: XCTestCase {
         XCTAssertEqual(UTCTimestamp.string(seconds: 253_402_300_799, nanoseconds: 0), "9999-12-31T23:59:59.000Z")
     }
 
+    func testYearsOutsideFourDigitsAndTheExtremesOfInt64() {
+        XCTAssertEqual(UTCTimestamp.string(seconds: 253_402_300_800, nanoseconds: 0), "10000-01-01T00:00:00.000Z")
+        XCTAssertEqual(UTCTimestamp.string(seconds: -62_135_596_800, nanoseconds: 0), "0001-01-01T00:00:00.000Z")
+        XCTAssertEqual(UTCTimestamp.string(seconds: -62_167_219_201, nanoseconds: 0), "-1-12-31T23:59:59.000Z")
+        // The extremes (a day inside Int64.min, so the day arithmetic does not overflow).
+        for seconds in [Int64.max, Int64.min + 86_400] {
+            let text = UTCTimestamp.string(seconds: seconds, nanoseconds: 999_999_999)
+            XCTAssertLessThanOrEqual(text.utf8.count, UTCTimestamp.maxLength, text)
+            XCTAssertTrue(text.hasSuffix(".999Z"), text)
+        }
+        XCTAssertEqual(UTCTimestamp.string(seconds: Int64.min + 86_400, nanoseconds: 0).utf8.count, UTCTimestamp.maxLength, "the bound is tight")
+    }
+
     func testAgreesWithGmtimeOnRandomInstants() {
         var generator = SystemRandomNumberGenerator()
         for _ in 0..<20_000 {

@@ -5,8 +5,9 @@ import Foundation
 /// (etcd 3.4 serves `unix://` and `unixs://` client and peer URLs, and curl connects with
 /// `CURLOPT_UNIX_SOCKET_PATH`), so there is no port to pick and no race for one. `.tcp` listens
 /// on 127.0.0.1 instead: etcd must be told the port up front (with port 0 its JSON gateway dials
-/// port 0), so a port that was free a moment ago is used and another is tried when etcd fails
-/// with "address already in use". Every wait is bounded; members are stopped by PID.
+/// port 0), so the cluster holds a port the kernel picked (`ReservedPort(forServer:)`) that etcd
+/// alone can bind, for its whole life, restarts included. Every wait is bounded; members are
+/// stopped by PID.
 ///
 /// ```swift
 /// let cluster = try EtcdCluster(members: 3)
@@ -35,7 +36,8 @@ public final class EtcdCluster: @unchecked Sendable {
     public let transport: Transport
     private let token = "totp-test-" + UUID().uuidString.prefix(8)
     private var processes: [TestProcess?]
-    private var tcpPort = 0
+    /// The port a `.tcp` member listens on, held for the cluster's life.
+    private let tcpPort: ReservedPort?
     /// Seconds from exec to a healthy `/health`, for each start (for the report).
     public private(set) var startSeconds: [Double] = []
 
@@ -45,24 +47,16 @@ public final class EtcdCluster: @unchecked Sendable {
         size = members
         self.transport = transport
         processes = Array(repeating: nil, count: members)
+        if case .tcp = transport { tcpPort = try ReservedPort(forServer: true) } else { tcpPort = nil }
         let started = Date()
-        for attempt in 1...5 {
-            if case .tcp = transport { tcpPort = LoopbackPort.unused() }
-            for member in 0..<members { try launch(member, state: "new") }
-            if waitHealthy(Array(0..<members), timeout: timeout) {
-                startSeconds.append(Date().timeIntervalSince(started))
-                return
-            }
+        for member in 0..<members { try launch(member, state: "new") }
+        guard waitHealthy(Array(0..<members), timeout: timeout) else {
             let logs = (0..<members).map { processes[$0]?.stderr ?? "" }.joined(separator: "\n")
             for member in 0..<members { kill(member) }
-            if case .tcp = transport, logs.contains("address already in use"), attempt < 5 {
-                try? FileManager.default.removeItem(atPath: dataDirectory(0))
-                continue
-            }
             throw StartError(description: "etcd did not become healthy within \(timeout) s; its log ends:\n"
                 + logs.split(separator: "\n").suffix(15).joined(separator: "\n"))
         }
-        throw StartError(description: "etcd could not get a free port in 5 attempts")
+        startSeconds.append(Date().timeIntervalSince(started))
     }
 
     deinit {
@@ -76,7 +70,7 @@ public final class EtcdCluster: @unchecked Sendable {
         switch transport {
         case .unix: "unix://" + directory.path + "/" + clientSocket(index)
         case .unixTLS: "unixs://" + directory.path + "/" + clientSocket(index)
-        case .tcp: "http://127.0.0.1:\(tcpPort)"
+        case .tcp: "http://127.0.0.1:\(tcpPort?.port ?? 0)"
         }
     }
 
@@ -156,7 +150,7 @@ public final class EtcdCluster: @unchecked Sendable {
         case .unix:
             clientURL = "unix://" + clientSocket(index)
         case .tcp:
-            clientURL = "http://127.0.0.1:\(tcpPort)"
+            clientURL = "http://127.0.0.1:\(tcpPort?.port ?? 0)"
         case .unixTLS(let certificates):
             clientURL = "unixs://" + clientSocket(index)
             tlsArguments = [

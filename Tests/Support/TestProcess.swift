@@ -20,10 +20,11 @@ public final class TestProcess: @unchecked Sendable {
         return url.path
     }
 
-    /// `directory` holds the captured output; `workingDirectory` is the child's (default: ours).
+    /// `directory` holds the captured output; `workingDirectory` is the child's (default: ours);
+    /// `standardInput` becomes the child's descriptor 0 (default: ours).
     public init(
         executable: String, arguments: [String] = [], environment: [String: String], directory: String,
-        workingDirectory: String? = nil
+        workingDirectory: String? = nil, standardInput: Int32? = nil
     ) throws {
         stderrPath = directory + "/stderr-\(UUID().uuidString.prefix(8)).log"
         stdoutPath = directory + "/stdout-\(UUID().uuidString.prefix(8)).log"
@@ -37,6 +38,9 @@ public final class TestProcess: @unchecked Sendable {
         process.environment = env
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: stdoutPath))
+        // The only descriptor a child can inherit besides its output (Process closes the rest),
+        // e.g. a listening socket handed to HAProxy as `fd@0`.
+        if let standardInput { process.standardInput = FileHandle(fileDescriptor: standardInput, closeOnDealloc: false) }
         try process.run()
     }
 

@@ -2,7 +2,9 @@
 """Emulator of the Zulip REST endpoints a DM bot uses (feature level 247 by default).
 
 Standard library only. It follows the OpenAPI spec in spec/zulip.yaml and the real server's
-behaviour summarised in /work/shared/zulip/API-NOTES.md (error codes, long-poll, narrow quirks).
+behaviour where the spec is silent (error codes, long-poll, narrow quirks), as read from the Zulip
+server source at the spec's commit (github.com/zulip/zulip, feature level 247) and the API docs
+(https://zulip.com/api/rest-error-handling, https://zulip.com/api/get-events).
 
     python3 tools/test-zulip/test_zulip.py --host 127.0.0.1 --port 0 --port-file /tmp/zport \
         --bot-email bot@example.com --bot-key KEY --heartbeat 2 --request-log /tmp/req.jsonl

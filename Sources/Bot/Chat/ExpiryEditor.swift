@@ -60,7 +60,6 @@ final class ExpiryEditor: Sendable {
         return Double(t.seconds) + Double(t.nanoseconds) / 1e9
     }
 
-    var pendingCount: Int { state.withLock { $0.pending.count } }
     var phase: Phase { state.withLock { $0.phase } }
 
     /// Edits `messageID` to "expired" at `dueAt` (unix seconds).

@@ -77,7 +77,7 @@ final class AuditLog: Sendable {
         if let label { bound += JSONText.maxQuotedCount(label) }
         if let token { bound += JSONText.maxQuotedCount(token) }
         // Formatted on the stack, written with one call.
-        let result = ByteWriter.withBytes(writingAtMost: bound, { w in
+        let result = ByteWriter.withBytes(expectedCount: bound, { w in
             w.write(static: #"{"time":""#)
             UTCTimestamp.write(seconds: time.seconds, nanoseconds: time.nanoseconds, to: &w)
             w.write(static: #"","level":"info","event":"code_request","component":"audit""#)

@@ -6,9 +6,9 @@ extension GatewayApp {
     /// `GET /code?label=X[&next=1]` with `Authorization: Bearer <secret>`.
     /// Order: authenticate (401), rate limit (429), label syntax (400), permission (403, also for
     /// labels that do not exist, so a restricted token learns nothing), existence (404 for `*`).
+    /// Every refusal is a `CodeRefusal`, answered, counted and audited in one place.
     func handleCode(_ request: HTTPRequest) -> HTTPResponse {
         let active = self.active
-        let snap = active.snapshot
         let now = wallClock()
         let requestID = requestIDs.resolve(incoming: request.headers["X-Request-ID"])
         // Every X-Forwarded-For field, in order: a proxy appends to what the client sent, so the
@@ -16,120 +16,103 @@ extension GatewayApp {
         let forwardedFor: String? = configuration.trustedProxies.contains(request.remoteAddress)
             ? request.headers.values("X-Forwarded-For").joined(separator: ", ").nilIfEmpty : nil
         let query = CodeQuery(parsing: request)
-
-        func refuse(_ status: Int, _ outcome: String, _ error: String, _ message: String, token: String?, label: String?,
-            reason: String? = nil, headers: [(String, String)] = []) -> HTTPResponse
-        {
-            if let reason { metrics.authFailures.labels(reason).inc() }
-            // Refusals before the label step still record what was asked for, when well formed.
-            let label = label ?? query.label.flatMap { try? SeedLabel($0).value }
-            audit.record(time: now, token: token, label: label, outcome: outcome, status: status, remote: request.remoteAddress,
-                forwardedFor: forwardedFor, requestID: requestID, code: nil)
-            return Self.error(status, error, message, extraHeaders: [("X-Request-ID", requestID)] + headers)
-        }
-
-        // Authentication.
         var tokenName: String? = nil
-        var allowed: ClientToken? = nil
-        if snap.tokens.isEmpty {
-            guard configuration.insecureNoAuth else {
-                return refuse(401, "refused_no_tokens", "unauthorized",
-                    "no client tokens are configured on this gateway; set GATEWAY_TOKENS", token: nil, label: nil,
-                    reason: "no_tokens_configured", headers: [("WWW-Authenticate", "Bearer realm=\"totp-gateway\"")])
+        var label: String? = nil
+        do throws(CodeRefusal) {
+            let token = try authenticate(request, tokens: active.snapshot.tokens, forwardedFor: forwardedFor)
+            tokenName = token?.name
+            // Rate limit per token (anonymous demo mode shares one bucket).
+            if case .limited(let retryAfter) = limiter.take(tokenName ?? "-", now: monotonic()) {
+                throw .rateLimited(retryAfter: retryAfter)
             }
-        } else {
-            // Behind a trusted proxy the client is the address it appended last; else the peer.
-            let client = forwardedFor.flatMap { $0.split(separator: ",").last.map { $0.trimmingCharacters(in: " ") } } ?? request.remoteAddress
-            // An address that failed too often is refused before its token is even looked at,
-            // so guessing gets no answer.
-            if case .limited(let retryAfter) = authThrottle.check(client, now: monotonic()) {
-                return refuse(429, "refused_auth_throttled", "too_many_failures",
-                    "too many failed authentications from this address; retry after \(retryAfter) s", token: nil, label: nil,
-                    reason: "throttled", headers: [("Retry-After", String(retryAfter))])
+            let (resolved, route) = try resolveLabel(query, in: active)
+            label = resolved
+            if let token, !token.allows(resolved) { throw .forbiddenLabel }
+            guard let route else { throw .unknownLabel }
+            return issue(route, label: resolved, to: request, token: tokenName, requestID: requestID, forwardedFor: forwardedFor,
+                time: now, includeNext: query.next)
+        } catch {
+            if let reason = error.authFailureReason { metrics.authFailures.labels(reason).inc() }
+            if error.isRateLimit { metrics.rateLimited.inc() }
+            if let outcome = error.auditOutcome {
+                // Refusals before the label step still record what was asked for, when well formed.
+                audit.record(time: now, token: tokenName, label: label ?? query.label.flatMap { try? SeedLabel($0).value },
+                    outcome: outcome, status: error.status, remote: request.remoteAddress, forwardedFor: forwardedFor,
+                    requestID: requestID, code: nil)
             }
-            func failed() { _ = authThrottle.take(client, now: monotonic()) }
-            guard var header = request.headers["Authorization"] else {
-                failed()
-                return refuse(401, "refused_missing_token", "unauthorized", "send Authorization: Bearer <token>", token: nil, label: nil,
-                    reason: "missing_token", headers: [("WWW-Authenticate", "Bearer realm=\"totp-gateway\"")])
-            }
-            // "Bearer" (any case), one or more spaces, the secret; surrounding spaces ignored.
-            let token: ClientToken?? = header.withUTF8 { bytes -> ClientToken?? in
-                let scheme: StaticString = "bearer "
-                let n = scheme.utf8CodeUnitCount
-                guard bytes.count > n else { return .none }
-                for i in 0..<n where bytes[i] | 0x20 != scheme.utf8Start[i] { return .none }
-                var start = n
-                var end = bytes.count
-                while start < end && bytes[start] == 0x20 { start += 1 }
-                while end > start && bytes[end - 1] == 0x20 { end -= 1 }
-                return .some(snap.tokens.authenticate(bearer: UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[start..<end]))))
-            }
-            guard case .some(let authenticated) = token else {
-                failed()
-                return refuse(401, "refused_bad_scheme", "unauthorized", "use the Bearer scheme: Authorization: Bearer <token>",
-                    token: nil, label: nil, reason: "bad_scheme",
-                    headers: [("WWW-Authenticate", "Bearer realm=\"totp-gateway\", error=\"invalid_request\"")])
-            }
-            guard let token = authenticated else {
-                failed()
-                return refuse(401, "refused_invalid_token", "unauthorized", "the token is not valid", token: nil, label: nil,
-                    reason: "invalid_token", headers: [("WWW-Authenticate", "Bearer realm=\"totp-gateway\", error=\"invalid_token\"")])
-            }
-            tokenName = token.name
-            allowed = token
+            return error.response(requestID: requestID)
         }
+    }
 
-        // Rate limit per token (anonymous demo mode shares one bucket).
-        if case .limited(let retryAfter) = limiter.take(tokenName ?? "-", now: monotonic()) {
-            metrics.rateLimited.inc()
-            return refuse(429, "refused_rate_limited", "rate_limited", "too many requests for this token; retry after \(retryAfter) s",
-                token: tokenName, label: nil, headers: [("Retry-After", String(retryAfter))])
+    /// The token the request authenticates with; nil in insecure demo mode without tokens. A
+    /// failed attempt counts against the client address's throttle.
+    private func authenticate(_ request: HTTPRequest, tokens: TokenSet, forwardedFor: String?) throws(CodeRefusal) -> ClientToken? {
+        if tokens.isEmpty {
+            guard configuration.insecureNoAuth else { throw .noTokensConfigured }
+            return nil
         }
+        // Behind a trusted proxy the client is the address it appended last; else the peer.
+        let client = forwardedFor.flatMap { $0.split(separator: ",").last.map { $0.trimmingCharacters(in: " ") } } ?? request.remoteAddress
+        // An address that failed too often is refused before its token is even looked at, so
+        // guessing gets no answer.
+        if case .limited(let retryAfter) = authThrottle.check(client, now: monotonic()) {
+            throw .authenticationThrottled(retryAfter: retryAfter)
+        }
+        do throws(CodeRefusal) {
+            guard var header = request.headers["Authorization"] else { throw .missingToken }
+            return try header.withUTF8 { Self.bearerToken($0, in: tokens) }.get()
+        } catch {
+            _ = authThrottle.take(client, now: monotonic())
+            throw error
+        }
+    }
 
-        // Label.
-        if let problem = query.problem {
-            return refuse(400, "refused_bad_request", "bad_request", problem, token: tokenName, label: nil)
+    /// Checks `Authorization: Bearer <secret>`: "Bearer" (any case), one or more spaces, the
+    /// secret; surrounding spaces ignored. The secret is hashed from the header's bytes.
+    private static func bearerToken(_ bytes: UnsafeBufferPointer<UInt8>, in tokens: TokenSet) -> Result<ClientToken, CodeRefusal> {
+        let scheme: StaticString = "bearer "
+        let n = scheme.utf8CodeUnitCount
+        guard bytes.count > n else { return .failure(.notBearer) }
+        for i in 0..<n where bytes[i] | 0x20 != scheme.utf8Start[i] { return .failure(.notBearer) }
+        var start = n
+        var end = bytes.count
+        while start < end && bytes[start] == 0x20 { start += 1 }
+        while end > start && bytes[end - 1] == 0x20 { end -= 1 }
+        guard let token = tokens.authenticate(bearer: UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[start..<end]))) else {
+            return .failure(.invalidToken)
         }
-        let labelText = query.label
-        let next = query.next
-        guard let labelText, !labelText.isEmpty else {
-            return refuse(400, "refused_bad_request", "bad_request", "missing label parameter: /code?label=LABEL", token: tokenName, label: nil)
-        }
+        return .success(token)
+    }
+
+    /// The requested label, canonical, and its route when it is configured.
+    private func resolveLabel(_ query: CodeQuery, in active: ActiveConfiguration) throws(CodeRefusal) -> (String, ActiveConfiguration.LabelRoute?) {
+        if let problem = query.problem { throw .badRequest(problem: problem) }
+        guard let text = query.label, !text.isEmpty else { throw .badRequest(problem: "missing label parameter: /code?label=LABEL") }
         // A configured label is valid by construction: validate only what the store does not know.
+        if let route = active.routes[text] { return (route.entry.label, route) }
         let label: String
-        var route = active.routes[labelText]
-        if let route {
-            label = route.entry.label
-        } else {
-            do { label = try SeedLabel(labelText).value } catch {
-                return refuse(400, "refused_bad_request", "bad_request", "malformed label: \(error.description)", token: tokenName, label: nil)
-            }
-            route = active.routes[label]
-        }
-        if let allowed, !allowed.allows(label) {
-            return refuse(403, "refused_forbidden", "forbidden", "this token may not request this label", token: tokenName, label: label,
-                reason: "forbidden_label")
-        }
-        guard let route else {
-            return refuse(404, "refused_unknown_label", "not_found", "no such label", token: tokenName, label: label)
-        }
+        do { label = try SeedLabel(text).value } catch { throw .badRequest(problem: "malformed label: \(error.description)") }
+        return (label, active.routes[label])
+    }
 
-        let code = route.entry.code(at: now.seconds, includeNext: next)
+    /// The code for `route`, once its audit line is written (fail closed: no line, no code).
+    private func issue(
+        _ route: ActiveConfiguration.LabelRoute, label: String, to request: HTTPRequest, token: String?, requestID: String,
+        forwardedFor: String?, time now: (seconds: Int64, nanoseconds: Int64), includeNext: Bool
+    ) -> HTTPResponse {
+        let code = route.entry.code(at: now.seconds, includeNext: includeNext)
         // HEAD gets the same status and headers, but no code leaves the server: not counted as
         // issued, and audited as a check.
         let issued = request.method != .head
-        // Fail closed: no code leaves unless its audit line was written.
-        guard audit.record(time: now, token: tokenName, label: label, outcome: issued ? "issued" : "checked_head", status: 200,
+        guard audit.record(time: now, token: token, label: label, outcome: issued ? "issued" : "checked_head", status: 200,
             remote: request.remoteAddress, forwardedFor: forwardedFor, requestID: requestID, code: issued ? code.code : nil)
         else {
-            return Self.error(503, "audit_unavailable",
-                "the audit log cannot be written, so no code is handed out; retry shortly (the gateway log says why)",
-                extraHeaders: [("X-Request-ID", requestID), ("Retry-After", String(AuditLog.degradedSeconds))])
+            return CodeRefusal.auditUnavailable.response(requestID: requestID)
         }
         if issued { route.issued.inc() }
-        let bound = route.bodyPrefix.count + route.bodyParameters.count + instanceJSON.count + 2 * code.code.utf8.count + 128  // 128: the fixed keys (about 65 bytes) and three numbers
-        let body = [UInt8](writingAtMost: bound) { w in
+        // An estimate (the fixed keys are about 65 bytes, plus three numbers); more would grow.
+        let expected = route.bodyPrefix.count + route.bodyParameters.count + instanceJSON.count + 2 * code.code.utf8.count + 128
+        let body = [UInt8](expectedCount: expected) { w in
             w.write(bytes: route.bodyPrefix)
             w.write(utf8: code.code)
             w.write(bytes: route.bodyParameters)

@@ -62,10 +62,8 @@ struct ClientToken: Sendable, Equatable {
         } else {
             var set = Set<String>()
             for item in l.split(separator: ",") {
-                do { set.insert(try SeedLabel(item.trimmingCharacters(in: " \t")).value) } catch let e as SeedLabel.Invalid {
-                    throw ConfigProblem(source: source, message: "token '\(trimmedName)': \(e.description)")
-                } catch {
-                    throw ConfigProblem(source: source, message: "token '\(trimmedName)': \(error)")
+                do { set.insert(try SeedLabel(item.trimmingCharacters(in: " \t")).value) } catch {
+                    throw ConfigProblem(source: source, message: "token '\(trimmedName)': \(error.description)")
                 }
             }
             guard !set.isEmpty else {

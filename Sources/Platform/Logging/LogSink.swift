@@ -95,14 +95,6 @@ public final class LogSink: Sendable {
     /// Lines dropped because the backlog was full or the descriptor failed.
     public var dropped: Int { droppedLines.load(ordering: .relaxed) }
 
-    /// Whether the descriptor is a regular file (where a successful `write` is on disk's way,
-    /// and a full disk fails the write instead of queueing it).
-    public var isRegularFile: Bool {
-        guard case .fd(let fd) = target else { return false }
-        var st = stat()
-        return fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
-    }
-
     /// Writes one complete line (a newline is appended).
     @discardableResult
     public func write(line: String) -> Outcome {

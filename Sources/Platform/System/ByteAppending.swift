@@ -25,6 +25,6 @@ extension Array where Element == UInt8 {
 
     /// Appends a signed integer in decimal, without building a `String` (`ByteWriter`'s digits).
     public mutating func append(decimal value: Int) {
-        append(writingAtMost: 21) { $0.write(decimal: value) }
+        append(expectedCount: 21) { $0.write(decimal: value) }
     }
 }

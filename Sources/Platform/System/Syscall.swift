@@ -23,14 +23,9 @@ public struct SystemError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// The result of a non-blocking call: done, or it would have blocked.
-public enum IOResult<T: Sendable>: Sendable {
-    case done(T)
-    case wouldBlock
-}
-
-/// One helper for every system call: retries `EINTR`, maps `EAGAIN` to `.wouldBlock`,
-/// and throws a `SystemError` naming the call otherwise.
+/// One helper for every system call: retries `EINTR` and throws a `SystemError` naming the call
+/// otherwise. (Calls on non-blocking sockets, where `EAGAIN` is an answer rather than an error,
+/// go through their owners: `SocketListener.accept`, the HTTP server's `HTTPTransport`.)
 public enum Syscall {
     /// Calls `body` until it does not fail with `EINTR`; throws on `-1`.
     @inline(__always)
@@ -44,21 +39,6 @@ public enum Syscall {
                 throw SystemError(call: name, errno: err)
             }
             return result
-        }
-    }
-
-    /// Like `call`, but `EAGAIN`/`EWOULDBLOCK` become `.wouldBlock` instead of an error.
-    @inline(__always)
-    public static func nonBlocking<T: FixedWidthInteger & Sendable>(_ name: String, _ body: () -> T) throws(SystemError) -> IOResult<T> {
-        while true {
-            let result = body()
-            if result == -1 {
-                let err = Glibc.errno
-                if err == EINTR { continue }
-                if err == EAGAIN || err == EWOULDBLOCK { return .wouldBlock }
-                throw SystemError(call: name, errno: err)
-            }
-            return .done(result)
         }
     }
 

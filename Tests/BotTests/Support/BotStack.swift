@@ -90,9 +90,6 @@ final class BotStack {
 
     var gatewayURL: String { "http://127.0.0.1:\(gatewayPort)" }
 
-    /// A loopback port nothing listens on (bound, then closed).
-    static func deadPort() -> Int { LoopbackPort.unused() }
-
     func botEnvironment(_ extra: [String: String] = [:]) -> [String: String] {
         var env = [
             "ZULIP_SITE": account.site,

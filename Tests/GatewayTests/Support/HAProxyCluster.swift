@@ -4,7 +4,9 @@ import XCTest
 
 /// Three real gateways behind a real HAProxy running `infra/haproxy/haproxy.cfg`, all on
 /// loopback ports the kernel picked; ready once HAProxy reports every gateway UP. HAProxy is
-/// a trusted proxy for the gateways (as in the demo and compose).
+/// a trusted proxy for the gateways (as in the demo and compose). HAProxy refuses port 0, so
+/// its public listener is made here (port 0, read back) and handed to it as its standard input
+/// (`bind fd@0`); its stats page listens on a Unix socket.
 ///
 /// ```swift
 /// let cluster = try HAProxyCluster(haproxy: ["HAPROXY_TOKEN_RATE_LIMIT": "20"])
@@ -14,7 +16,8 @@ final class HAProxyCluster {
     let gateways: [GatewayHarness]
     let haproxy: TestProcess
     let port: Int
-    let statsPort: Int
+    /// The stats page's Unix socket (`curl --unix-socket`).
+    let statsSocket: String
     private let dir: String
 
     static var repositoryRoot: String {
@@ -31,19 +34,23 @@ final class HAProxyCluster {
         for (k, v) in extra { gatewayEnv[k] = v }
         gateways = try (0..<3).map { _ in try GatewayHarness(extra: gatewayEnv) }
         dir = GatewayHarness.makeDirectory()
-        port = LoopbackPort.unused()
-        statsPort = LoopbackPort.unused()
+        let listener = try LoopbackSocket.bind(listening: 1024)
+        defer { close(listener.fd) }  // HAProxy holds its own copy
+        port = listener.port
+        statsSocket = dir + "/stats.sock"
         var env = [
-            "HAPROXY_BIND": "127.0.0.1:\(port)", "HAPROXY_STATS_BIND": "127.0.0.1:\(statsPort)",
+            "HAPROXY_BIND": "fd@0", "HAPROXY_STATS_BIND": "unix@" + statsSocket,
             "GW1_ADDR": "127.0.0.1:\(gateways[0].port)", "GW2_ADDR": "127.0.0.1:\(gateways[1].port)",
             "GW3_ADDR": "127.0.0.1:\(gateways[2].port)",
             "HAPROXY_RATE_LIMIT": "1000000", "HAPROXY_RATE_EXEMPT": "192.0.2.1/32",
         ]
         for (k, v) in haproxyExtra { env[k] = v }
         let config = ProcessInfo.processInfo.environment["TOTP_HAPROXY_CFG"] ?? Self.repositoryRoot + "/infra/haproxy/haproxy.cfg"
-        haproxy = try TestProcess(executable: "/usr/sbin/haproxy", arguments: ["-W", "-db", "-f", config], environment: env, directory: dir)
-        let up = TestProcess.waitUntil(timeout: 15) { [statsPort] in
-            Self.serverStates(statsPort: statsPort).filter { $0 == "UP" }.count == 3
+        haproxy = try TestProcess(
+            executable: "/usr/sbin/haproxy", arguments: ["-W", "-db", "-f", config], environment: env, directory: dir,
+            standardInput: listener.fd)
+        let up = TestProcess.waitUntil(timeout: 15) { [statsSocket] in
+            Self.serverStates(statsSocket: statsSocket).filter { $0 == "UP" }.count == 3
         }
         guard up else {
             throw NSError(domain: "HAProxyCluster", code: 1, userInfo: [NSLocalizedDescriptionKey: "HAProxy did not see 3 gateways UP: \(haproxy.stdout) \(haproxy.stderr)"])
@@ -58,16 +65,16 @@ final class HAProxyCluster {
     }
 
     /// The status column (UP, DOWN...) of each gateway in HAProxy's stats CSV.
-    static func serverStates(statsPort: Int) -> [String] {
+    static func serverStates(statsSocket: String) -> [String] {
         // curl: the stats page may come chunked, which RawHTTP does not decode.
-        let r = TestProcess.run("/usr/bin/curl", ["-fs", "--max-time", "2", "http://127.0.0.1:\(statsPort)/stats;csv"], timeout: 5)
+        let r = TestProcess.run("/usr/bin/curl", ["-fs", "--max-time", "2", "--unix-socket", statsSocket, "http://haproxy/stats;csv"], timeout: 5)
         return r.stdout.split(separator: "\n").compactMap { line in
             let f = line.split(separator: ",", omittingEmptySubsequences: false)
             return f.count > 17 && f[0] == "totp_gateways" && f[1].hasPrefix("gw") ? String(f[17]) : nil
         }
     }
 
-    func states() -> [String] { Self.serverStates(statsPort: statsPort) }
+    func states() -> [String] { Self.serverStates(statsSocket: statsSocket) }
 
     func code(_ label: String = "demo", token: String = GatewayHarness.botToken, source: String? = nil, timeout: TimeInterval = 5) -> RawHTTP.Response? {
         RawHTTP.get(port: port, "/code?label=\(label)", headers: ["Authorization": "Bearer \(token)"], source: source, timeout: timeout)
