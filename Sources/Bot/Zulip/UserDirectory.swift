@@ -59,6 +59,9 @@ final class UserDirectory: Sendable {
 
     init() {}
 
+    /// Whether a register answer with user lists has been seen.
+    var isLoaded: Bool { table.withLock { $0 != nil } }
+
     /// Replaces everything with register's lists. Returns false (and keeps nothing) when the
     /// answer carried none: the server ignored `realm_user`.
     @discardableResult
