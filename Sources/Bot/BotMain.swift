@@ -55,7 +55,7 @@ enum BotMain {
             StandardError.print("totp-bot: configuration has \(problems.count) problem(s):\n\(ConfigError(problems).description)")
             return 2
         }
-        print("configuration ok: site \(config.zulipSite), \(config.gatewayURLs.count) gateway URL(s), \(config.acl.count) ACL entries, lock \(config.lockFile)")
+        print("configuration ok: site \(config.zulipSite), \(config.gatewayURLs.count) gateway URL(s), \(config.acl.count) ACL entries, \(config.policies.count) access policies, lock \(config.lockFile)")
         if config.acl.isEmpty { StandardError.print("warning: the access list is empty: nobody will get a code (set BOT_ACL or BOT_ACL_FILE)") }
         return 0
     }

@@ -6,7 +6,8 @@ import CurlHTTP
 /// `bot_zulip_last_success_timestamp_seconds`, `bot_zulip_errors_total{kind}`,
 /// `bot_zulip_last_event_answer_timestamp_seconds`, `bot_zulip_event_poll_limit_seconds`,
 /// `bot_gateway_requests_total{instance,outcome}`, `bot_gateway_failovers_total`,
-/// `bot_dms_total{outcome}`, `bot_state_writable`, plus `process_*`. Also per gateway URL: `bot_gateway_attempts_total`
+/// `bot_dms_total{outcome}`, `bot_state_writable`, plus `process_*`. The access workflow adds
+/// `bot_access_pending_requests`, `bot_access_grants` and `bot_access_outbox_unsent`. Also per gateway URL: `bot_gateway_attempts_total`
 /// and `bot_gateway_circuit_open` (1 while that instance is skipped or being probed), and
 /// `bot_gateway_invalid_answers_total` (answers refused as unsound, see `GatewayCode.problem`).
 ///
@@ -63,6 +64,21 @@ final class BotMetrics: Sendable {
         stateWriteFailures = registry.counter(
             "bot_state_write_failures_total", help: "Writes of the leader's state file that failed (full disk, permissions).").labels()
         ProcessMetrics.register(in: registry)
+    }
+
+    /// The access workflow's state at scrape time: requests waiting for approval, running
+    /// grants, messages owed (a rising count means Zulip refuses or cannot be reached).
+    func attach(access store: LeaderStateStore) {
+        registry.gaugeFunction("bot_access_pending_requests", help: "Requests under an access policy waiting for approval.") {
+            [([], Double(store.current.access.requests.filter(\.isPending).count))]
+        }
+        registry.gaugeFunction("bot_access_grants", help: "Running grants (codes without a new approval until they end).") {
+            [([], Double(store.current.access.grants.count))]
+        }
+        registry.gaugeFunction(
+            "bot_access_outbox_unsent", help: "Messages of the access workflow (asks, codes, results, notices, notifications) not sent yet.") {
+            [([], Double(store.current.access.unsentCount))]
+        }
     }
 
     /// Exports the gateway client's own counters at scrape time.

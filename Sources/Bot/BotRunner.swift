@@ -29,7 +29,8 @@ enum BotRunner {
         let metrics = BotMetrics()
         logger.info("starting", [
             "version": .string(ProductVersion.current), "zulip_site": .string(config.zulipSite), "gateways": .int(config.gatewayURLs.count),
-            "acl_entries": .int(config.acl.count), "lock_file": .string(config.lockFile), "state_dir": .string(config.stateDir),
+            "acl_entries": .int(config.acl.count), "access_policies": .int(config.policies.count), "lock_file": .string(config.lockFile),
+            "state_dir": .string(config.stateDir),
         ])
         if config.acl.isEmpty {
             logger.warning("acl_empty", ["message": "the access list is empty: nobody will get a code; set BOT_ACL or BOT_ACL_FILE"])
@@ -54,6 +55,11 @@ enum BotRunner {
             logger.error("zulip_unauthorized", ["message": .string(credentialsMessage)])
             group.fail(ServiceFailure(code: 3, message: "totp-bot: " + credentialsMessage))
         }
+        // The configuration cannot work with this Zulip server (found out once connected): exit 2.
+        let configurationUnusable: @Sendable (String) -> Never = { message in
+            logger.error("configuration_unusable", ["message": .string(message)])
+            group.fail(ServiceFailure(code: 2, message: "totp-bot: " + message))
+        }
 
         CurlRuntime.initializeOnce()
         let zulip = ZulipClient(
@@ -74,16 +80,26 @@ enum BotRunner {
             try zulip.editMessage(id, content: text, timeout: timeout)
         }
         let directory = UserDirectory()
+        let groups = UserGroupDirectory()
+        // The access workflow (BOT_POLICY): who may do what now, codes worded once, its outbox.
+        let view = LiveAccessView(acl: config.acl, directory: directory, groups: groups)
+        let issuer = CodeIssuer(gateway: gateway, reuse: ReuseGuard(wallClock: { Logger.wallClock().seconds }))
+        let outbox = OutboxSender(zulip: zulip, store: store, issuer: issuer, view: view, editor: config.expiryEdit ? editor : nil,
+                                  editDelay: config.expiryEditDelay, mayAct: { leadership.mayAct() }, logger: logger,
+                                  credentialsRejected: credentialsRejected)
+        let access = AccessCoordinator(policies: config.policies, store: store, view: view, sender: outbox, zulip: zulip, logger: logger)
+        metrics.attach(access: store)
         let handler = DMHandler(
             // Checked before every reply is sent, besides the election's own monitoring.
             sender: ReplySender(zulip: zulip, store: store, deadline: config.replyDeadline, mayAct: { leadership.mayAct() }, logger: logger,
                                 credentialsRejected: credentialsRejected),
-            gateway: gateway, acl: config.acl, directory: directory,
+            gateway: gateway, issuer: issuer, access: access, view: view,
             limiter: UserRateLimiter(burst: config.userRateBurst, perMinute: config.userRatePerMinute),
             editor: config.expiryEdit ? editor : nil, editDelay: config.expiryEditDelay, metrics: metrics, logger: logger)
         let session = LeaderSession(
-            config: config, zulip: zulip, handler: handler, directory: directory, store: store, editor: editor, metrics: metrics,
-            logger: logger, leadership: leadership, credentialsRejected: credentialsRejected)
+            config: config, zulip: zulip, handler: handler, directory: directory, groups: groups, access: access, store: store,
+            editor: editor, metrics: metrics, logger: logger, leadership: leadership, credentialsRejected: credentialsRejected,
+            configurationUnusable: configurationUnusable)
 
         var services: [LifecycleService] = []
         if let listen = config.listen {

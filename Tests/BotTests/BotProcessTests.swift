@@ -73,12 +73,13 @@ final class BotProcessTests: BotProcessTestCase {
         XCTAssertFalse(bot.stderr.contains(ZulipEmulator.botKey))
         XCTAssertFalse(bot.stderr.contains(BotStack.gatewayToken))
 
-        // Registration used the right event types and narrow: DMs, and user changes (for the
-        // ACL's emails and to tell bots apart), with the users as they are now.
+        // Registration used the right event types and narrow: DMs, user changes (for the
+        // ACL's emails and to tell bots apart), group changes and reactions (issue 14), with
+        // the users and groups as they are now.
         let register = z.requests().first { $0["path"] as? String == "/api/v1/register" }
         let form = register?["form"] as? [String: Any]
-        XCTAssertEqual(form?["event_types"] as? String, #"["message","realm_user"]"#)
-        XCTAssertEqual(form?["fetch_event_types"] as? String, #"["message","realm_user"]"#)
+        XCTAssertEqual(form?["event_types"] as? String, #"["message","realm_user","user_group","reaction"]"#)
+        XCTAssertEqual(form?["fetch_event_types"] as? String, #"["message","realm_user","realm_user_groups"]"#)
         XCTAssertEqual(form?["narrow"] as? String, #"[["is","dm"]]"#)
         XCTAssertEqual(form?["apply_markdown"] as? String, "false")
 
@@ -92,7 +93,8 @@ final class BotProcessTests: BotProcessTestCase {
         }
         for line in ["bot_leader 1", "bot_leader_epoch 1", "bot_dms_total{outcome=\"code\"} 3", "bot_dms_total{outcome=\"not_available\"} 3",
                      "bot_gateway_failovers_total 0", "bot_gateway_requests_total{instance=\"\(stack.gatewayURL)\",outcome=\"success\"}",
-                     "bot_gateway_attempts_total{instance=\"\(stack.gatewayURL)\"} 3", "bot_gateway_circuit_open{instance=\"\(stack.gatewayURL)\"} 0",
+                     // Three codes, and Bob's `labels` (the gateway's GET /labels, issue 14).
+                     "bot_gateway_attempts_total{instance=\"\(stack.gatewayURL)\"} 4", "bot_gateway_circuit_open{instance=\"\(stack.gatewayURL)\"} 0",
                      "# TYPE bot_gateway_circuit_open gauge"] {
             XCTAssertTrue(metrics.contains(line), "missing \(line) in\n\(metrics)")
         }
@@ -473,7 +475,7 @@ final class BotProcessTests: BotProcessTestCase {
                      "GATEWAY_URLS", "GATEWAY_TOKEN", "GATEWAY_CA_FILE", "BOT_ACL", "BOT_ACL_FILE", "ALLOWED_SENDERS", "BOT_LOCK_FILE",
                      "BOT_STATE_DIR", "BOT_LISTEN", "BOT_CATCHUP_MAX_AGE", "BOT_EXPIRY_EDIT", "--healthcheck", "_FILE",
                      "ZULIP_ALLOW_INSECURE", "BOT_REPLY_DEADLINE_MS", "BOT_WATCHDOG_STALL_SECONDS", "BOT_USER_RATE_BURST",
-                     "BOT_GATEWAY_ATTEMPT_TIMEOUT_MS", "BOT_BACKOFF_MAX_MS", "BOT_LOG_LEVEL"] {
+                     "BOT_GATEWAY_ATTEMPT_TIMEOUT_MS", "BOT_BACKOFF_MAX_MS", "BOT_LOG_LEVEL", "BOT_POLICY", "BOT_POLICY_FILE", "approve <n>", "pending", "grants"] {
             XCTAssertTrue(help.stdout.contains(name), "--help does not mention \(name)")
         }
     }

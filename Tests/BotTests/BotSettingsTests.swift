@@ -51,7 +51,7 @@ final class BotSettingsTests: XCTestCase {
             if !row.defaultText.isEmpty { XCTAssertTrue(flat.contains("(default: \(row.defaultText))"), row.name) }
             for alias in row.aliases { XCTAssertTrue(help.contains(alias), alias) }
         }
-        XCTAssertTrue(flat.contains("NAME_FILE=/path: ZULIP_SITE, ZULIP_ORG_URL, ZULIP_EMAIL, ZULIP_BOT_EMAIL, ZULIP_API_KEY, ZULIP_BOT_TOKEN, GATEWAY_URLS, GATEWAY_TOKEN, BOT_ACL."), help)
+        XCTAssertTrue(flat.contains("NAME_FILE=/path: ZULIP_SITE, ZULIP_ORG_URL, ZULIP_EMAIL, ZULIP_BOT_EMAIL, ZULIP_API_KEY, ZULIP_BOT_TOKEN, GATEWAY_URLS, GATEWAY_TOKEN, BOT_ACL, BOT_POLICY."), help)
     }
 
     /// One environment file may serve both programs: every variable of the bot's that the

@@ -130,7 +130,19 @@ final class BotUnitTests: XCTestCase {
         XCTAssertEqual(BotCommand.parse("Labels"), .labels)
         XCTAssertEqual(BotCommand.parse("HELP"), .help)
         XCTAssertEqual(BotCommand.parse("code"), .help)
-        XCTAssertEqual(BotCommand.parse("code a b"), .unknown)
+        // The text after the label is the reason, as written (issue 14).
+        XCTAssertEqual(BotCommand.parse("code a b"), .code(label: "a", reason: "b"))
+        XCTAssertEqual(BotCommand.parse("code Prod  Deploy the `fix`\nnow "), .code(label: "prod", reason: "Deploy the `fix`\nnow"))
+        XCTAssertEqual(BotCommand.parse("approve 7"), .approve(number: 7))
+        XCTAssertEqual(BotCommand.parse("Approve #7"), .approve(number: 7))
+        XCTAssertEqual(BotCommand.parse("approve"), .approve(number: nil))
+        XCTAssertEqual(BotCommand.parse("approve seven"), .unknown)
+        XCTAssertEqual(BotCommand.parse("deny 7 Not during the Freeze"), .deny(number: 7, why: "Not during the Freeze"))
+        XCTAssertEqual(BotCommand.parse("deny 7"), .deny(number: 7, why: nil))
+        XCTAssertEqual(BotCommand.parse("deny no way"), .deny(number: nil, why: "no way"))
+        XCTAssertEqual(BotCommand.parse("pending"), .pending)
+        XCTAssertEqual(BotCommand.parse("GRANTS"), .grants)
+        XCTAssertEqual(BotCommand.parse("@**TOTP Bot** code x why"), .code(label: "x", reason: "why"))
         XCTAssertEqual(BotCommand.parse("hello"), .unknown)
         XCTAssertEqual(BotCommand.parse(""), .unknown)
     }
@@ -170,6 +182,18 @@ final class BotUnitTests: XCTestCase {
         XCTAssertEqual(plan.tooOld, 1)
         XCTAssertEqual(Set(plan.settled), [10, 11, 12, 13, 15, 17, 18])
         XCTAssertTrue(plan.inferredReplies.isEmpty)
+    }
+
+    /// The access workflow's own messages (an ask, an approved code) answer no DM: an in-doubt
+    /// request of the same person must not be paired with one (issue 14).
+    func testCatchUpDoesNotTakeTheOutboxsMessagesForReplies() {
+        let window = [dm(40, from: 5, partner: 5), dm(41, from: 1, partner: 5)]
+        let paired = CatchUpPlan(messages: window, botID: 1, now: 1010, maxAge: 120, replies: [:], sending: [40])
+        XCTAssertEqual(paired.inferredReplies, [40: 41], "without knowing 41, it pairs (the defect)")
+        let plan = CatchUpPlan(messages: window, botID: 1, now: 1010, maxAge: 120, replies: [:], sending: [40], sentOnItsOwn: [41])
+        XCTAssertEqual(plan.toAnswer.map(\.id), [40])
+        XCTAssertTrue(plan.inferredReplies.isEmpty)
+        XCTAssertEqual(plan.settled, [41])
     }
 
     /// The audit's case: alice 3031 (the watermark), alice 3032 sent before the reply to 3031,

@@ -55,6 +55,26 @@ final class GatewayClientTests: XCTestCase {
         if case .code(let c) = outcome { XCTAssertFalse("\(c)".contains("123456")) }
     }
 
+    /// `GET /labels` (issue 14), with the same failover: a 5xx moves on, a 4xx is the answer.
+    func testLabelsAreFetchedWithFailover() throws {
+        let list = #"{"labels":[{"label":"certus","algorithm":"SHA1","digits":6,"period":30},{"label":"gh","algorithm":"SHA256","digits":8,"period":60}],"instance":"gw-b"}"#
+        let a = try ScriptedHTTPServer(fallback: .json(503, #"{"error":"unavailable","message":"x"}"#))
+        let b = try ScriptedHTTPServer(fallback: .json(200, list))
+        defer { a.stop(); b.stop() }
+        let outcome = makeClient([a.baseURL, b.baseURL]).fetchLabels(requestID: "req-9")
+        XCTAssertEqual(outcome, .labels([GatewayLabel(label: "certus", algorithm: "SHA1", digits: 6, period: 30),
+                                         GatewayLabel(label: "gh", algorithm: "SHA256", digits: 8, period: 60)]))
+        XCTAssertEqual(b.requests.first?.path, "/labels")
+        XCTAssertEqual(b.requests.first?.header("authorization"), "Bearer \(token)")
+        let refusing = try ScriptedHTTPServer(fallback: .json(403, #"{"error":"forbidden","message":"x"}"#))
+        defer { refusing.stop() }
+        XCTAssertEqual(makeClient([refusing.baseURL]).fetchLabels(requestID: "r"), .refused(status: 403, error: "forbidden"))
+        let junk = try ScriptedHTTPServer(fallback: .json(200, #"{"codes":[]}"#))
+        defer { junk.stop() }
+        guard case .unavailable(let reason) = makeClient([junk.baseURL]).fetchLabels(requestID: "r") else { return XCTFail("not unavailable") }
+        XCTAssertTrue(reason.contains("not a label list"), reason)
+    }
+
     func testFirstInstanceDownSecondAnswers() throws {
         let refusing = try ReservedPort()
         defer { refusing.close() }

@@ -94,6 +94,40 @@ final class GatewayAppTests: XCTestCase {
         XCTAssertEqual(a.body, b.body)
     }
 
+    /// `GET /labels`: what the token may request, with parameters and never a seed or a code;
+    /// refused like `/code`.
+    func testLabelsListWhatTheTokenMayRequest() throws {
+        let (app, sink) = try makeApp(env: ["TOTP_SEED_GH": "otpauth://totp/GitHub:x?secret=\(seed)&algorithm=SHA256&digits=8&period=60"])
+        let all = app.handle(request("/labels", headers: [("X-Request-ID", "l-1")]))
+        XCTAssertEqual(all.status, 200)
+        XCTAssertEqual(String(decoding: all.body, as: UTF8.self),
+            #"{"labels":[{"label":"demo","algorithm":"SHA1","digits":6,"period":30},{"label":"gh","algorithm":"SHA256","digits":8,"period":60},"#
+            + #"{"label":"rfc","algorithm":"SHA1","digits":8,"period":30}],"instance":"gw-a"}"#)
+        XCTAssertEqual(header(all, "X-Request-ID"), "l-1")
+        XCTAssertEqual(header(all, "Cache-Control"), "no-store")
+        let limited = json(app.handle(request("/labels", token: "limited-secret-4Tz8Bm2Qw6Yc9Fv")))
+        XCTAssertEqual((limited["labels"] as? [[String: Any]])?.compactMap { $0["label"] as? String }, ["demo"])
+        for (r, status) in [(request("/labels", token: nil), 401), (request("/labels", token: "wrong"), 401),
+                            (request("/labels", token: nil, headers: [("Authorization", "Basic eDp5")]), 401)] {
+            let answer = app.handle(r)
+            XCTAssertEqual(answer.status, status)
+            XCTAssertEqual(json(answer)["error"] as? String, "unauthorized")
+            XCTAssertNotNil(header(answer, "WWW-Authenticate"))
+        }
+        XCTAssertFalse(sink.captured.joined().contains(seed), "no seed anywhere")
+        // A token whose labels this gateway does not have: 403, as /code would answer.
+        let (other, _) = try makeApp(env: ["GATEWAY_TOKENS": "bot:bot-secret-7Hq2Xv9Lm4Rt8Kw3:nosuch"])
+        let refused = other.handle(request("/labels"))
+        XCTAssertEqual(refused.status, 403)
+        XCTAssertEqual(json(refused)["error"] as? String, "forbidden")
+        // Without tokens, only the insecure demo mode lists anything.
+        let (open, _) = try makeApp(env: ["GATEWAY_TOKENS": "", "GATEWAY_INSECURE_NO_AUTH": "1"])
+        XCTAssertEqual(open.handle(request("/labels", token: nil)).status, 200)
+        let (closed, _) = try makeApp(env: ["GATEWAY_TOKENS": ""])
+        XCTAssertEqual(closed.handle(request("/labels", token: nil)).status, 401)
+        XCTAssertTrue(app.metrics.registry.render().contains(#"gateway_requests_total{route="/labels",status="200"} 2"#))
+    }
+
     func testRateLimitWithRetryAfter() throws {
         let (app, _) = try makeApp(rate: "2/min")
         XCTAssertEqual(app.handle(request("/code?label=rfc")).status, 200)
@@ -311,7 +345,7 @@ final class GatewayAppTests: XCTestCase {
             # HELP gateway_audit_write_failures_total Audit lines that could not be written; each one's request got 503 and no code.
             # TYPE gateway_audit_write_failures_total counter
             gateway_audit_write_failures_total 0
-            # HELP gateway_auth_failures_total Refused /code (and token-protected /metrics) requests by reason.
+            # HELP gateway_auth_failures_total Refused /code and /labels (and token-protected /metrics) requests by reason.
             # TYPE gateway_auth_failures_total counter
             gateway_auth_failures_total{reason="invalid_token"} 1
             # HELP gateway_build_info Build information; value is always 1.
@@ -353,6 +387,7 @@ final class GatewayAppTests: XCTestCase {
             gateway_requests_total{route="/code",status="200"} 1
             gateway_requests_total{route="/code",status="401"} 1
             gateway_requests_total{route="/healthz",status="200"} 1
+            gateway_requests_total{route="/labels",status="200"} 0
             gateway_requests_total{route="/metrics",status="200"} 0
             # HELP gateway_seeds_loaded Seeds in the active configuration.
             # TYPE gateway_seeds_loaded gauge

@@ -13,6 +13,11 @@ final class HAProxyClusterTests: XCTestCase {
             XCTAssertEqual(r?.status, 404, "\(target) is not public")
             XCTAssertNotNil(r?.header("X-Request-ID"), "refusals are tagged too")
         }
+        // GET /labels is API too (issue 14): what the token may request, through HAProxy.
+        let labels = RawHTTP.get(port: cluster.port, "/labels", headers: ["Authorization": "Bearer \(GatewayHarness.botToken)"])
+        XCTAssertEqual(labels?.status, 200)
+        XCTAssertTrue((labels?.bodyText ?? "").contains(#""label":"demo""#))
+        XCTAssertEqual(RawHTTP.get(port: cluster.port, "/labels")?.status, 401)
         // The gateways still answer their checks and scrapes on the internal addresses.
         XCTAssertEqual(RawHTTP.get(port: cluster.gateways[0].port, "/metrics")?.status, 200)
         XCTAssertEqual(cluster.states(), ["UP", "UP", "UP"])

@@ -80,6 +80,15 @@ KNOWN_PARAMS = {
     ("GET", "/users/me"): set(),
     ("GET", "/user_groups"): {"include_deactivated_groups"},
     ("GET", "/server_settings"): set(),
+    ("GET", "/messages/{message_id}"): {"apply_markdown"},
+    ("POST", "/messages/{message_id}/reactions"): {"emoji_name", "emoji_code", "reaction_type"},
+    ("DELETE", "/messages/{message_id}/reactions"): {"emoji_name", "emoji_code", "reaction_type"},
+}
+# The unicode emoji the emulator knows by name (the real server knows 3,308): name -> code.
+EMOJI = {
+    "+1": "1f44d", "thumbs_up": "1f44d", "like": "1f44d", "-1": "1f44e", "thumbs_down": "1f44e",
+    "tada": "1f389", "octopus": "1f419", "heart": "2764", "smile": "1f604", "check": "2714",
+    "cross_mark": "274c", "eyes": "1f440",
 }
 
 
@@ -253,6 +262,9 @@ class Config:
         self.event_id_gaps = not args.no_event_id_gaps
         self.edit_time_limit = args.edit_time_limit
         self.realm_name = args.realm_name
+        # Whether register hands bots `realm_user_groups` (a server that does not is emulated
+        # with false: the bot must then refuse configurations naming groups).
+        self.user_groups = not args.no_user_groups
 
     def public(self):
         return {
@@ -266,6 +278,7 @@ class Config:
             "enforce_rate_limit": self.enforce_rate_limit,
             "event_id_gaps": self.event_id_gaps,
             "edit_time_limit": self.edit_time_limit,
+            "user_groups": self.user_groups,
         }
 
 
@@ -372,6 +385,8 @@ class State:
             self.hold_seconds = None  # None: until the client closes the connection
             self.forbid_edits = False
             self.window = {}  # user id -> [window start, count]
+            self.groups = {}  # id -> custom user group (the system groups are computed)
+            self.next_group_id = 17  # after the 8 system groups (9-16)
             self.bot_id = self.create_user(self.bot_email, self.bot_name, api_key=self.bot_key,
                                            is_bot=True)["id"]
         with self.log_lock:
@@ -521,6 +536,109 @@ class State:
             groups.append(group)
         return groups
 
+    # ---- user groups -------------------------------------------------------------------
+
+    def group_dict(self, group, active_only=True):
+        """The spec's `UserGroup` for a custom group. Register leaves deactivated users out of
+        the member lists, although they stay members (real server: NOTES.md)."""
+        fl = self.config.feature_level
+        members = sorted(m for m in group["members"]
+                         if not active_only or self.users.get(m, {}).get("is_active", False))
+        out = {"id": group["id"], "name": group["name"], "description": group["description"],
+               "members": members, "direct_subgroup_ids": sorted(group["subgroups"]),
+               "is_system_group": False}
+        # The fields of the feature level, as system_groups has them (settings: role:everyone).
+        if fl >= 290:
+            out["deactivated"] = False
+        if fl >= 292:
+            out.update(creator_id=None, date_created=None)
+        for key, since in [("can_mention_group", 191), ("can_manage_group", 283), ("can_join_group", 301),
+                           ("can_add_members_group", 305), ("can_leave_group", 308),
+                           ("can_remove_members_group", 324)]:
+            if fl >= since:
+                out[key] = 9 + 6
+        return out
+
+    def custom_groups(self):
+        return [self.group_dict(g) for g in sorted(self.groups.values(), key=lambda g: g["id"])]
+
+    def group_ref(self, ref):
+        """A custom group by id or name (case-insensitively in ASCII)."""
+        if isinstance(ref, int) and not isinstance(ref, bool):
+            return self.groups.get(ref)
+        if isinstance(ref, str):
+            for g in self.groups.values():
+                if ascii_lower(g["name"]) == ascii_lower(ref):
+                    return g
+        return None
+
+    def send_user_group_event(self, event):
+        """`user_group` events go to every queue that asked for them. Caller holds the lock."""
+        for q in list(self.queues.values()):
+            if not q.closed and q.wants("user_group"):
+                q.add_event(event, self.config.event_id_gaps)
+        self.cond.notify_all()
+
+    def create_group(self, name, members, subgroups=(), description=""):
+        group = {"id": self.next_group_id, "name": name, "description": description,
+                 "members": set(members), "subgroups": set(subgroups)}
+        self.next_group_id += 1
+        self.groups[group["id"]] = group
+        self.send_user_group_event({"type": "user_group", "op": "add",
+                                    "group": self.group_dict(group, active_only=False)})
+        return group
+
+    def change_members(self, group, add=(), remove=()):
+        added = sorted(set(add) - group["members"])
+        removed = sorted(set(remove) & group["members"])
+        group["members"].update(added)
+        group["members"].difference_update(removed)
+        if added:
+            self.send_user_group_event({"type": "user_group", "op": "add_members",
+                                        "group_id": group["id"], "user_ids": added})
+        if removed:
+            self.send_user_group_event({"type": "user_group", "op": "remove_members",
+                                        "group_id": group["id"], "user_ids": removed})
+        return added, removed
+
+    # ---- reactions ---------------------------------------------------------------------
+
+    def react(self, user, msg, emoji_name, add):
+        """Add or remove `user`'s reaction and tell every queue that can see the message.
+        Caller holds the lock; raises ApiError as the real server does."""
+        code = EMOJI.get(emoji_name)
+        if code is None:
+            raise ApiError(400, f"Emoji '{emoji_name}' does not exist")
+        existing = [r for r in msg["reactions"]
+                    if r["user_id"] == user["id"] and r["emoji_code"] == code]
+        if add and existing:
+            raise ApiError(400, "Reaction already exists.", "REACTION_ALREADY_EXISTS")
+        if not add and not existing:
+            raise ApiError(400, "Reaction doesn't exist.", "REACTION_DOES_NOT_EXIST")
+        if add:
+            msg["reactions"].append({"user_id": user["id"], "emoji_name": emoji_name,
+                                     "emoji_code": code, "reaction_type": "unicode_emoji"})
+        else:
+            msg["reactions"].remove(existing[0])
+            emoji_name = existing[0]["emoji_name"]
+        event = {"type": "reaction", "op": "add" if add else "remove", "user_id": user["id"],
+                 "user": {"user_id": user["id"], "email": user["email"],
+                          "full_name": user["full_name"]},
+                 "message_id": msg["id"], "emoji_name": emoji_name, "emoji_code": code,
+                 "reaction_type": "unicode_emoji"}
+        for q in list(self.queues.values()):
+            if not q.closed and q.wants("reaction") and self.can_see(msg, q.user_id):
+                q.add_event(event, self.config.event_id_gaps)
+        self.cond.notify_all()
+
+    def render_reactions(self, msg):
+        out = []
+        for r in msg["reactions"]:
+            u = self.users[r["user_id"]]
+            out.append(dict(r, user={"id": u["id"], "email": u["email"],
+                                     "full_name": u["full_name"], "is_mirror_dummy": False}))
+        return out
+
     # ---- streams -----------------------------------------------------------------------
 
     def ensure_stream(self, name, subscribers):
@@ -577,6 +695,11 @@ class State:
             return user_id in msg["participants"]
         return user_id in self.streams[msg["stream"].lower()]["subscribers"]
 
+    def can_read(self, msg, user_id):
+        """GET /messages: every emulated stream is public, so its history is readable by all
+        (events still go to subscribers only)."""
+        return msg["type"] == "stream" or self.can_see(msg, user_id)
+
     def render_message(self, msg, apply_markdown, client_gravatar, for_user=None,
                        with_flags=False):
         sender = self.users[msg["sender_id"]]
@@ -591,7 +714,7 @@ class State:
             "content": msg["rendered"] if apply_markdown else msg["content"],
             "content_type": "text/html" if apply_markdown else "text/x-markdown",
             "is_me_message": msg["content"].startswith("/me "),
-            "reactions": [],
+            "reactions": self.render_reactions(msg),
             "submessages": [],
             "recipient_id": msg["recipient_id"],
             "timestamp": msg["timestamp"],
@@ -642,6 +765,7 @@ class State:
             "edit_history": [],
             "read_by_sender": read_by_sender,
             "extra_flags": {},
+            "reactions": [],
         }
         self.next_message_id += 1
         if mtype == "private":
@@ -904,6 +1028,13 @@ class Api:
         if m and method == "PATCH":
             return (lambda user, params: self.update_message(user, params, m.group(1)),
                     "/messages/{message_id}")
+        if m and method == "GET":
+            return (lambda user, params: self.get_message(user, params, m.group(1)),
+                    "/messages/{message_id}")
+        m = re.fullmatch(r"/messages/([^/]+)/reactions", path)
+        if m and method in ("POST", "DELETE"):
+            return (lambda user, params: self.reaction(user, params, m.group(1), method == "POST"),
+                    "/messages/{message_id}/reactions")
         return None, None
 
     def success(self, template_key, params, **fields):
@@ -975,7 +1106,8 @@ class Api:
         if user["is_bot"]:
             raise ApiError(400, "This endpoint does not accept bot requests.")
         parse_bool_param(params, "include_deactivated_groups", False)
-        return self.success(("GET", "/user_groups"), params, user_groups=self.s.system_groups())
+        return self.success(("GET", "/user_groups"), params,
+                            user_groups=self.s.system_groups() + self.s.custom_groups())
 
     def register(self, user, params):
         s, c = self.s, self.s.config
@@ -1036,6 +1168,9 @@ class Api:
                     "can_create_private_streams": True, "can_create_web_public_streams": False,
                     "can_subscribe_other_users": True, "can_invite_others_to_realm": True,
                 })
+            if (fetch is None or "realm_user_groups" in fetch) and c.user_groups:
+                # Bots may fetch these here although GET /user_groups refuses them.
+                body["realm_user_groups"] = s.system_groups() + s.custom_groups()
             if fetch is None or "realm" in fetch:
                 body.update({
                     "realm_name": c.realm_name,
@@ -1052,9 +1187,6 @@ class Api:
                     body["max_topic_length"] = MAX_TOPIC_LENGTH
                 if c.feature_level >= 74:
                     body["event_queue_longpoll_timeout_seconds"] = c.longpoll_timeout
-            if fetch is None or "realm_user_groups" in fetch:
-                # Bots may fetch these here although GET /user_groups refuses them.
-                body["realm_user_groups"] = s.system_groups()
             s.queues[q.id] = q
         return self.success(("POST", "/register"), params, **body)
 
@@ -1155,7 +1287,7 @@ class Api:
             for term in terms:
                 pred = s.fetch_term_predicate(term, me)
                 preds.append((pred, term["negated"]))
-            matching = [m for m in s.messages if s.can_see(m, me)
+            matching = [m for m in s.messages if s.can_read(m, me)
                         and all(bool(p(m)) != neg for p, neg in preds)]
             anchored_left = anchored_right = False
             if use_first_unread or anchor_raw == "first_unread":
@@ -1280,6 +1412,33 @@ class Api:
         if "new_visibility_policy" in msg and c.feature_level >= 218:
             extra["automatic_new_visibility_policy"] = msg["new_visibility_policy"]
         return self.success(("POST", "/messages"), params, id=msg["id"], **extra)
+
+    def get_message(self, user, params, raw_id):
+        s = self.s
+        if not re.fullmatch(r"[0-9]+", raw_id):
+            raise ApiError(400, "Invalid message(s)")
+        apply_markdown = parse_bool_param(params, "apply_markdown", True)
+        with s.lock:
+            msg = s.messages_by_id.get(int(raw_id))
+            if msg is None or not s.can_read(msg, user["id"]):
+                raise ApiError(400, "Invalid message(s)")
+            rendered = s.render_message(msg, apply_markdown, True, user["id"], with_flags=True)
+            return self.success(("GET", "/messages/{message_id}"), params, message=rendered,
+                                raw_content=msg["content"])
+
+    def reaction(self, user, params, raw_id, add):
+        s = self.s
+        if not re.fullmatch(r"[0-9]+", raw_id):
+            raise ApiError(400, "Invalid message(s)")
+        if "emoji_name" not in params:
+            raise missing("emoji_name")
+        template = ("POST" if add else "DELETE", "/messages/{message_id}/reactions")
+        with s.lock:
+            msg = s.messages_by_id.get(int(raw_id))
+            if msg is None or not s.can_see(msg, user["id"]):
+                raise ApiError(400, "Invalid message(s)")
+            s.react(user, msg, params["emoji_name"], add)
+        return self.success(template, params)
 
     def update_message(self, user, params, raw_id):
         s, c = self.s, self.s.config
@@ -1717,6 +1876,83 @@ class Handler(DispatchingHandler):
                                       content=content, client=client)
         return 200, {"id": msg["id"]}
 
+    def control_get_groups(self, payload, query):
+        s = self.state
+        with s.lock:
+            return 200, {"groups": [s.group_dict(g, active_only=False)
+                                    for g in sorted(s.groups.values(), key=lambda g: g["id"])]}
+
+    def users_of(self, refs, what):
+        s = self.state
+        if not isinstance(refs, list):
+            raise ControlError(f"{what} must be a list of emails or user ids")
+        users = []
+        for ref in refs:
+            user = s.user_ref(ref)
+            if user is None:
+                raise ControlError(f"{what}: unknown user {ref!r}")
+            users.append(user["id"])
+        return users
+
+    @staticmethod
+    def required_name(payload):
+        name = payload.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise ControlError("name (string) is required")
+        return name
+
+    def control_post_groups(self, payload, query):
+        s = self.state
+        name = self.required_name(payload)
+        with s.lock:
+            if s.group_ref(name) is not None or name.startswith("role:"):
+                raise ControlError(f"a group named {name!r} exists")
+            members = self.users_of(payload.get("members", []), "members")
+            subgroups = []
+            for ref in payload.get("subgroups", []):
+                group = s.group_ref(ref)
+                if group is None:
+                    raise ControlError(f"subgroups: unknown group {ref!r}")
+                subgroups.append(group["id"])
+            group = s.create_group(name, members, subgroups, str(payload.get("description", "")))
+            return 200, s.group_dict(group, active_only=False)
+
+    def control_post_group_members(self, payload, query):
+        s = self.state
+        with s.lock:
+            group = s.group_ref(payload.get("group"))
+            if group is None:
+                raise ControlError("'group' must name an existing group (POST /control/groups first)")
+            added, removed = s.change_members(group, self.users_of(payload.get("add", []), "add"),
+                                              self.users_of(payload.get("remove", []), "remove"))
+            return 200, {"id": group["id"], "added": added, "removed": removed,
+                         "members": sorted(group["members"])}
+
+    def control_post_react(self, payload, query):
+        s = self.state
+        with s.lock:
+            user = s.user_ref(payload.get("from"))
+            if user is None:
+                raise ControlError("'from' must name an existing user")
+            msg = s.messages_by_id.get(payload.get("message_id"))
+            if msg is None or not s.can_see(msg, user["id"]):
+                raise ControlError("message_id must be a message 'from' can see")
+            emoji = payload.get("emoji_name", "+1")
+            try:
+                s.react(user, msg, emoji, not payload.get("remove", False))
+            except ApiError as err:
+                raise ControlError(err.msg)
+            return 200, {"message_id": msg["id"], "reactions": s.render_reactions(msg)}
+
+    def control_post_streams(self, payload, query):
+        s = self.state
+        name = self.required_name(payload)
+        with s.lock:
+            subscribers = self.users_of(payload.get("subscribers", []), "subscribers")
+            stream = s.ensure_stream(name, subscribers)
+            return 200, {"id": stream["id"], "name": stream["name"],
+                         "subscribers": sorted(stream["subscribers"])}
+
     def control_post_edit(self, payload, query):
         s = self.state
         with s.lock:
@@ -1755,6 +1991,8 @@ class Handler(DispatchingHandler):
                     "client": m["client"],
                     "recipient_id": m["recipient_id"],
                     "edited": bool(m["edit_history"]),
+                    "reactions": [{"user_id": r["user_id"], "emoji_name": r["emoji_name"]}
+                                  for r in m["reactions"]],
                     "edit_history": [{"prev_content": e["prev_content"],
                                       "timestamp": e["timestamp"], "user_id": e["user_id"]}
                                      for e in m["edit_history"]],
@@ -1845,7 +2083,7 @@ class Handler(DispatchingHandler):
             for key, value in payload.items():
                 if key in numeric and isinstance(value, (int, float)) and not isinstance(value, bool):
                     setattr(c, key, numeric[key](value))
-                elif key in ("enforce_rate_limit", "event_id_gaps") and isinstance(value, bool):
+                elif key in ("enforce_rate_limit", "event_id_gaps", "user_groups") and isinstance(value, bool):
                     setattr(c, key, value)
                 else:
                     raise ControlError(f"unknown or invalid config key {key!r}")
@@ -1958,6 +2196,8 @@ def main(argv=None):
                     help="make event ids consecutive (default: occasional gaps, as allowed)")
     ap.add_argument("--edit-time-limit", type=float, default=0,
                     help="seconds after sending during which edits are allowed (0 = no limit)")
+    ap.add_argument("--no-user-groups", action="store_true",
+                    help="leave realm_user_groups out of register (a server that gives bots no groups)")
     ap.add_argument("--max-connections", type=int, default=64)
     ap.add_argument("--request-log", help="append one JSON line per /api/v1 request here")
     args = ap.parse_args(argv)

@@ -34,10 +34,13 @@ struct CatchUpPlan: Sendable {
     /// `watermark`: messages at or below it are settled; in `legacy` mode they only claim
     /// their reply.
     /// `noReply`: requests settled on purpose without a reply (counted as answered).
+    /// `sentOnItsOwn`: bot messages that answer no DM (the access workflow's asks, codes,
+    /// results): never taken for the reply to one.
     init(messages: [ZulipMessage], botID: Int, now: Int64, maxAge: Int, replies: [Int: Int], sending: Set<Int>,
-         noReply: Set<Int> = [], legacy: Bool = false, taken: Set<Int> = [], busy: Set<Int> = [], watermark: Int? = nil) {
+         noReply: Set<Int> = [], legacy: Bool = false, taken: Set<Int> = [], busy: Set<Int> = [], watermark: Int? = nil,
+         sentOnItsOwn: Set<Int> = []) {
         let mark = watermark ?? Int.min
-        let claimed = Set(replies.values)
+        let claimed = Set(replies.values).union(sentOnItsOwn)
         // Bot messages in each 1:1 conversation that answer nothing known, oldest first.
         var unclaimed: [Int: [Int]] = [:]
         var requests: [ZulipMessage] = []

@@ -43,6 +43,8 @@ final class LeaderSession: Sendable {
         var lastBeat: ContinuousClock.Instant? = nil
         /// How each ACL email resolved when last logged.
         var aclReported: [String: AccessList.EmailResolution]? = nil
+        /// Whether each group the configuration names was found, when last logged.
+        var groupsReported: [String: Bool]? = nil
         /// DMs not answered because the state could not be saved, by id.
         var parked: [Int: ZulipMessage] = [:]
         /// The context of the newest queue, for answering parked DMs.
@@ -65,27 +67,35 @@ final class LeaderSession: Sendable {
     private let zulip: ZulipClient
     private let handler: DMHandler
     private let directory: UserDirectory
+    private let groups: UserGroupDirectory
+    private let access: AccessCoordinator
     private let store: LeaderStateStore
     private let editor: ExpiryEditor?
     private let metrics: BotMetrics
     private let logger: Logger
     private let credentialsRejected: @Sendable () -> Never
+    /// Ends the process (2): the configuration cannot work with this Zulip server.
+    private let configurationUnusable: @Sendable (String) -> Never
     private let leadership: LeadershipDriver
     private let tracking = Mutex(Tracking())
     private let dispatcher = MessageDispatcher(maxConcurrent: LeaderSession.maxConcurrentReplies)
 
-    init(config: BotConfiguration, zulip: ZulipClient, handler: DMHandler, directory: UserDirectory, store: LeaderStateStore,
-         editor: ExpiryEditor?, metrics: BotMetrics, logger: Logger, leadership: LeadershipDriver,
-         credentialsRejected: @escaping @Sendable () -> Never) {
+    init(config: BotConfiguration, zulip: ZulipClient, handler: DMHandler, directory: UserDirectory, groups: UserGroupDirectory,
+         access: AccessCoordinator, store: LeaderStateStore, editor: ExpiryEditor?, metrics: BotMetrics, logger: Logger,
+         leadership: LeadershipDriver, credentialsRejected: @escaping @Sendable () -> Never,
+         configurationUnusable: @escaping @Sendable (String) -> Never) {
         self.config = config
         self.zulip = zulip
         self.handler = handler
         self.directory = directory
+        self.groups = groups
+        self.access = access
         self.store = store
         self.editor = editor
         self.metrics = metrics
         self.logger = logger
         self.credentialsRejected = credentialsRejected
+        self.configurationUnusable = configurationUnusable
         self.leadership = leadership
     }
 
@@ -111,6 +121,8 @@ final class LeaderSession: Sendable {
         // failure is the store's to log, and the retry loop's to mend.
         try? store.claim(epoch: epoch)
         NamedThread.detach(name: "state-retry") { [self] in retryStateWrites() }
+        // The access workflow's outbox: timeouts, grant ends and the messages owed.
+        NamedThread.detach(name: "access") { [access, leadership] in access.run(while: { leadership.isServing }) }
         let saved = store.current
         tracking.withLock { $0.progress = MessageProgress(watermark: saved.lastMessageID) }
         // The silence an alert measures starts with the leadership, not at the epoch.
@@ -139,6 +151,7 @@ final class LeaderSession: Sendable {
                     "message": "register returned no realm_users, so no ACL email can be matched to a user and bots cannot be told apart; only numeric ACL entries grant codes",
                 ])
             }
+            loadGroups(queue)
             reportACL()
             // The saved watermark is judged once, against the first queue: later ones only
             // meet this leader's own, which never passes a message it saw.
@@ -146,6 +159,9 @@ final class LeaderSession: Sendable {
                 firstQueue = false
                 guard checkSavedWatermark(queue, ctx, &backoff) else { return }
             }
+            // Before catch-up: what a previous leader left in doubt is settled (so its messages
+            // are known as the bot's own), and votes by reaction made meanwhile are read.
+            access.prepare(ctx)
             // Registered first, then caught up: nothing sent in between can slip through.
             if watermark == nil {
                 guard initialiseWatermark(queue, ctx, &backoff) else { return }
@@ -250,7 +266,23 @@ final class LeaderSession: Sendable {
                     if event.type == "realm_user" {
                         // Before any message after it is handed out: a sender's new email or
                         // a new bot is known by the time their next DM is judged.
-                        if directory.apply(event) { reportACL() }
+                        if directory.apply(event) {
+                            reportACL()
+                            // A deactivated user gets nothing more: requests, grants, votes.
+                            access.accessChanged()
+                        }
+                        continue
+                    }
+                    if event.type == "user_group" {
+                        // A member removed from a group loses what it gave at once.
+                        if groups.apply(event) {
+                            reportGroups()
+                            access.accessChanged()
+                        }
+                        continue
+                    }
+                    if event.type == "reaction" {
+                        access.reaction(event)
                         continue
                     }
                     guard event.type == "message", var message = event.message else { continue }
@@ -324,6 +356,44 @@ final class LeaderSession: Sendable {
         metrics.aclUnresolved.set(Double(now.values.filter { if case .user = $0 { false } else { true } }.count))
     }
 
+    /// Register's groups. A configuration that names groups (`@name` in BOT_ACL or BOT_POLICY)
+    /// cannot work without them: the bot says so and exits 2. Otherwise their absence is noted.
+    private func loadGroups(_ queue: ZulipQueue) {
+        let needed = !config.acl.groups.isEmpty || config.policies.namesGroups
+        guard groups.load(queue) else {
+            if needed {
+                configurationUnusable(
+                    "the Zulip server gave the bot no user groups (POST /register returned no realm_user_groups), but BOT_ACL or BOT_POLICY name groups (@name); name people (emails or user ids) instead, or use a Zulip server that lists groups to bots")
+            }
+            logger.info("user_groups_unavailable", ["message": "register returned no realm_user_groups; the configuration names no group, so none is needed"])
+            return
+        }
+        reportGroups()
+    }
+
+    /// Logs each group the configuration names whose existence is new or changed: a name
+    /// that matches no group (or two) grants and approves nothing.
+    private func reportGroups() {
+        let named = Set(config.acl.groups + config.policies.principals.compactMap { if case .group(let n) = $0 { n } else { nil } })
+        var now: [String: Bool] = [:]
+        for name in named { now[name] = groups.members(of: name) != nil }
+        let changed = tracking.withLock { t -> [(String, Bool)] in
+            let before = t.groupsReported ?? [:]
+            t.groupsReported = now
+            return now.filter { before[$0.key] != $0.value }.sorted { $0.key < $1.key }
+        }
+        for (name, found) in changed {
+            if found {
+                logger.info("group_resolved", ["group": .string(name), "members": .int(groups.members(of: name)?.count ?? 0)])
+            } else {
+                logger.warning("group_unresolved", [
+                    "group": .string(name),
+                    "message": "no Zulip user group (or more than one) has this name, so it grants and approves nothing; check the name in BOT_ACL / BOT_POLICY",
+                ])
+            }
+        }
+    }
+
     /// DMs after the watermark, each answered once if young enough (see `CatchUpPlan`); also
     /// retries replies that failed.
     private func catchUp(_ ctx: DMHandler.Session, _ backoff: inout Backoff) -> Bool {
@@ -350,7 +420,7 @@ final class LeaderSession: Sendable {
         let plan = CatchUpPlan(
             messages: fetched, botID: ctx.botID, now: Logger.wallClock().seconds, maxAge: config.catchUpMaxAge,
             replies: saved.replies, sending: saved.sending, noReply: saved.noReply, legacy: saved.legacy, taken: taken, busy: busy,
-            watermark: start)
+            watermark: start, sentOnItsOwn: saved.access.sentMessageIDs)
         logger.info("catch_up", [
             "from": .int(start), "fetched": .int(fetched.count), "to_answer": .int(plan.toAnswer.count),
             "already_answered": .int(plan.alreadyAnswered), "too_old": .int(plan.tooOld), "in_progress": .int(taken.count),
@@ -377,6 +447,10 @@ final class LeaderSession: Sendable {
         if message.sender_id == ctx.botID {
             // The bot's own message. With a local_id it is the echo of a reply: proof that the
             // reply exists even if its POST got no answer.
+            if let localID, let key = OutboxSender.key(fromLocalID: localID) {
+                // The echo of an outbox message: sent, even if its POST got no answer.
+                persist { $0.access.recordEcho(key, messageID: message.id) }
+            }
             if let localID, let requestID = ReplySender.requestID(fromLocalID: localID) {
                 persist { if $0.replies[requestID] == nil { $0.recordReply(to: requestID, replyID: message.id) } }
                 let wasFailed = tracking.withLock { $0.progress.failed.contains(requestID) }
@@ -519,7 +593,10 @@ final class LeaderSession: Sendable {
     /// Waits until the messages being answered (if any) are done.
     @discardableResult
     func waitForInFlight(timeout: Duration) -> Bool {
-        dispatcher.waitUntilIdle(timeout: timeout)
+        let deadline = ContinuousClock.now + timeout
+        let replies = dispatcher.waitUntilIdle(timeout: timeout)
+        // A message of the access workflow being sent finishes too (or is settled next time).
+        return access.waitUntilIdle(timeout: max(.zero, deadline - .now)) && replies
     }
 
     /// Deletes a queue (a shutdown step, after `stopTakingEvents`).

@@ -22,6 +22,14 @@ enum ReplyFormatter {
         return text
     }
 
+    /// The current code already went to someone else in this step: the next one, and when it
+    /// starts (a verifier accepts each code once).
+    static func reusedCode(next: String, label: String, startsIn: Int, startsAt: Int64, validUntil: Int64) -> String {
+        "`\(next)` for \(label) — the current code was already handed to someone else in this time step, and a code "
+            + "works only once, so this is the next one: it starts in \(startsIn) s (at \(utcTime(startsAt)) UTC) "
+            + "and is valid until \(utcTime(validUntil)) UTC."
+    }
+
     /// The edit applied once the code's window has ended.
     static func expired(label: String) -> String {
         "~~code~~ for \(label) expired. Send `code \(label)` for a fresh one."
@@ -44,10 +52,27 @@ enum ReplyFormatter {
         }
     }
 
+    /// `labels` with the gateway's list (or the ACL's), each label's policy noted.
+    static func labelList(_ labels: [(String, AccessPolicy?)]) -> String {
+        guard !labels.isEmpty else { return "No label you may request is served right now. Ask an administrator." }
+        let items = labels.map { label, policy -> String in
+            var notes: [String] = []
+            if let policy, policy.needsApproval {
+                notes.append(policy.approvals == 1 ? "needs an approval" : "needs \(policy.approvals) approvals")
+            }
+            if policy?.reasonRequired == true { notes.append("needs a reason") }
+            return "`\(label)`" + (notes.isEmpty ? "" : " (" + notes.joined(separator: ", ") + ")")
+        }
+        return "You may request: " + items.joined(separator: ", ") + ". Send `code <label> [reason]`."
+    }
+
     static let help = """
         I hand out TOTP codes. Commands (DM me, case does not matter):
-        - `code <label>`: the current code for that label
+        - `code <label> [reason]`: the current code for that label (some labels need an approval first: then you get a request number, and the code once it is approved)
         - `labels`: the labels you may request
+        - `grants`: your approvals still running and when they end
+        - `pending`: the requests waiting for your approval
+        - `approve <n>`, `deny <n> [why]`: decide a request (or react :+1: / :-1: to my message asking you)
         - `help`: this text
         """
 

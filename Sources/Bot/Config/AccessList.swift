@@ -3,10 +3,13 @@ import TOTP
 import TextSupport
 
 /// Who may request which label. Entries are `who:labels`, `who` being an email address
-/// (compared case-insensitively in ASCII only: U+212A KELVIN SIGN is not `k`) or a numeric Zulip
-/// user id, `labels` being `*` or a comma list. An empty list grants nothing. Senders are judged
-/// by user id: an email entry counts for a sender only when the caller vouches that the address
-/// is that sender's own (`UserDirectory.emails(of:)`), never by the email a message carries.
+/// (compared case-insensitively in ASCII only: U+212A KELVIN SIGN is not `k`), a numeric Zulip
+/// user id or a Zulip user group (`@name`, folded likewise; a name with a colon, such as
+/// `@role:members`, needs the `who = labels` form), `labels` being `*` or a comma list. An empty
+/// list grants nothing. Senders are judged by user id: an email entry counts for a sender only
+/// when the caller vouches that the address is that sender's own (`UserDirectory.emails(of:)`),
+/// a group entry only for the groups the caller says the sender is in now
+/// (`UserGroupDirectory.names(containing:)`), never by what a message carries.
 ///
 /// ```swift
 /// let acl = try AccessList.parse("alice@example.com:*;42:certus,github", source: "BOT_ACL")
@@ -22,14 +25,18 @@ struct AccessList: Sendable, Equatable {
 
     private(set) var byEmail: [String: Grant] = [:]
     private(set) var byID: [Int: Grant] = [:]
+    private(set) var byGroup: [String: Grant] = [:]
 
     init() {}
 
-    var isEmpty: Bool { byEmail.isEmpty && byID.isEmpty }
-    var count: Int { byEmail.count + byID.count }
+    var isEmpty: Bool { byEmail.isEmpty && byID.isEmpty && byGroup.isEmpty }
+    var count: Int { byEmail.count + byID.count + byGroup.count }
 
     /// The email entries, folded, sorted.
     var emails: [String] { byEmail.keys.sorted() }
+
+    /// The group entries' names, folded, sorted.
+    var groups: [String] { byGroup.keys.sorted() }
 
     /// Parses entries separated by `;` or newlines. `#` starts a comment line. Besides
     /// `who:labels`, `who = labels` is accepted (the form of the compose secret example).
@@ -67,7 +74,8 @@ struct AccessList: Sendable, Equatable {
     private struct EntryError: Error { let message: String }
 
     private mutating func add(entry: String) throws(EntryError) {
-        // `=` first: an email never contains one, while `:` separates in the main form.
+        // `=` first: an email or a group name never contains one, while `:` separates in the
+        // main form.
         let separator: Character = entry.contains("=") ? "=" : ":"
         guard let index = entry.firstIndex(of: separator) else {
             throw EntryError(message: "entry '\(Self.printable(entry))' has no ':'; write who:labels, e.g. alice@example.com:certus,github or 42:*")
@@ -96,13 +104,17 @@ struct AccessList: Sendable, Equatable {
     }
 
     private mutating func add(who: String, grant: Grant) throws(EntryError) {
-        if !who.isEmpty, who.allSatisfy(\.isNumber), let id = Int(who) {
+        if who.hasPrefix("@") {
+            let name = String(who.dropFirst()).trimmingCharacters(in: " \t")
+            guard !name.isEmpty else { throw EntryError(message: "'@' must be followed by a Zulip user group's name, e.g. @ops-leads:certus") }
+            byGroup[name.asciiLowercased] = Self.merge(byGroup[name.asciiLowercased], grant)
+        } else if !who.isEmpty, who.allSatisfy(\.isNumber), let id = Int(who) {
             byID[id] = Self.merge(byID[id], grant)
         } else if who.contains("@"), !who.contains(where: { $0 == " " || $0 == "\t" }) {
             let key = who.asciiLowercased
             byEmail[key] = Self.merge(byEmail[key], grant)
         } else {
-            throw EntryError(message: "sender '\(Self.printable(who))' is neither an email address nor a numeric Zulip user id")
+            throw EntryError(message: "sender '\(Self.printable(who))' is neither an email address, a numeric Zulip user id nor @group")
         }
     }
 
@@ -114,19 +126,23 @@ struct AccessList: Sendable, Equatable {
         }
     }
 
-    /// What this sender may read: the union of the id entry and the entries of `emails`, the
-    /// addresses known to be the sender's own (ASCII-folded or not: folded here).
-    func grant(userID: Int, emails: [String]) -> Grant? {
+    /// What this sender may read: the union of the id entry, the entries of `emails`, the
+    /// addresses known to be the sender's own, and of `groups`, the groups the sender is in now
+    /// (ASCII-folded or not: folded here).
+    func grant(userID: Int, emails: [String], groups: Set<String> = []) -> Grant? {
         var result = byID[userID]
         for email in emails {
             if let g = byEmail[email.asciiLowercased] { result = Self.merge(result, g) }
+        }
+        for group in groups {
+            if let g = byGroup[group.asciiLowercased] { result = Self.merge(result, g) }
         }
         return result
     }
 
     /// Whether the sender may read `label` (already lower-cased by `SeedLabel`).
-    func allows(userID: Int, emails: [String], label: String) -> Bool {
-        switch grant(userID: userID, emails: emails) {
+    func allows(userID: Int, emails: [String], groups: Set<String> = [], label: String) -> Bool {
+        switch grant(userID: userID, emails: emails, groups: groups) {
         case nil: false
         case .all?: true
         case .labels(let set)?: set.contains(label)

@@ -28,6 +28,8 @@ struct BotConfiguration: Sendable, CustomStringConvertible {
     /// leader stops feeding systemd's watchdog.
     var watchdogStall: Duration
     var acl: AccessList
+    /// `BOT_POLICY` / `BOT_POLICY_FILE`: approvals, grants and notifications per label.
+    var policies = AccessPolicies()
     var lockFile: String
     var stateDir: String
     var listen: ListenAddress?
@@ -119,6 +121,10 @@ struct BotConfiguration: Sendable, CustomStringConvertible {
         if let senders = reader.optional(S.allowedSenders) {
             do { try acl.addAllowedSenders(senders, source: S.allowedSenders.info.name) } catch { reader.record(error) }
         }
+        var policies = AccessPolicies()
+        if let text = reader.sourced(S.policy) {
+            do { policies = try AccessPolicies.parse(text.value, source: text.source) } catch { reader.record(error) }
+        }
 
         let stateDir = reader.value(S.stateDir)
         let lockFile = reader.optional(S.lockFile) ?? stateDir + "/leader.lock"
@@ -126,7 +132,7 @@ struct BotConfiguration: Sendable, CustomStringConvertible {
             reader.record(ConfigProblem(source: "BOT_LOCK_FILE", message: "must not be the watermark file \(lockFile); pick another name"))
         }
 
-        let config = BotConfiguration(
+        var config = BotConfiguration(
             zulipSite: normalizeSite(site ?? ""), zulipEmail: email ?? "", zulipAPIKey: key ?? "", zulipCAFile: zulipCA,
             gatewayURLs: urls, gatewayToken: token ?? "", gatewayCAFile: gatewayCA,
             gatewayAttemptTimeout: reader.value(S.attemptTimeout), gatewayDeadline: reader.value(S.gatewayDeadline),
@@ -137,6 +143,7 @@ struct BotConfiguration: Sendable, CustomStringConvertible {
             backoffInitial: reader.value(S.backoffInitial), backoffMax: reader.value(S.backoffMax),
             userRateBurst: reader.value(S.userRateBurst), userRatePerMinute: reader.value(S.userRatePerMinute),
             logLevel: reader.value(S.logLevel))
+        config.policies = policies
         if !reader.problems.isEmpty { throw ConfigError(reader.problems) }
         return config
     }

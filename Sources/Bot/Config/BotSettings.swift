@@ -36,7 +36,9 @@ enum BotSettings {
     // MARK: Access
 
     static let acl = Setting.text("BOT_ACL", kind: .custom("access list"), documented: "empty",
-        help: "\"alice@example.com:*;bob@example.com:certus,github;42:demo\": sender (email, case-insensitive in ASCII only, or Zulip user id) : * or a comma list of labels; an email grants the one active account that has it now; BOT_ACL_FILE takes one entry per line (# comments; \"who = labels\" too)")
+        help: "\"alice@example.com:*;bob@example.com:certus,github;42:demo;@ops:prod\": sender (email, case-insensitive in ASCII only, Zulip user id, or @group: its members now) : * or a comma list of labels; an email grants the one active account that has it now; BOT_ACL_FILE takes one entry per line (# comments; \"who = labels\" too, needed for a group name with a colon)")
+    static let policy = Setting.text("BOT_POLICY", kind: .custom("access policies"), documented: "none",
+        help: "approvals per label, one line per label or * (lines also split by ;): \"prod: approvers=@ops-leads,carol@example.com approvals=2 reason=required grant=30m timeout=10m notify=stream:security/codes\"; approvers: emails, user ids, @groups; approvals: distinct approvers needed, never the requester (default 1); reason: required|optional; grant: how long an approval covers further codes (default 0: one code); timeout: when an unanswered request expires (default 10m); notify: stream:NAME/TOPIC or dm:@group,email announces each code handed out, never the code; \"label:\" alone exempts a label from *; a label without a policy is handed out at once; BOT_POLICY_FILE takes one policy per line (# comments), mistakes name the line")
     static let allowedSenders = Setting.text("ALLOWED_SENDERS", file: false,
         help: "the original project's comma-separated senders, each granted *")
     static let userRateBurst = Setting.count("BOT_USER_RATE_BURST", default: 5, range: 1...1000, file: false,
@@ -49,7 +51,7 @@ enum BotSettings {
     static let lockFile = Setting.path("BOT_LOCK_FILE", documented: "$BOT_STATE_DIR/leader.lock",
         help: "flock()ed by every bot: the holder leads, the others wait and take over at once when it dies; elects one leader per host (or per shared file system whose flock works across clients); $BOT_STATE_DIR/leader.lock is locked too")
     static let stateDir = Setting.path("BOT_STATE_DIR", default: "/var/lib/totp-bot",
-        help: "watermark.json: the watermark, the replies above it, sends in doubt, pending expiry edits, the leader's epoch")
+        help: "watermark.json: the watermark, the replies above it, sends in doubt, pending expiry edits, the access workflow's requests, votes, grants and messages owed, the leader's epoch")
     static let catchUpMaxAge = Setting.seconds("BOT_CATCHUP_MAX_AGE", default: 120, range: 0...86400, file: false,
         help: "after a takeover, a lost queue or a failed reply, DMs after the watermark younger than this many seconds are answered, each once")
 
@@ -80,7 +82,7 @@ enum BotSettings {
             .init("ZULIP", [zuliprc, site, email, apiKey, zulipCA, allowInsecure]),
             .init("GATEWAYS", [gatewayURLs, gatewayToken, gatewayCA, attemptTimeout, gatewayDeadline],
                 note: "Up to 4 DMs are answered at once, each user's in order; while every gateway's circuit is open one request probes and the rest fail at once."),
-            .init("ACCESS", [acl, allowedSenders, userRateBurst, userRatePerMinute],
+            .init("ACCESS", [acl, policy, allowedSenders, userRateBurst, userRatePerMinute],
                 note: "An empty access list gives nobody a code (the bot says so at start). Other bots' messages are never answered."),
             .init("LEADER ELECTION AND STATE", [lockFile, stateDir, catchUpMaxAge],
                 note: "A leader whose lock file is deleted or replaced stops and exits 1 (restart it as a standby); across hosts use one shared lock service instead (see README)."),

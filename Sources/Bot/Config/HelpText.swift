@@ -16,9 +16,17 @@ enum HelpText {
           totp-bot --version | --help
 
         COMMANDS (DM the bot; case-insensitive)
-          code <label>     the current code, the seconds it stays valid, and the next code when
-                           fewer than 5 s remain; the reply is edited once the code has expired
-          labels           the labels you may request
+          code <label> [reason]  the current code, the seconds it stays valid, and the next code
+                           when fewer than 5 s remain; the reply is edited once the code has
+                           expired. Under a policy with approvers the reply gives a request
+                           number and whom it waits for; the code follows once approved. When
+                           another person got the current code in this time step, the reply
+                           gives the next one and the second it starts (a code works once)
+          approve <n> / deny <n> [why]  decide a request you were asked about (or react
+                           :+1: / :-1: to the bot's message asking you)
+          pending          the requests waiting for your approval
+          grants           your approvals still running and when they end
+          labels           the labels you may request (and which need approval)
           help             the commands
           Only 1:1 DMs get codes. Group DMs get a hint when the bot is mentioned; stream messages
           are ignored. A label you may not read and one that does not exist get the same answer.

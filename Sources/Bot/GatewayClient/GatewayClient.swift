@@ -61,9 +61,33 @@ public final class GatewayClient: Sendable {
     /// `GET {base}/code?label=<label>[&next=1]`, trying instances until one answers or the
     /// overall deadline passes. Blocks for at most about `overallDeadline`.
     public func fetchCode(label: String, next: Bool, requestID: String) -> GatewayOutcome {
+        let path = "/code?label=" + FormEncoding.percentEncode(label) + (next ? "&next=1" : "")
+        switch fetch(path: path, requestID: requestID, judge: { codeVerdict($0, label: label) }) {
+        case .answered(let outcome): return outcome
+        case .unavailable(let reason): return .unavailable(reason: reason)
+        }
+    }
+
+    /// `GET {base}/labels`: the labels the bot's token may request, with their parameters;
+    /// failover and deadlines as for codes.
+    public func fetchLabels(requestID: String) -> GatewayLabelsOutcome {
+        switch fetch(path: "/labels", requestID: requestID, judge: labelsVerdict) {
+        case .answered(let outcome): return outcome
+        case .unavailable(let reason): return .unavailable(reason: reason)
+        }
+    }
+
+    /// How a fetch across the instances ended.
+    private enum Fetched<Answer> {
+        case answered(Answer)
+        case unavailable(String)
+    }
+
+    /// `GET {base}{path}` on one instance after another (round robin, circuit breakers,
+    /// failover) until `judge` accepts an answer or the overall deadline passes.
+    private func fetch<Answer>(path: String, requestID: String, judge: (HTTPClientResponse) -> Verdict<Answer>) -> Fetched<Answer> {
         let started = now()
         let deadline = started + configuration.overallDeadline
-        let path = "/code?label=" + FormEncoding.percentEncode(label) + (next ? "&next=1" : "")
         let start = board.withLock { $0.takeRoundRobinStart() }
         var tried = Set<Int>()
         var probeUsed = false
@@ -104,19 +128,25 @@ public final class GatewayClient: Sendable {
             request.caFile = configuration.caFile
             request.userAgent = configuration.userAgent
 
-            let verdict = attempt(request, label: label)
+            let verdict: Verdict<Answer>
+            do {
+                verdict = judge(try http.perform(request))
+            } catch {
+                // 1 unsupported protocol, 3 malformed URL, 43 header refused by HTTPClient.validate.
+                verdict = [1, 3, 43].contains(error.curlCode) ? .unusable("\(error.kind): \(error.message)") : .failed("\(error.kind): \(error.message)")
+            }
             switch verdict {
-            case .answered(let outcome):
+            case .answered(let answer):
                 let reopened = board.withLock { $0.recordSuccess(index) }
                 if reopened {
                     logger?.info("gateway_circuit_closed", ["url": .string(baseURLs[index]), "request_id": .string(requestID)])
                 }
-                return outcome
+                return .answered(answer)
             case .unusable(let problem):
                 // Our request, not the instance, is at fault (bad URL or token): every instance
                 // would refuse it the same way, so stop without opening any circuit.
                 logger?.error("gateway_request_invalid", ["url": .string(baseURLs[index]), "problem": .string(problem)])
-                return .unavailable(reason: "\(baseURLs[index]): \(problem); check the gateway URL and token configuration")
+                return .unavailable("\(baseURLs[index]): \(problem); check the gateway URL and token configuration")
             case .failed(let problem), .invalid(let problem):
                 let invalid = if case .invalid = verdict { true } else { false }
                 let opened = board.withLock { $0.recordFailure(index, now: now(), invalidAnswer: invalid) }
@@ -144,32 +174,23 @@ public final class GatewayClient: Sendable {
         }
         let reason = problems.isEmpty ? "no gateway instance configured" : problems.joined(separator: "; ")
         logger?.error("gateway_unavailable", ["attempts": .int(tried.count), "request_id": .string(requestID)])
-        return .unavailable(reason: reason)
+        return .unavailable(reason)
     }
 
     /// How one attempt ended: an answer to return, or a reason to try the next instance.
-    private enum Verdict {
-        /// The instance gave an answer (a code or a 4xx): stop here.
-        case answered(GatewayOutcome)
+    private enum Verdict<Answer> {
+        /// The instance gave an answer (a code, a list or a 4xx): stop here.
+        case answered(Answer)
         /// The instance could not answer: try another.
         case failed(String)
         /// The request could not even be sent (malformed URL or header).
         case unusable(String)
-        /// A 200 whose code, label or times are not sound (`GatewayCode.problem`): try another.
+        /// A 200 whose content is not sound (`GatewayCode.problem`): try another.
         case invalid(String)
     }
 
-    private func attempt(_ request: HTTPClientRequest, label: String) -> Verdict {
-        let response: HTTPClientResponse
-        do {
-            response = try http.perform(request)
-        } catch {
-            // 1 unsupported protocol, 3 malformed URL, 43 header refused by HTTPClient.validate.
-            if [1, 3, 43].contains(error.curlCode) { return .unusable("\(error.kind): \(error.message)") }
-            return .failed("\(error.kind): \(error.message)")
-        }
-        switch response.status {
-        case 200:
+    private func codeVerdict(_ response: HTTPClientResponse, label: String) -> Verdict<GatewayOutcome> {
+        verdict(response, refused: { .refused(status: $0, error: $1) }) {
             guard let wire = try? JSONDecoder().decode(GatewayCodeWire.self, from: Data(response.body)) else {
                 return .failed("status 200 with a body that is not a code")
             }
@@ -177,12 +198,31 @@ public final class GatewayClient: Sendable {
                 return .invalid("status 200 with an unsound code answer: \(problem)")
             }
             return .answered(.code(wire.value))
-        case 400..<500:
-            let error = (try? JSONDecoder().decode(GatewayErrorWire.self, from: Data(response.body)))?.error
-            return .answered(.refused(status: response.status, error: error ?? "http_\(response.status)"))
-        default:
-            // 5xx (502/503/504 from HAProxy, 500 from the gateway) and anything unexpected.
-            return .failed("status \(response.status)")
         }
+    }
+
+    private func labelsVerdict(_ response: HTTPClientResponse) -> Verdict<GatewayLabelsOutcome> {
+        verdict(response, refused: { .refused(status: $0, error: $1) }) {
+            guard let wire = try? JSONDecoder().decode(GatewayLabelsWire.self, from: Data(response.body)) else {
+                return .failed("status 200 with a body that is not a label list")
+            }
+            return .answered(.labels(wire.labels))
+        }
+    }
+
+    /// A 200 is judged by `ok`; a 4xx is the gateway's answer (`refused`), never retried; 5xx
+    /// (502/503/504 from HAProxy, 500 from the gateway) and anything unexpected: another instance.
+    private func verdict<Answer>(_ response: HTTPClientResponse, refused: (Int, String) -> Answer,
+                                 ok: () -> Verdict<Answer>) -> Verdict<Answer> {
+        switch response.status {
+        case 200: ok()
+        case 400..<500: .answered(refused(response.status, Self.errorName(response)))
+        default: .failed("status \(response.status)")
+        }
+    }
+
+    /// The JSON `error` field of a refusal, or `http_<status>`.
+    private static func errorName(_ response: HTTPClientResponse) -> String {
+        (try? JSONDecoder().decode(GatewayErrorWire.self, from: Data(response.body)))?.error ?? "http_\(response.status)"
     }
 }

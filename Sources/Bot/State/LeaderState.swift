@@ -14,6 +14,9 @@ import FoundationEssentials
 /// - `noReply`: requests above the watermark settled on purpose without a reply (a rate-limited
 ///   user who was already told when to come back). Catch-up treats them as answered.
 /// - `pendingEdits`: expiry edits still to do.
+/// - `access`: the access workflow (`AccessWorkflow`): requests under a policy and their votes,
+///   running grants, and the messages owed (asks, codes, results, notices, notifications), so
+///   that whoever leads next finishes them exactly once.
 /// - `epoch`: the election epoch of the leader that wrote it (`LeaderStateStore` refuses to
 ///   write over a newer one).
 ///
@@ -28,6 +31,7 @@ struct LeaderState: Sendable, Equatable {
     var sending: Set<Int> = []
     var noReply: Set<Int> = []
     var pendingEdits: [PendingEdit] = []
+    var access = AccessWorkflow()
     var epoch: Int? = nil
     /// Read from a file of a version that kept only the watermark: which requests after it were
     /// answered is unknown, so catch-up falls back to pairing replies in order.
@@ -57,6 +61,8 @@ struct LeaderState: Sendable, Equatable {
     mutating func recordReply(to requestID: Int, replyID: Int) {
         replies[requestID] = replyID
         sending.remove(requestID)
+        // In the same write: a notification waiting for this reply (its code) may go.
+        access.replyRecorded(to: requestID)
         prune()
     }
 
@@ -67,6 +73,7 @@ struct LeaderState: Sendable, Equatable {
         replies = replies.filter { $0.value > mark }
         sending = sending.filter { $0 > mark }
         noReply = noReply.filter { $0 > mark }
+        access.prune(watermark: mark)
     }
 
     // MARK: - watermark.json
@@ -79,6 +86,7 @@ struct LeaderState: Sendable, Equatable {
         var sending: [Int]?
         var no_reply: [Int]?
         var pending_edits: [PendingEdit]?
+        var access: AccessWorkflow?
         var epoch: Int?
     }
 
@@ -88,7 +96,8 @@ struct LeaderState: Sendable, Equatable {
         let wire = Wire(
             last_message_id: lastMessageID, updated_at: now,
             replies: Dictionary(uniqueKeysWithValues: replies.map { (String($0.key), $0.value) }),
-            sending: sending.sorted(), no_reply: noReply.sorted(), pending_edits: pendingEdits, epoch: epoch)
+            sending: sending.sorted(), no_reply: noReply.sorted(), pending_edits: pendingEdits,
+            access: access.isBlank ? nil : access, epoch: epoch)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         guard let data = try? encoder.encode(wire) else { return nil }
@@ -109,6 +118,7 @@ struct LeaderState: Sendable, Equatable {
         state.noReply = Set(wire.no_reply ?? [])
         state.epoch = wire.epoch
         state.pendingEdits = wire.pending_edits ?? []
+        state.access = wire.access ?? AccessWorkflow()
         state.legacy = wire.replies == nil
         return state
     }

@@ -124,10 +124,14 @@ final class LeaderStateStore: Sendable {
     /// `keepOnFailure` is false: a promise made before acting (a send is starting, a request
     /// is settled without a reply) must not survive when the act will not happen.
     func update(keepOnFailure: Bool = true, _ change: (inout LeaderState) -> Void) throws(WriteFailure) {
+        var unchanged = false
         let result = state.withLock { (s: inout LeaderState) -> WriteFailure? in
             var next = s
             change(&next)
-            guard next != s else { return nil }
+            guard next != s else {
+                unchanged = true
+                return nil
+            }
             if let mine = next.epoch, let theirs = Self.epoch(at: path), theirs > mine {
                 return WriteFailure(kind: .superseded, description:
                     "\(path) was written by the leader of epoch \(theirs), newer than this one's (\(mine)): another bot leads now")
@@ -135,12 +139,16 @@ final class LeaderStateStore: Sendable {
             // Without a watermark there is nothing a next leader could use yet.
             guard let bytes = next.encoded(now: Logger.wallClock().seconds) else {
                 s = next
+                unchanged = true
                 return nil
             }
             let failed = write(bytes)
             if failed == nil || keepOnFailure { s = next }
             return failed
         }
+        // Nothing written says nothing about whether writes work (a tick that changed nothing,
+        // a state without a watermark yet, must not end a failing stretch).
+        if unchanged { return }
         record(result)
         guard let result else { return }
         if result.kind == WriteFailure.Kind.superseded { onSuperseded(result.description) }

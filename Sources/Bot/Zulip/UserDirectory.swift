@@ -25,6 +25,8 @@ final class UserDirectory: Sendable {
         var deliveryEmail: String?
         var isBot: Bool
         var isActive: Bool
+        /// The name Zulip shows (for the bot's messages about this user).
+        var fullName: String? = nil
 
         /// Both addresses, folded, without repeats.
         var foldedEmails: [String] {
@@ -57,6 +59,9 @@ final class UserDirectory: Sendable {
 
     init() {}
 
+    /// Whether a register answer with user lists has been seen.
+    var isLoaded: Bool { table.withLock { $0 != nil } }
+
     /// Replaces everything with register's lists. Returns false (and keeps nothing) when the
     /// answer carried none: the server ignored `realm_user`.
     @discardableResult
@@ -66,9 +71,11 @@ final class UserDirectory: Sendable {
             return false
         }
         var t = Table()
-        for u in active { t.set(u.user_id, Entry(email: u.email, deliveryEmail: u.delivery_email, isBot: u.is_bot, isActive: true)) }
+        for u in active {
+            t.set(u.user_id, Entry(email: u.email, deliveryEmail: u.delivery_email, isBot: u.is_bot, isActive: true, fullName: u.full_name))
+        }
         for u in queue.realm_non_active_users ?? [] {
-            t.set(u.user_id, Entry(email: u.email, deliveryEmail: u.delivery_email, isBot: u.is_bot, isActive: false))
+            t.set(u.user_id, Entry(email: u.email, deliveryEmail: u.delivery_email, isBot: u.is_bot, isActive: false, fullName: u.full_name))
         }
         // System bots (Notification Bot, Welcome Bot...) of the server, not of the realm.
         for u in queue.cross_realm_bots ?? [] {
@@ -90,7 +97,8 @@ final class UserDirectory: Sendable {
             switch op {
             case "add":
                 entry = Entry(email: person.email ?? old?.email ?? "", deliveryEmail: person.delivery_email ?? old?.deliveryEmail,
-                              isBot: person.is_bot ?? old?.isBot ?? false, isActive: person.is_active ?? true)
+                              isBot: person.is_bot ?? old?.isBot ?? false, isActive: person.is_active ?? true,
+                              fullName: person.full_name ?? old?.fullName)
             case "remove":
                 guard let old else { return false }
                 entry = old
@@ -101,6 +109,7 @@ final class UserDirectory: Sendable {
                 if let e = person.new_email { entry.email = e }
                 if let d = person.delivery_email { entry.deliveryEmail = d }
                 if let a = person.is_active { entry.isActive = a }
+                if let n = person.full_name { entry.fullName = n }
             default:
                 return false
             }
@@ -114,6 +123,14 @@ final class UserDirectory: Sendable {
 
     /// Whether `id` is a bot account (nil: not known).
     func isBot(_ id: Int) -> Bool? { entry(id)?.isBot }
+
+    /// Whether `id` is a known, active, human account: the only kind that gets codes, approves
+    /// or is told anything. Unknown users (no register lists) count as active humans, as the
+    /// ACL's numeric entries do.
+    func isActiveHuman(_ id: Int) -> Bool {
+        guard let entry = entry(id) else { return !isLoaded }
+        return entry.isActive && !entry.isBot
+    }
 
     /// The folded addresses that are `id`'s own: the user is active and no other active
     /// account claims the address. Empty for an unknown user.

@@ -1,4 +1,5 @@
 import FoundationEssentials
+import Platform
 import CurlHTTP
 import TextSupport
 
@@ -50,13 +51,14 @@ final class ZulipClient: Sendable {
     /// servers ignore an unknown operand and would deliver every message).
     static func dmOperand(featureLevel: Int) -> String { featureLevel >= 177 ? "dm" : "private" }
 
-    /// `POST /register` for DM message events (the narrow filters only `message` events) and
-    /// user changes, raw Markdown content; the answer carries the newest message id and the
-    /// users, the starting point the events apply to.
+    /// `POST /register` for DM message events (the narrow filters only `message` events), user
+    /// and user group changes and reactions (votes on the bot's asks), raw Markdown content;
+    /// the answer carries the newest message id, the users and the groups, the starting point
+    /// the events apply to. Groups come only from here: `GET /user_groups` refuses bots.
     func register(featureLevel: Int) throws(ZulipError) -> ZulipQueue {
         try call("POST", "/register", [
-            ("event_types", #"["message","realm_user"]"#),
-            ("fetch_event_types", #"["message","realm_user"]"#),
+            ("event_types", #"["message","realm_user","user_group","reaction"]"#),
+            ("fetch_event_types", #"["message","realm_user","realm_user_groups"]"#),
             ("narrow", #"[["is",""# + Self.dmOperand(featureLevel: featureLevel) + #""]]"#),
             ("apply_markdown", "false"),
         ])
@@ -120,6 +122,45 @@ final class ZulipClient: Sendable {
         if let queueID, let localID { params += [("queue_id", queueID), ("local_id", localID)] }
         let sent: ZulipSentMessage = try call("POST", "/messages", params)
         return sent.id
+    }
+
+    /// Sends a message to a stream topic; returns the new message id (local echo as for DMs).
+    func sendStream(_ stream: String, topic: String, content: String, queueID: String? = nil, localID: String? = nil)
+        throws(ZulipError) -> Int
+    {
+        var to = ""
+        JSONText.appendString(stream, to: &to)
+        var params: [(String, String)] = [("type", "stream"), ("to", to), ("topic", topic), ("content", content)]
+        if let queueID, let localID { params += [("queue_id", queueID), ("local_id", localID)] }
+        let sent: ZulipSentMessage = try call("POST", "/messages", params)
+        return sent.id
+    }
+
+    /// One message, raw Markdown, with its reactions (`GET /messages/{id}`, FL 120).
+    func message(_ id: Int) throws(ZulipError) -> ZulipMessage {
+        let answer: ZulipSingleMessage = try call("GET", "/messages/\(id)", [("apply_markdown", "false")])
+        return answer.message
+    }
+
+    /// The `count` newest messages of one conversation, oldest first, raw Markdown: the DMs
+    /// between the bot and `users`, or a stream topic. Where the bot looks for a message it may
+    /// have sent before its answer was lost.
+    func conversation(users: [Int], stream: String?, topic: String?, count: Int, featureLevel: Int) throws(ZulipError) -> [ZulipMessage] {
+        var narrow = "["
+        if let stream, let topic {
+            var s = "", t = ""
+            JSONText.appendString(stream, to: &s)
+            JSONText.appendString(topic, to: &t)
+            narrow += #"{"operator":"stream","operand":"# + s + #"},{"operator":"topic","operand":"# + t + "}"
+        } else {
+            let op = featureLevel >= 177 ? "dm" : "pm-with"
+            narrow += #"{"operator":""# + op + #"","operand":["# + users.map(String.init).joined(separator: ",") + "]}"
+        }
+        narrow += "]"
+        let page: ZulipMessagePage = try call("GET", "/messages", [
+            ("anchor", "newest"), ("num_before", String(count)), ("num_after", "0"), ("narrow", narrow), ("apply_markdown", "false"),
+        ])
+        return page.messages
     }
 
     func editMessage(_ id: Int, content: String, timeout: Duration? = nil) throws(ZulipError) {

@@ -1,5 +1,5 @@
-/// One event from `GET /events`: a `message`, a `realm_user` change, a `heartbeat`, or another
-/// type the bot ignores.
+/// One event from `GET /events`: a `message`, a `realm_user` change, a `user_group` change, a
+/// `reaction`, a `heartbeat`, or another type the bot ignores.
 ///
 /// ```swift
 /// for event in batch.events { lastEventID = max(lastEventID, event.id) }
@@ -14,12 +14,28 @@ struct ZulipEvent: Decodable, Sendable {
     /// `realm_user` events: `add`, `update` or `remove`, and whom they are about.
     var op: String? = nil
     var person: ZulipPersonChange? = nil
+    /// `user_group` events: the group (`add`), or its id and what changed (`update`:
+    /// `data`; `add_members`/`remove_members`: `user_ids`; `add_subgroups`/`remove_subgroups`:
+    /// `direct_subgroup_ids`; `remove`).
+    var group: ZulipUserGroup? = nil
+    var group_id: Int? = nil
+    var user_ids: [Int]? = nil
+    var direct_subgroup_ids: [Int]? = nil
+    var data: ZulipUserGroupChange? = nil
+    /// `reaction` events (`op` add or remove): who reacted to which message with what.
+    var message_id: Int? = nil
+    var user_id: Int? = nil
+    var emoji_name: String? = nil
+    var emoji_code: String? = nil
+    var reaction_type: String? = nil
 }
 
 extension ZulipEvent {
     /// Zulip's JSON field names.
     private enum CodingKeys: String, CodingKey {
         case id, type, message, flags, local_message_id, op, person
+        case group, group_id, user_ids, direct_subgroup_ids, data
+        case message_id, user_id, emoji_name, emoji_code, reaction_type
     }
 
     init(from decoder: any Decoder) throws {
@@ -33,6 +49,16 @@ extension ZulipEvent {
         // Leniently: an event shape this bot does not know must not fail the whole batch (the
         // poll would be retried forever); the directory is rebuilt at every register anyway.
         person = try? c.decodeIfPresent(ZulipPersonChange.self, forKey: .person)
+        group = try? c.decodeIfPresent(ZulipUserGroup.self, forKey: .group)
+        group_id = try? c.decodeIfPresent(Int.self, forKey: .group_id)
+        user_ids = try? c.decodeIfPresent([Int].self, forKey: .user_ids)
+        direct_subgroup_ids = try? c.decodeIfPresent([Int].self, forKey: .direct_subgroup_ids)
+        data = try? c.decodeIfPresent(ZulipUserGroupChange.self, forKey: .data)
+        message_id = try? c.decodeIfPresent(Int.self, forKey: .message_id)
+        user_id = try? c.decodeIfPresent(Int.self, forKey: .user_id)
+        emoji_name = try? c.decodeIfPresent(String.self, forKey: .emoji_name)
+        emoji_code = try? c.decodeIfPresent(String.self, forKey: .emoji_code)
+        reaction_type = try? c.decodeIfPresent(String.self, forKey: .reaction_type)
     }
 }
 
@@ -60,6 +86,10 @@ struct ZulipQueue: Decodable, Sendable, Equatable {
     var realm_users: [ZulipUser]?
     var realm_non_active_users: [ZulipUser]?
     var cross_realm_bots: [ZulipUser]?
+    /// The user groups when the queue was made (with `realm_user_groups` in
+    /// `fetch_event_types`; absent where the server gives the bot none); the queue's
+    /// `user_group` events carry every change after it.
+    var realm_user_groups: [ZulipUserGroup]?
 }
 
 /// `GET /users/me`: the bot's own identity.
@@ -73,6 +103,11 @@ struct ZulipOwnUser: Decodable, Sendable {
 struct ZulipServerSettings: Decodable, Sendable {
     var zulip_feature_level: Int?
     var zulip_version: String?
+}
+
+/// `GET /messages/{id}`.
+struct ZulipSingleMessage: Decodable, Sendable {
+    var message: ZulipMessage
 }
 
 /// `GET /messages`.

@@ -21,10 +21,12 @@ struct ZulipMessage: Decodable, Sendable, Equatable {
     /// DM participants (the bot and the sender included); empty for stream messages.
     var participants: [Participant]
     var flags: [String]
+    /// Emoji reactions (who reacted with what), on messages fetched one by one.
+    var reactions: [ZulipReaction] = []
 
     /// Zulip's JSON field names.
     private enum CodingKeys: String, CodingKey {
-        case id, type, sender_id, sender_email, content, timestamp, display_recipient, flags
+        case id, type, sender_id, sender_email, content, timestamp, display_recipient, flags, reactions
     }
 
     init(id: Int, type: String, sender_id: Int, sender_email: String, content: String, timestamp: Int64,
@@ -49,6 +51,7 @@ struct ZulipMessage: Decodable, Sendable, Equatable {
         timestamp = try c.decodeIfPresent(Int64.self, forKey: .timestamp) ?? 0
         participants = (try? c.decode([Participant].self, forKey: .display_recipient)) ?? []
         flags = try c.decodeIfPresent([String].self, forKey: .flags) ?? []
+        reactions = (try? c.decodeIfPresent([ZulipReaction].self, forKey: .reactions)) ?? []
     }
 
     /// A DM (1:1 or group): Zulip message objects still say `private`.

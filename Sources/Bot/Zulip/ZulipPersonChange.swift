@@ -13,12 +13,13 @@ struct ZulipPersonChange: Decodable, Sendable, Equatable {
     var delivery_email: String?? = nil
     var is_bot: Bool? = nil
     var is_active: Bool? = nil
+    var full_name: String? = nil
 }
 
 extension ZulipPersonChange {
     /// Zulip's JSON field names.
     private enum CodingKeys: String, CodingKey {
-        case user_id, email, new_email, delivery_email, is_bot, is_active
+        case user_id, email, new_email, delivery_email, is_bot, is_active, full_name
     }
 
     /// Keeps a present `null` apart from an absent field (`delivery_email`).
@@ -30,5 +31,6 @@ extension ZulipPersonChange {
         delivery_email = c.contains(.delivery_email) ? .some(try c.decodeIfPresent(String.self, forKey: .delivery_email)) : nil
         is_bot = try c.decodeIfPresent(Bool.self, forKey: .is_bot)
         is_active = try c.decodeIfPresent(Bool.self, forKey: .is_active)
+        full_name = try? c.decodeIfPresent(String.self, forKey: .full_name)
     }
 }

@@ -13,6 +13,7 @@ struct ZulipUser: Decodable, Sendable, Equatable {
     var email: String
     var delivery_email: String? = nil
     var is_bot: Bool = false
+    var full_name: String? = nil
     /// Absent in register's lists (which of them a user is in says it); present in events.
     var is_active: Bool? = nil
 }
@@ -20,7 +21,7 @@ struct ZulipUser: Decodable, Sendable, Equatable {
 extension ZulipUser {
     /// Zulip's JSON field names.
     private enum CodingKeys: String, CodingKey {
-        case user_id, email, delivery_email, is_bot, is_active
+        case user_id, email, delivery_email, is_bot, is_active, full_name
     }
 
     /// Lenient where the spec allows absence: a user without `is_bot` is not a bot.
@@ -30,6 +31,7 @@ extension ZulipUser {
         email = try c.decodeIfPresent(String.self, forKey: .email) ?? ""
         delivery_email = try c.decodeIfPresent(String.self, forKey: .delivery_email)
         is_bot = try c.decodeIfPresent(Bool.self, forKey: .is_bot) ?? false
+        full_name = try? c.decodeIfPresent(String.self, forKey: .full_name)
         is_active = try c.decodeIfPresent(Bool.self, forKey: .is_active)
     }
 }

@@ -5,7 +5,7 @@ import Platform
 import HTTPServer
 import Synchronization
 
-/// The gateway's request handling: `/code`, `/healthz`, `/metrics`. It owns the active
+/// The gateway's request handling: `/code`, `/labels`, `/healthz`, `/metrics`. It owns the active
 /// configuration snapshot (swapped whole on reload) and the drain flag; the HTTP server knows
 /// nothing of it beyond the handler closure.
 ///
@@ -93,6 +93,9 @@ final class GatewayApp: Sendable {
         case "/code":
             route = .code
             response = handleCode(request)
+        case "/labels":
+            route = .labels
+            response = handleLabels(request)
         case "/healthz":
             route = .healthz
             response = handleHealth()
@@ -101,7 +104,7 @@ final class GatewayApp: Sendable {
             response = handleMetrics(request)
         default:
             route = .other
-            response = Self.error(404, "not_found", "no such endpoint; try /code?label=LABEL, /healthz or /metrics")
+            response = Self.error(404, "not_found", "no such endpoint; try /code?label=LABEL, /labels, /healthz or /metrics")
         }
         metrics.requests(route: route, status: response.status).inc()
         metrics.duration(route).observe(monotonic() - start)

@@ -14,6 +14,7 @@ final class GatewayMetrics: Sendable {
         case healthz = "/healthz"
         case metrics = "/metrics"
         case other = "other"
+        case labels = "/labels"
 
         /// Position in `allCases`, for array-indexed series.
         var index: Int {
@@ -22,6 +23,7 @@ final class GatewayMetrics: Sendable {
             case .healthz: 1
             case .metrics: 2
             case .other: 3
+            case .labels: 4
             }
         }
     }
@@ -72,7 +74,7 @@ final class GatewayMetrics: Sendable {
         codesIssued = perLabel
             ? registry.counter("gateway_codes_issued_total", help: "Codes handed out, by label (bounded by the configured labels).", labelNames: ["label"])
             : registry.counter("gateway_codes_issued_total", help: "Codes handed out (GATEWAY_METRICS_PER_LABEL=1 splits it by label).")
-        authFailures = registry.counter("gateway_auth_failures_total", help: "Refused /code (and token-protected /metrics) requests by reason.", labelNames: ["reason"])
+        authFailures = registry.counter("gateway_auth_failures_total", help: "Refused /code and /labels (and token-protected /metrics) requests by reason.", labelNames: ["reason"])
         rateLimited = registry.counter("gateway_rate_limited_total", help: "Requests refused with 429 by the per-token rate limit.").labels()
         seedsLoaded = registry.gauge("gateway_seeds_loaded", help: "Seeds in the active configuration.").labels()
         seedsWeak = registry.gauge("gateway_seeds_weak", help: "Seeds shorter than 128 bits in the active configuration.").labels()

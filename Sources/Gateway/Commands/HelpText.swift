@@ -18,6 +18,8 @@ enum HelpText {
 
         ENDPOINTS
           GET /code?label=X[&next=1]   Authorization: Bearer <token>; JSON code and timing
+          GET /labels                  Authorization: Bearer <token>; the labels the token may request,
+                                       with algorithm, digits and period (never a seed or a code)
           GET /healthz                 200 ok, 503 while draining, for 10 s after an audit write failed,
                                        or while the clock is unsynchronized if required
           GET /metrics                 Prometheus text format 0.0.4

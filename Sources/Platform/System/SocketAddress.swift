@@ -27,23 +27,25 @@ public struct SocketAddress: Sendable {
         if inet_pton(AF_INET, literal, &v4.sin_addr) == 1 {
             v4.sin_family = sa_family_t(AF_INET)
             v4.sin_port = in_port_t(UInt16(port).bigEndian)
-            withUnsafeMutableBytes(of: &storage) { dst in
-                withUnsafeBytes(of: v4) { dst.copyMemory(from: $0) }
-            }
-            length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            store(v4)
             return
         }
         var v6 = sockaddr_in6()
         if inet_pton(AF_INET6, literal, &v6.sin6_addr) == 1 {
             v6.sin6_family = sa_family_t(AF_INET6)
             v6.sin6_port = in_port_t(UInt16(port).bigEndian)
-            withUnsafeMutableBytes(of: &storage) { dst in
-                withUnsafeBytes(of: v6) { dst.copyMemory(from: $0) }
-            }
-            length = socklen_t(MemoryLayout<sockaddr_in6>.size)
+            store(v6)
             return
         }
         throw SocketAddressError("'\(host)' is not an IPv4 or IPv6 literal; use e.g. 127.0.0.1, 0.0.0.0 or ::1")
+    }
+
+    /// Copies a filled-in `sockaddr_in` or `sockaddr_in6` into `storage`.
+    private mutating func store<Address>(_ address: Address) {
+        withUnsafeMutableBytes(of: &storage) { dst in
+            withUnsafeBytes(of: address) { dst.copyMemory(from: $0) }
+        }
+        length = socklen_t(MemoryLayout<Address>.size)
     }
 
     /// Wraps an address filled in by the kernel (`accept`, `getsockname`).

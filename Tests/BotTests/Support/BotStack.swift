@@ -163,6 +163,16 @@ final class BotStack {
         return code.count == 6 && code.allSatisfy(\.isNumber) ? code : nil
     }
 
+    /// oathtool's 30 s codes for `seed` one step ago, now and one step ahead: none of them may
+    /// appear where codes must not (a notification, a log).
+    static func codesAroundNow() -> [String] {
+        let now = Int(Date().timeIntervalSince1970)
+        return [now - 30, now, now + 30].map { t in
+            TestProcess.run("/usr/bin/oathtool", ["--totp", "-b", "-s", "30s", "-N", "@\(t)", seed]).stdout
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+    }
+
     /// oathtool's codes for `seed` now and one period earlier (the reply may straddle a boundary).
     static func oathtoolCodes(period: Int = 30) -> [String] {
         let now = Int(Date().timeIntervalSince1970)

@@ -103,6 +103,31 @@ final class ZulipEmulator {
         requests().filter { $0["method"] as? String == method && $0["path"] as? String == path }
     }
 
+    /// A user group as an administrator would make it; returns its id.
+    @discardableResult
+    func createGroup(_ name: String, members: [String]) -> Int {
+        control("POST", "/groups", ["name": name, "members": members])["id"] as? Int ?? -1
+    }
+
+    /// Adds and removes members of a group (`user_group` events).
+    func changeGroup(_ name: String, add: [String] = [], remove: [String] = []) {
+        control("POST", "/group-members", ["group": name, "add": add, "remove": remove])
+    }
+
+    /// `from` reacts to message `id` (`+1`, `-1`...), or takes the reaction back.
+    func react(from: String, to id: Int, _ emoji: String = "+1", remove: Bool = false) {
+        control("POST", "/react", ["from": from, "message_id": id, "emoji_name": emoji, "remove": remove])
+    }
+
+    /// A stream as its owner would create it (public; the bot is not subscribed).
+    func createStream(_ name: String, subscribers: [String] = []) {
+        control("POST", "/streams", ["name": name, "subscribers": subscribers])
+    }
+
+    func setActive(_ user: String, _ active: Bool) {
+        control("POST", "/update-user", ["user": user, "is_active": active])
+    }
+
     @discardableResult
     func streamMessage(from: String, stream: String, _ content: String) -> Int {
         control("POST", "/send", ["from": from, "stream": stream, "topic": "t", "content": content])["id"] as? Int ?? -1
