@@ -11,14 +11,36 @@ declare -a GW_PORTS=()
 HAPROXY_PID=""
 declare -a EXTRA_PIDS=()  # other processes a drill started (cluster_track); killed by cluster_down
 
-free_ports() {  # free_ports N: N distinct free loopback ports
-  python3 - "$1" <<'PY'
-import socket, sys
-socks = [socket.socket() for _ in range(int(sys.argv[1]))]
-for s in socks: s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-for s in socks: s.close()
+# free_ports N: N distinct loopback ports the kernel picked, held for the whole drill. A helper
+# process keeps each bound (never listening) with SO_REUSEADDR: the programs we start set it too
+# (the gateway, the bot, HAProxy, the test Zulip), so they can listen on exactly that port, even
+# again after a restart, while nothing else on the machine can take it meanwhile. Picking a port
+# and closing it before the server binds would be a race with every other test on the machine.
+free_ports() {
+  local out="$CLUSTER_DIR/ports.$RANDOM$RANDOM"
+  python3 - "$1" "$out" >/dev/null 2>&1 <<'PY' &
+import os, signal, socket, sys
+socks = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", 0))
+    socks.append(s)
+tmp = sys.argv[2] + ".tmp"
+with open(tmp, "w") as f:
+    f.write(" ".join(str(s.getsockname()[1]) for s in socks) + "\n")
+os.rename(tmp, sys.argv[2])
+signal.alarm(3600)  # a drill killed without its EXIT trap leaves no holder behind for long
+signal.pause()
 PY
+  # Called as $(free_ports N), a subshell: the holder's pid goes to a file cluster_down reads.
+  echo "$!" >>"$CLUSTER_DIR/port-holders"
+  local limit=$(( $(date +%s) + 10 ))
+  until [ -s "$out" ]; do
+    [ "$(date +%s)" -lt "$limit" ] || { echo "cluster: could not reserve $1 ports" >&2; return 1; }
+    sleep 0.02
+  done
+  cat "$out"
 }
 
 now_ms() { date +%s%3N; }
@@ -67,6 +89,7 @@ cluster_track() { EXTRA_PIDS+=("$@"); }  # cluster_track PID...: kill these too 
 
 cluster_down() {
   local pids=("${GW_PIDS[@]}" $HAPROXY_PID "${EXTRA_PIDS[@]}" ${LOAD_PID:-})
+  [ -f "$CLUSTER_DIR/port-holders" ] && mapfile -t -O "${#pids[@]}" pids <"$CLUSTER_DIR/port-holders"
   for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
   # Wait only for what we killed: a bare `wait` would also wait for anything else still running.
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
