@@ -32,29 +32,20 @@ enum PrometheusText {
     }
 
     /// HELP text escapes only backslash and newline.
-    static func escapeHelp(_ text: String) -> String {
-        guard text.utf8.contains(where: { $0 == 0x5C || $0 == 0x0A }) else { return text }
-        var out = ""
-        out.reserveCapacity(text.utf8.count + 8)
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out
-    }
+    static func escapeHelp(_ text: String) -> String { escape(text, quotes: false) }
 
     /// Label values escape backslash, double quote and newline.
-    static func escapeLabelValue(_ text: String) -> String {
-        guard text.utf8.contains(where: { $0 == 0x5C || $0 == 0x0A || $0 == 0x22 }) else { return text }
+    static func escapeLabelValue(_ text: String) -> String { escape(text, quotes: true) }
+
+    /// The exposition format's one escaping rule, with or without the double quote.
+    private static func escape(_ text: String, quotes: Bool) -> String {
+        guard text.utf8.contains(where: { $0 == 0x5C || $0 == 0x0A || (quotes && $0 == 0x22) }) else { return text }
         var out = ""
         out.reserveCapacity(text.utf8.count + 8)
         for scalar in text.unicodeScalars {
             switch scalar {
             case "\\": out += "\\\\"
-            case "\"": out += "\\\""
+            case "\"" where quotes: out += "\\\""
             case "\n": out += "\\n"
             default: out.unicodeScalars.append(scalar)
             }
