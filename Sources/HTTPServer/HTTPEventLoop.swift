@@ -4,6 +4,7 @@ import Glibc
 import CSystem
 import Synchronization
 import Platform
+import TLS
 
 /// One event-loop thread: an epoll instance watching the shared listener (with
 /// `EPOLLEXCLUSIVE`, so one idle loop wakes per connection), an eventfd for commands, and the
@@ -122,7 +123,9 @@ final class HTTPEventLoop: @unchecked Sendable {
                     continue
                 }
                 guard let connection = connections[fd] else { continue }
-                if connection.machine.isWaitingToWrite {
+                if connection.machine.isHandshaking {
+                    handleHandshake(connection)
+                } else if connection.machine.isWaitingToWrite {
                     if events & (Epoll.writable | Epoll.errorOrHangup) != 0 { handleWritable(connection) }
                 } else {
                     handleReadable(connection)
@@ -189,17 +192,21 @@ final class HTTPEventLoop: @unchecked Sendable {
                 context.counters.rejectedConnection()
                 return true
             }
-            do {
-                try poller.add(fd, events: Epoll.readable)
-            } catch {
+            // The context current at accept serves the whole connection (a reload swaps it for
+            // later ones only).
+            var session: TLSSession? = nil
+            if let tls = context.tls { session = tls.current.makeSession(fd: fd) }
+            let ready = (context.tls == nil || session != nil) && (try? poller.add(fd, events: Epoll.readable)) != nil
+            guard ready else {
                 Syscall.close(fd)
                 if counted { context.releaseClient(address) }
                 return true
             }
             context.openConnections.add(1, ordering: .relaxed)
             connections.insert(HTTPConnection(
-                transport: HTTPTransport(fd: fd), remoteAddress: address, parser: context.parser,
-                machine: HTTPConnectionStateMachine(acceptedAt: now, timeouts: timeouts, draining: draining),
+                transport: HTTPTransport(fd: fd, tls: session), remoteAddress: address, parser: context.parser,
+                machine: HTTPConnectionStateMachine(
+                    acceptedAt: now, timeouts: timeouts, draining: draining, handshake: session != nil),
                 countedForClient: counted))
             return true
         case .wouldBlock:
@@ -229,9 +236,44 @@ final class HTTPEventLoop: @unchecked Sendable {
         return true
     }
 
+    // MARK: - TLS handshake
+
+    /// Drives the handshake as far as the socket allows; once done, reads what may have come
+    /// behind it.
+    private func handleHandshake(_ connection: HTTPConnection) {
+        owner.assertOnOwner()
+        switch connection.transport.handshake() {
+        case .done:
+            connection.clientCertificate = connection.transport.tls?.peerCommonName
+            perform(connection.machine.handshakeDone(now: now), on: connection)
+            if connection.machine.acceptsRequests { handleReadable(connection) }
+        case .wantRead:
+            perform(connection.machine.handshakeBlocked(wantsWrite: false, now: now), on: connection)
+        case .wantWrite:
+            perform(connection.machine.handshakeBlocked(wantsWrite: true, now: now), on: connection)
+        case .failed:
+            context.counters.tlsHandshakeFailed()
+            context.logger.debug("tls_handshake_failed", [
+                "peer": .string(connection.remoteAddress), "reason": .string(connection.transport.tls?.failureReason ?? ""),
+            ])
+            perform(connection.machine.handshakeFailed(), on: connection)
+        }
+    }
+
     // MARK: - Reading and serving
 
+    /// Reads and serves; with TLS, repeats while the session holds decrypted bytes epoll cannot
+    /// report (bounded: the rest waits for the next readiness).
     private func handleReadable(_ connection: HTTPConnection) {
+        readOnce(connection)
+        var rounds = 0
+        while rounds < 16 && connection.transport.bufferedInput > 0 && connection.machine.acceptsRequests {
+            readOnce(connection)
+            rounds += 1
+        }
+    }
+
+    private func readOnce(_ connection: HTTPConnection) {
         owner.assertOnOwner()
         let n: Int
         switch connection.transport.receive(into: readBuffer) {
@@ -284,6 +326,7 @@ final class HTTPEventLoop: @unchecked Sendable {
             case .request(var request, let consumed, let keepAlive):
                 offset += consumed
                 request.remoteAddress = connection.remoteAddress
+                request.clientCertificate = connection.clientCertificate
                 inFlight.add(1, ordering: .relaxed)
                 let closing = respond(to: request, keepAlive: keepAlive)
                 connection.machine.requestAnswered(closing: closing)
