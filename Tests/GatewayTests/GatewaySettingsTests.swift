@@ -57,7 +57,7 @@ final class GatewaySettingsTests: XCTestCase {
             XCTAssertTrue(help.contains("\n  " + row.name), "--help does not list \(row.name)")
             if !row.defaultText.isEmpty { XCTAssertTrue(flat.contains("(default: \(row.defaultText))"), row.name) }
         }
-        XCTAssertTrue(flat.contains("(GATEWAY_SEEDS_FILE, GATEWAY_SEEDS_KEY_FILE, CREDENTIALS_DIRECTORY, GATEWAY_AUDIT_FILE, GATEWAY_AUDIT_KEY_FILE)"), help)
+        XCTAssertTrue(flat.contains("(GATEWAY_TLS_CERT_FILE, GATEWAY_TLS_KEY_FILE, GATEWAY_TLS_CLIENT_CA_FILE, GATEWAY_SEEDS_FILE, GATEWAY_SEEDS_KEY_FILE, CREDENTIALS_DIRECTORY, GATEWAY_AUDIT_FILE, GATEWAY_AUDIT_KEY_FILE)"), help)
     }
 
     /// Shared kinds refuse with one message each, naming where the value came from.
