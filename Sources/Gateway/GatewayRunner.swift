@@ -43,9 +43,11 @@ enum GatewayRunner {
         }
         let audit = AuditLog(sink: auditSink, key: config.auditKey, logger: logger.with(component: "audit"))
         let app = GatewayApp(configuration: config, snapshot: snapshot, logger: logger, audit: audit)
-        let tls = config.tls.map(TLSContextStore.init)
-        let server = HTTPServer(configuration: httpConfiguration(config, tls: tls), logger: logger.with(component: "http")) { app.handle($0) }
+        let server = HTTPServer(configuration: httpConfiguration(config, tls: app.tls?.store), logger: logger.with(component: "http")) {
+            app.handle($0)
+        }
         app.metrics.attach(server: server, insecureFiles: { config.warnings.count + app.snapshot.fileWarnings.count })
+        app.tls?.register(in: app.metrics.registry, handshakeFailures: { server.statistics.tlsHandshakeFailures })
 
         let drainFor = Duration.nanoseconds(Int64(config.drainSeconds * 1e9))
         let grace = Duration.nanoseconds(Int64(config.shutdownGraceSeconds * 1e9))

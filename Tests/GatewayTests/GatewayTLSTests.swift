@@ -123,6 +123,54 @@ final class GatewayTLSTests: XCTestCase {
         }
     }
 
+    func testSIGHUPReloadsThePairAndKeepsTheOneInServiceOnError() throws {
+        let first = try ca.issue("first", usage: .server, commonName: "gw-first", days: 2)
+        let second = try ca.issue("second", usage: .server, commonName: "gw-second", days: 5)
+        let third = try ca.issue("third", usage: .server, commonName: "gw-third", days: 9)
+        let certificate = dir + "/tls.pem", key = dir + "/tls.key"
+        func install(_ pair: (certificate: String, key: String)) throws {
+            for (from, to) in [(pair.certificate, certificate), (pair.key, key)] {
+                try? FileManager.default.removeItem(atPath: to)
+                try FileManager.default.copyItem(atPath: from, toPath: to)
+            }
+        }
+        try install(first)
+        let gateway = try GatewayHarness(extra: ["GATEWAY_TLS_CERT_FILE": certificate, "GATEWAY_TLS_KEY_FILE": key], dir: dir)
+        func servedCN() -> String {
+            let out = curl(gateway.port, "/healthz", ["-v"]).stderr
+            return out.split(separator: "\n").first { $0.contains("subject: CN=") }.map { String($0.split(separator: "=").last!) } ?? out
+        }
+        func metric(_ name: String) -> String {
+            let text = curl(gateway.port, "/metrics").stdout
+            return text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.map { String($0.dropFirst(name.count + 1)) } ?? ""
+        }
+        func reloaded(_ event: String, count: Int) -> Bool {
+            TestProcess.waitUntil(timeout: 10) { gateway.process.logLines.filter { $0["event"] as? String == event }.count == count }
+        }
+        XCTAssertEqual(servedCN(), "gw-first")
+        XCTAssertEqual(metric("gateway_tls_certificate_expiry_timestamp_seconds"), String(try notAfter(first.certificate)))
+        XCTAssertTrue(curl(gateway.port, "/healthz").stdout.contains("\"tls\":{\"certificate_not_after\":\(try notAfter(first.certificate))}"))
+
+        try install(second)
+        gateway.process.signal(SIGHUP)
+        XCTAssertTrue(reloaded("tls_reloaded", count: 1), gateway.process.stderr)
+        XCTAssertEqual(servedCN(), "gw-second")
+        XCTAssertEqual(metric("gateway_tls_certificate_expiry_timestamp_seconds"), String(try notAfter(second.certificate)))
+
+        // A certificate with another pair's key: refused, the second pair keeps serving.
+        try FileManager.default.removeItem(atPath: certificate)
+        try FileManager.default.copyItem(atPath: third.certificate, toPath: certificate)
+        gateway.process.signal(SIGHUP)
+        XCTAssertTrue(reloaded("tls_reload_failed", count: 1), gateway.process.stderr)
+        let failed = gateway.process.logLines.first { $0["event"] as? String == "tls_reload_failed" }
+        XCTAssertEqual(failed?["source"] as? String, "GATEWAY_TLS_KEY_FILE")
+        XCTAssertEqual(servedCN(), "gw-second")
+        XCTAssertEqual(metric("gateway_tls_certificate_expiry_timestamp_seconds"), String(try notAfter(second.certificate)))
+        XCTAssertEqual(metric("gateway_tls_reloads_total{result=\"failure\"}"), "1")
+        XCTAssertEqual(metric("gateway_tls_reloads_total{result=\"success\"}"), "1")
+        XCTAssertTrue(gateway.process.process.isRunning)
+    }
+
     /// The certificate's not-after time as `openssl x509 -enddate` prints it, in Unix seconds.
     private func notAfter(_ certificate: String) throws -> Int64 {
         let out = TestProcess.run("/usr/bin/openssl", ["x509", "-noout", "-enddate", "-in", certificate]).stdout
