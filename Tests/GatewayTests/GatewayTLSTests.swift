@@ -169,6 +169,10 @@ final class GatewayTLSTests: XCTestCase {
         XCTAssertEqual(metric("gateway_tls_reloads_total{result=\"failure\"}"), "1")
         XCTAssertEqual(metric("gateway_tls_reloads_total{result=\"success\"}"), "1")
         XCTAssertTrue(gateway.process.process.isRunning)
+        // The TLS families pass promtool's lint with the rest.
+        let lint = TestProcess.run("/bin/bash", ["-c", "curl -sS --cacert \(ca.certificateFile) https://localhost:\(gateway.port)/metrics "
+            + "| promtool check metrics"], environment: ["PATH": "/usr/bin:/bin"])
+        XCTAssertEqual(lint.status, 0, lint.stdout + lint.stderr)
     }
 
     /// The certificate's not-after time as `openssl x509 -enddate` prints it, in Unix seconds.
