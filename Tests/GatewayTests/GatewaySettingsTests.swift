@@ -82,7 +82,8 @@ final class GatewaySettingsTests: XCTestCase {
     /// One environment file may serve both programs: totp-bot's `GATEWAY_*_FILE` variables are
     /// not refused as unknown (the bot's tests hold this list to the bot's table).
     func testTheBotsFileVariablesAreLetThrough() throws {
-        let env = Environment(["GATEWAY_URLS_FILE": "/run/secrets/urls", "GATEWAY_TOKEN_FILE": "/run/secrets/t", "GATEWAY_CA_FILE": "/etc/ca.pem"])
+        let env = Environment(["GATEWAY_URLS_FILE": "/run/secrets/urls", "GATEWAY_TOKEN_FILE": "/run/secrets/t", "GATEWAY_CA_FILE": "/etc/ca.pem",
+                               "GATEWAY_CLIENT_CERT_FILE": "/etc/bot.pem", "GATEWAY_CLIENT_KEY_FILE": "/etc/bot.key"])
         XCTAssertEqual(GatewaySettings.table.unknownFileVariables(env, prefixes: ["GATEWAY_", "TOTP_"]), [])
     }
 }

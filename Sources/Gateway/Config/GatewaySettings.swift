@@ -105,5 +105,5 @@ enum GatewaySettings {
             .init("AUDIT", [auditFile, auditKeyFile, requireClockSync]),
         ],
         // totp-bot's, from an environment file both programs read (tested against its table).
-        otherPrograms: ["GATEWAY_URLS_FILE", "GATEWAY_TOKEN_FILE", "GATEWAY_CA_FILE"])
+        otherPrograms: ["GATEWAY_URLS_FILE", "GATEWAY_TOKEN_FILE", "GATEWAY_CA_FILE", "GATEWAY_CLIENT_CERT_FILE", "GATEWAY_CLIENT_KEY_FILE"])
 }
