@@ -60,6 +60,9 @@ final class HTTPEventLoop: @unchecked Sendable {
     private var backoffUntil: UInt64 = 0
     private var draining = false
     private var nextSweep: UInt64 = 0
+    /// TLS connections whose session still holds input after their turn's bounded reads: epoll
+    /// will not report it, so they are read again next turn (which then does not sleep).
+    private var rereads: [HTTPConnection] = []
 
     init(index: Int, context: HTTPServerContext) throws(SystemError) {
         self.index = index
@@ -106,7 +109,8 @@ final class HTTPEventLoop: @unchecked Sendable {
 
             // With nothing to time out, sleep long (the eventfd wakes us for commands), but not
             // for ever: the watchdog needs to see the loop turn.
-            let timeout: Int32 = (connections.count == 0 && backoffUntil == 0) ? HTTPEventLoop.maxSleepMilliseconds : 50
+            var timeout: Int32 = (connections.count == 0 && backoffUntil == 0) ? HTTPEventLoop.maxSleepMilliseconds : 50
+            if !rereads.isEmpty { timeout = 0 }
             let ready = poller.wait(timeoutMilliseconds: timeout)
             now = HTTPEventLoop.monotonicNow()
             lastTurn.store(now, ordering: .relaxed)
@@ -130,6 +134,11 @@ final class HTTPEventLoop: @unchecked Sendable {
                 } else {
                     handleReadable(connection)
                 }
+            }
+            if !rereads.isEmpty {
+                let again = rereads
+                rereads = []
+                for connection in again where connection.machine.acceptsRequests { handleReadable(connection) }
             }
             if now >= nextSweep {
                 nextSweep = now + HTTPEventLoop.sweepInterval
@@ -262,12 +271,13 @@ final class HTTPEventLoop: @unchecked Sendable {
 
     // MARK: - Reading and serving
 
-    /// Reads and serves; with TLS, repeats while the session holds decrypted bytes epoll cannot
-    /// report (bounded: the rest waits for the next readiness).
+    /// Reads and serves; with TLS, repeats while the session holds input epoll cannot report
+    /// (16 reads a turn at most, for fairness; the rest is read next turn, see `rereads`).
     private func handleReadable(_ connection: HTTPConnection) {
         readOnce(connection)
         var rounds = 0
-        while rounds < 16 && connection.transport.bufferedInput > 0 && connection.machine.acceptsRequests {
+        while connection.transport.hasBufferedInput && connection.machine.acceptsRequests {
+            guard rounds < 16 else { return rereads.append(connection) }
             readOnce(connection)
             rounds += 1
         }
@@ -431,6 +441,8 @@ final class HTTPEventLoop: @unchecked Sendable {
         connection.outputOffset = 0
         outputWritten(connection)
         serveBufferedInput(connection)
+        // Records the TLS session read ahead while output was blocked.
+        if connection.transport.hasBufferedInput && connection.machine.acceptsRequests { handleReadable(connection) }
     }
 
     /// All responses of the connection are written: close, linger, or wait for the next request.

@@ -88,6 +88,10 @@ public final class HTTPServer: Sendable {
     public func start() throws -> Int {
         try state.withLock { state in
             guard case .idle = state else { throw HTTPServerError.alreadyStarted }
+            // OpenSSL writes to the socket with write(2), which raises SIGPIPE when the peer has
+            // gone (plain sends use MSG_NOSIGNAL). Both programs ignore it already; a host that
+            // embeds a TLS server must too, or a vanished client would kill it.
+            if configuration.tls != nil { signal(SIGPIPE, SIG_IGN) }
             let address = try SocketAddress(ipLiteral: configuration.host, port: configuration.port)
             let listener = try SocketListener(address: address, backlog: configuration.backlog)
             let context = HTTPServerContext(

@@ -45,8 +45,8 @@ struct HTTPTransport {
         tls?.handshake() ?? .done
     }
 
-    /// Decrypted bytes held by the TLS session that epoll will not report.
-    var bufferedInput: Int { tls?.pendingBytes ?? 0 }
+    /// Bytes held by the TLS session that epoll will not report.
+    var hasBufferedInput: Bool { tls?.hasBufferedInput ?? false }
 
     /// Reads what is there, up to `buffer.count` bytes.
     func receive(into buffer: UnsafeMutableRawBufferPointer) -> Result {

@@ -96,8 +96,9 @@ public final class TLSSession {
         return .transferred(total)
     }
 
-    /// Decrypted bytes OpenSSL holds that the socket will not signal again.
-    public var pendingBytes: Int { Int(SSL_pending(ssl)) }
+    /// True when OpenSSL holds bytes (decrypted, or records read ahead) that the socket will
+    /// not signal again.
+    public var hasBufferedInput: Bool { SSL_has_pending(ssl) == 1 }
 
     /// Sends close_notify once the handshake is done (best effort: a socket that would block
     /// just closes without it).

@@ -83,6 +83,19 @@ final class HTTPServerTLSTests: XCTestCase {
         XCTAssertEqual(result.stderr.components(separatedBy: "Re-using existing connection").count - 1, 9, result.stderr)
     }
 
+    func testPipelinedRequestsInManyRecordsAreAllAnswered() throws {
+        // The session reads records ahead of what the parser asked for: none may be left
+        // unanswered waiting for a readiness epoll never reports.
+        let (server, port) = try startServer()
+        defer { server.stopNow() }
+        let count = 400
+        let requests = (0..<count).map { "GET /p\($0) HTTP/1.1\\r\\nHost: t\\r\\n\\r\\n" }.joined()
+            + "GET /last HTTP/1.1\\r\\nHost: t\\r\\nConnection: close\\r\\n\\r\\n"
+        let result = sClient(port, "-quiet -ign_eof", input: requests)
+        XCTAssertEqual(result.stdout.components(separatedBy: "HTTP/1.1 200 OK").count - 1, count + 1, result.stderr)
+        XCTAssertTrue(result.stdout.hasSuffix("/last cn=-"), String(result.stdout.suffix(200)))
+    }
+
     func testLargeResponseCrossesManyRecords() throws {
         let body = [UInt8](repeating: UInt8(ascii: "x"), count: 3 * 1024 * 1024)
         let store = TLSContextStore(try TLSContext(files(), now: Int64(time(nil))))
