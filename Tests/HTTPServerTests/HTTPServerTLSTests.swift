@@ -120,6 +120,41 @@ final class HTTPServerTLSTests: XCTestCase {
         }
     }
 
+    func testASwappedContextServesNewConnectionsAndKeepsOpenOnes() throws {
+        let second = try ca.issue("second", usage: .server, commonName: "second-server")
+        let store = TLSContextStore(try TLSContext(files(), now: Int64(time(nil))))
+        let firstAnswered = DispatchSemaphore(value: 0)
+        let (server, port) = try makeTestServer({ $0.tls = store }) { request in
+            if request.path == "/one" { firstAnswered.signal() }
+            return HTTPResponse(status: 200, body: Array(request.path.utf8))
+        }
+        defer { server.stopNow() }
+        // One curl, two requests on one keep-alive connection, 1.5 s apart (--rate 40/m); the
+        // context is swapped in between, as a SIGHUP reload does.
+        nonisolated(unsafe) var result: (status: Int32, stdout: String, stderr: String)? = nil
+        let done = DispatchSemaphore(value: 0)
+        let caFile = ca.certificateFile
+        DispatchQueue.global().async {
+            result = TestProcess.run("/usr/bin/curl", ["-sS", "-v", "--max-time", "10", "--cacert", caFile, "--rate", "40/m",
+                "https://localhost:\(port)/one", "https://localhost:\(port)/two"], timeout: 15)
+            done.signal()
+        }
+        XCTAssertEqual(firstAnswered.wait(timeout: .now() + 10), .success)
+        store.replace(with: try TLSContext(TLSFiles(certificate: second.certificate, key: second.key, certificateSource: "c",
+                                                    keySource: "k"), now: Int64(time(nil))))
+        XCTAssertEqual(done.wait(timeout: .now() + 15), .success)
+        let open = try XCTUnwrap(result)
+        XCTAssertEqual(open.status, 0, open.stderr)
+        XCTAssertEqual(open.stdout, "/one/two")
+        XCTAssertTrue(open.stderr.contains("Re-using existing connection"), open.stderr)
+        XCTAssertTrue(open.stderr.contains("subject: CN=totp-test-server"), open.stderr)
+        XCTAssertFalse(open.stderr.contains("second-server"), "the open connection kept its context")
+        // A new connection gets the new certificate.
+        let fresh = curl(port, "/three", ["-v"])
+        XCTAssertEqual(fresh.stdout, "/three")
+        XCTAssertTrue(fresh.stderr.contains("subject: CN=second-server"), fresh.stderr)
+    }
+
     func testMutualTLSRequiresACertificateFromTheClientCA() throws {
         let other = try TestCertificateAuthority(directory: tmp.path, name: "other-ca")
         let good = try ca.issue("alice", usage: .client, commonName: "alice-bot")
