@@ -10,7 +10,8 @@ public typealias HTTPHandler = @Sendable (HTTPRequest) -> HTTPResponse
 
 /// A small, hardened HTTP/1.1 server: epoll event loops on their own threads sharing one
 /// listener, keep-alive and pipelining, strict parsing, size limits, slowloris/idle/write
-/// timeouts, a connection cap, accept back-off, and graceful drain.
+/// timeouts, a connection cap, accept back-off, and graceful drain; TLS when
+/// `configuration.tls` holds a context (the handshake driven by the same loops).
 ///
 /// ```swift
 /// var config = HTTPServerConfiguration()
