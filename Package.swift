@@ -12,7 +12,7 @@ let package = Package(
     ],
     // Each target is one folder under Sources/; a target may import only the ones listed as its
     // dependencies, so the direction below is the architecture (docs/ARCHITECTURE.md):
-    //   C libraries  <-  Platform  <-  HTTPServer, CurlHTTP  <-  Etcd  <-  Bot
+    //   C libraries  <-  Platform  <-  HTTPServer (+ TLS), CurlHTTP  <-  Etcd  <-  Bot
     //   CCrypto  <-  Crypto  <-  TOTP (+ TextSupport)  <-  Gateway, Bot
     targets: [
         // libcurl headers and link flags (the curl client is the only Swift code that uses it).
@@ -22,6 +22,11 @@ let package = Package(
         // libcrypto: HMAC for TOTP, AES-256-GCM for sealed seed files, RAND_bytes, CRYPTO_memcmp.
         .systemLibrary(
             name: "CCrypto", path: "Sources/CCrypto", pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]),
+        // libssl: the gateway's TLS listener. The header's inline ctls_ wrappers reach the
+        // OpenSSL calls that are macros; only the TLS target imports it.
+        .systemLibrary(
+            name: "CTLS", path: "Sources/CTLS", pkgConfig: "libssl",
             providers: [.apt(["libssl-dev"])]),
         // Linux headers Glibc does not expose to Swift: epoll, eventfd, timerfd, adjtimex.
         .systemLibrary(name: "CSystem", path: "Sources/CSystem"),
@@ -37,8 +42,11 @@ let package = Package(
         .target(name: "Crypto", dependencies: ["CCrypto"], path: "Sources/Crypto"),
         // HOTP/TOTP (RFC 4226/6238), Base32, otpauth URIs, label syntax. Pure: no I/O, time passed in.
         .target(name: "TOTP", dependencies: ["Crypto", "TextSupport"], path: "Sources/TOTP"),
-        // The epoll HTTP/1.1 server. Knows nothing of TOTP, the gateway or the bot.
-        .target(name: "HTTPServer", dependencies: ["Platform", "CSystem"], path: "Sources/HTTPServer"),
+        // The only libssl calls: a server TLS context (checked certificate and key) and
+        // non-blocking sessions the event loops drive.
+        .target(name: "TLS", dependencies: ["CTLS"], path: "Sources/TLS"),
+        // The epoll HTTP/1.1 server (plain or TLS). Knows nothing of TOTP, the gateway or the bot.
+        .target(name: "HTTPServer", dependencies: ["Platform", "CSystem", "TLS"], path: "Sources/HTTPServer"),
         // The only code that uses libcurl. A module of its own so the gateway, which never makes
         // HTTP requests, does not load libcurl and its dependencies (gnutls, krb5, ldap...) or
         // FoundationEssentials: about 3 MiB of resident memory.
@@ -47,7 +55,7 @@ let package = Package(
         .target(name: "Etcd", dependencies: ["Platform", "CurlHTTP"], path: "Sources/Etcd"),
         // totp-gateway: seeds, tokens, rate limits, audit, handlers, reload and drain.
         .executableTarget(
-            name: "Gateway", dependencies: ["Platform", "TextSupport", "Crypto", "TOTP", "HTTPServer"], path: "Sources/Gateway"),
+            name: "Gateway", dependencies: ["Platform", "TextSupport", "Crypto", "TOTP", "HTTPServer", "TLS"], path: "Sources/Gateway"),
         // totp-bot: Zulip client, leader election, chat commands, the gateway client, catch-up.
         .executableTarget(
             name: "Bot", dependencies: ["Platform", "TextSupport", "TOTP", "HTTPServer", "CurlHTTP", "Etcd"], path: "Sources/Bot"),
@@ -55,14 +63,14 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["Platform"], path: "Tests/Support"),
         .testTarget(name: "PlatformTests", dependencies: ["Platform", "TestSupport"], path: "Tests/PlatformTests"),
         .testTarget(name: "TOTPTests", dependencies: ["TOTP", "Crypto", "TestSupport"], path: "Tests/TOTPTests"),
-        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "Platform", "TestSupport"], path: "Tests/HTTPServerTests"),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "Platform", "TLS", "TestSupport"], path: "Tests/HTTPServerTests"),
         .testTarget(name: "CurlHTTPTests", dependencies: ["CurlHTTP", "Platform", "TestSupport"], path: "Tests/CurlHTTPTests"),
         .testTarget(
-            name: "GatewayTests", dependencies: ["Gateway", "Platform", "Crypto", "TOTP", "HTTPServer", "TestSupport"],
+            name: "GatewayTests", dependencies: ["Gateway", "Platform", "Crypto", "TOTP", "HTTPServer", "TLS", "TestSupport"],
             path: "Tests/GatewayTests"),
         .testTarget(name: "EtcdTests", dependencies: ["Etcd", "Platform", "CurlHTTP", "TestSupport"], path: "Tests/EtcdTests"),
         .testTarget(
-            name: "BotTests", dependencies: ["Bot", "Platform", "TOTP", "HTTPServer", "CurlHTTP", "TestSupport"],
+            name: "BotTests", dependencies: ["Bot", "Platform", "TOTP", "HTTPServer", "TLS", "CurlHTTP", "TestSupport"],
             path: "Tests/BotTests"),
     ],
     swiftLanguageModes: [.v6]

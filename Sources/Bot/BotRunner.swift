@@ -71,7 +71,8 @@ enum BotRunner {
                 baseURLs: config.gatewayURLs, token: config.gatewayToken, caFile: config.gatewayCAFile,
                 perAttemptTimeout: config.gatewayAttemptTimeout, overallDeadline: config.gatewayDeadline,
                 userAgent: "totp-bot/\(ProductVersion.current)"),
-            http: HTTPClient(options: HTTPClientOptions.bot(caFile: config.gatewayCAFile)),
+            http: HTTPClient(options: HTTPClientOptions.bot(
+                caFile: config.gatewayCAFile, clientCertificate: config.gatewayClientCertificateFile, clientKey: config.gatewayClientKeyFile)),
             logger: logger.with(component: "gateway-client"))
         metrics.attach(gateway: gateway)
 

@@ -1,14 +1,17 @@
 import Platform
 
 /// SIGHUP: seeds and tokens are loaded again, all or nothing, and swapped in; a file caught half
-/// written or emptied keeps the current set. Also the findings logged at start and after each
-/// reload (weak seeds, open file modes, no tokens).
+/// written or emptied keeps the current set. The TLS certificate and key are reloaded on their
+/// own (`GatewayTLS`): a refused pair keeps the one in service and does not hold back the seeds.
+/// Also the findings logged at start and after each reload (weak seeds, open file modes, no
+/// tokens).
 ///
 /// ```swift
 /// GatewayReload.reload(app: app, environment: env, config: config, logger: logger)
 /// ```
 enum GatewayReload {
     static func reload(app: GatewayApp, environment: Environment, config: GatewayConfiguration, logger: Logger) {
+        if let tls = app.tls { reloadTLS(tls, logger: logger) }
         let current = app.snapshot
         do {
             let next = try GatewaySnapshot.load(environment: environment, generation: current.generation + 1, loadedAt: Logger.wallClock().seconds)
@@ -36,6 +39,16 @@ enum GatewayReload {
         } catch {
             app.metrics.reloads.labels("failure").inc()
             logger.error("reload_failed", ["message": .string("\(error)")])
+        }
+    }
+
+    static func reloadTLS(_ tls: GatewayTLS, logger: Logger) {
+        do {
+            let next = try tls.reload()
+            logger.info("tls_reloaded", ["cn": .string(next.commonName), "not_after": .int(Int(next.notAfter))])
+        } catch {
+            logger.error("tls_reload_failed", ["source": .string(error.source), "message": .string(error.message),
+                "not_after": .int(Int(tls.notAfter))])
         }
     }
 

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Platform
 import HTTPServer
+import TLS
 
 /// Wires the gateway into its lifecycle (`ServiceGroup`): signals first, then the settings,
 /// seeds and tokens (refused: exit 2), then three services started in this order and stopped
@@ -42,8 +43,11 @@ enum GatewayRunner {
         }
         let audit = AuditLog(sink: auditSink, key: config.auditKey, logger: logger.with(component: "audit"))
         let app = GatewayApp(configuration: config, snapshot: snapshot, logger: logger, audit: audit)
-        let server = HTTPServer(configuration: httpConfiguration(config), logger: logger.with(component: "http")) { app.handle($0) }
+        let server = HTTPServer(configuration: httpConfiguration(config, tls: app.tls?.store), logger: logger.with(component: "http")) {
+            app.handle($0)
+        }
         app.metrics.attach(server: server, insecureFiles: { config.warnings.count + app.snapshot.fileWarnings.count })
+        app.tls?.register(in: app.metrics.registry, handshakeFailures: { server.statistics.tlsHandshakeFailures })
 
         let drainFor = Duration.nanoseconds(Int64(config.drainSeconds * 1e9))
         let grace = Duration.nanoseconds(Int64(config.shutdownGraceSeconds * 1e9))
@@ -61,7 +65,7 @@ enum GatewayRunner {
                         logger.info("listening", [
                             "address": .string(ListenAddress(host: config.listen.host, port: port).description), "port": .int(port),
                             "instance": .string(config.instance), "labels": .int(snapshot.seeds.count), "generation": 1,
-                            "config": .string(snapshot.seeds.fingerprint),
+                            "config": .string(snapshot.seeds.fingerprint), "tls": .string(tlsDescription(config.tls)),
                         ])
                     },
                     stop: { stop in
@@ -89,8 +93,15 @@ enum GatewayRunner {
             })
     }
 
-    static func httpConfiguration(_ config: GatewayConfiguration) -> HTTPServerConfiguration {
+    /// For the `listening` line: plain, or TLS with the certificate's CN, expiry and mTLS.
+    static func tlsDescription(_ context: TLSContext?) -> String {
+        guard let context else { return "off" }
+        return "cn=\(context.commonName) not_after=\(context.notAfter)" + (context.requiresClientCertificate ? " client_certificates=required" : "")
+    }
+
+    static func httpConfiguration(_ config: GatewayConfiguration, tls: TLSContextStore? = nil) -> HTTPServerConfiguration {
         var http = HTTPServerConfiguration()
+        http.tls = tls
         http.host = config.listen.host
         http.port = config.listen.port
         if let loops = config.eventLoops { http.eventLoops = loops }

@@ -22,6 +22,8 @@ final class HTTPConnection {
     var outputOffset = 0
     /// Counted against the per-client limit (released on close).
     let countedForClient: Bool
+    /// The verified client certificate's subject CN (mutual TLS), read once after the handshake.
+    var clientCertificate: String?
 
     init(
         transport: HTTPTransport, remoteAddress: String, parser: HTTPRequestParser, machine: HTTPConnectionStateMachine,

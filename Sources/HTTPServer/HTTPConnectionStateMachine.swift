@@ -8,7 +8,9 @@
 /// ```text
 ///            accept (first request timed from here)
 ///                 │
-///                 ▼        bytes, head incomplete
+///                 ├──▶ handshaking (TLS; want read / want write) ──▶ closed (failed, timed out)
+///                 │        │ done (same deadline)
+///                 ▼ ◀──────┘  bytes, head incomplete
 ///        ┌─▶ awaitingRequest ───────────────▶ readingHead
 ///        │        │ request / refusal               │ request / refusal
 ///        │        ▼                                 ▼
@@ -21,9 +23,9 @@
 ///        └── keep-alive: idle deadline
 /// ```
 ///
-/// Room for TLS: a handshake is one more state before `awaitingRequest` with its own deadline,
-/// and the transport's want-read/want-write maps onto the same `watchReadable`/`watchWritable`
-/// actions; the request states do not change.
+/// TLS: the handshake is one more state before `awaitingRequest`, timed by the same deadline
+/// as the first request head (from accept), so a stalled handshake costs what a slowloris head
+/// costs; the session's want-read/want-write maps onto `watchReadable`/`watchWritable`.
 ///
 /// ```swift
 /// let limits = HTTPConnectionStateMachine.Timeouts(header: 10_000_000_000, idle: 60_000_000_000, write: 10_000_000_000)
@@ -35,6 +37,9 @@
 struct HTTPConnectionStateMachine {
     /// Where the connection is. Each waiting state carries its own deadline.
     enum State: Equatable {
+        /// TLS handshake in progress (must finish, with the first request head, by `deadline`);
+        /// `wantsWrite`: it waits for writability rather than readability.
+        case handshaking(deadline: UInt64, wantsWrite: Bool)
         /// No request bytes held: a fresh connection (deadline: the header timeout from accept)
         /// or a keep-alive connection between requests (deadline: the idle timeout).
         case awaitingRequest(deadline: UInt64)
@@ -94,6 +99,8 @@ struct HTTPConnectionStateMachine {
         case timedOut(TimeoutKind)
         /// An idle keep-alive connection closed because the server is draining.
         case drained
+        /// The TLS handshake failed (not TLS, an old protocol, a refused client certificate).
+        case handshakeFailed
     }
 
     /// Which deadline passed.
@@ -136,10 +143,11 @@ struct HTTPConnectionStateMachine {
     /// longest when one must make room at the connection cap.
     private(set) var lastActivity: UInt64
 
-    init(acceptedAt now: UInt64, timeouts: Timeouts, draining: Bool) {
+    /// `handshake`: the connection starts with a TLS handshake.
+    init(acceptedAt now: UInt64, timeouts: Timeouts, draining: Bool, handshake: Bool = false) {
         var deadline = now &+ timeouts.header
         if draining { deadline = min(deadline, now &+ timeouts.drainFreshConnection) }
-        state = .awaitingRequest(deadline: deadline)
+        state = handshake ? .handshaking(deadline: deadline, wantsWrite: false) : .awaitingRequest(deadline: deadline)
         lastActivity = now
     }
 
@@ -149,7 +157,7 @@ struct HTTPConnectionStateMachine {
     var deadline: UInt64 {
         switch state {
         case .awaitingRequest(let deadline), .readingHead(let deadline), .writing(let deadline, _),
-            .lingering(let deadline):
+            .lingering(let deadline), .handshaking(let deadline, _):
             deadline
         case .responding, .closed:
             .max
@@ -162,11 +170,17 @@ struct HTTPConnectionStateMachine {
         return false
     }
 
+    /// True until the TLS handshake is done: readiness drives the handshake, not the parser.
+    var isHandshaking: Bool {
+        if case .handshaking = state { return true }
+        return false
+    }
+
     /// True when buffered input may be parsed now (output is not blocked, nothing is ending).
     var acceptsRequests: Bool {
         switch state {
         case .awaitingRequest, .readingHead: true
-        case .responding, .writing, .lingering, .closed: false
+        case .handshaking, .responding, .writing, .lingering, .closed: false
         }
     }
 
@@ -179,12 +193,37 @@ struct HTTPConnectionStateMachine {
         return nil
     }
 
+    // MARK: - TLS handshake
+
+    /// The handshake waits for the socket: returns what to watch when that changed.
+    mutating func handshakeBlocked(wantsWrite: Bool, now: UInt64) -> Action {
+        guard case .handshaking(let deadline, let wasWrite) = state else { return .none }
+        lastActivity = now
+        state = .handshaking(deadline: deadline, wantsWrite: wantsWrite)
+        guard wasWrite != wantsWrite else { return .none }
+        return wantsWrite ? .watchWritable : .watchReadable
+    }
+
+    /// The handshake finished: the first request head must still arrive by the same deadline.
+    mutating func handshakeDone(now: UInt64) -> Action {
+        guard case .handshaking(let deadline, let wasWrite) = state else { return .none }
+        lastActivity = now
+        state = .awaitingRequest(deadline: deadline)
+        return wasWrite ? .watchReadable : .none
+    }
+
+    /// The handshake failed: close at once (nothing can be said in clear).
+    mutating func handshakeFailed() -> Action {
+        state = .closed
+        return .close(.handshakeFailed)
+    }
+
     // MARK: - Reading and parsing
 
     /// Bytes arrived.
     mutating func bytesRead(now: UInt64) -> Input {
         switch state {
-        case .lingering, .closed:
+        case .handshaking, .lingering, .closed:
             return .discard
         case .awaitingRequest, .readingHead, .responding, .writing:
             lastActivity = now
@@ -203,7 +242,7 @@ struct HTTPConnectionStateMachine {
             state = .readingHead(deadline: deadline)
         case .responding(.awaitRequest):
             state = .responding(then: .continueHead(deadline: now &+ timeouts.header))
-        case .readingHead, .responding, .writing, .lingering, .closed:
+        case .handshaking, .readingHead, .responding, .writing, .lingering, .closed:
             break
         }
     }
@@ -244,7 +283,7 @@ struct HTTPConnectionStateMachine {
         case .writing(_, let next):
             then = next
             wasBlocked = true
-        case .awaitingRequest, .readingHead, .lingering, .closed:
+        case .handshaking, .awaitingRequest, .readingHead, .lingering, .closed:
             return (.none, completed)
         }
         switch then {
@@ -283,7 +322,8 @@ struct HTTPConnectionStateMachine {
         let kind: TimeoutKind
         switch state {
         case .awaitingRequest: kind = requestsServed == 0 ? .header : .idle
-        case .readingHead: kind = .header
+        // Counted as a header timeout: the same limit, and the same attack (slowloris).
+        case .readingHead, .handshaking: kind = .header
         case .writing: kind = .write
         case .lingering: kind = .linger
         case .responding, .closed: return .none
@@ -303,8 +343,9 @@ struct HTTPConnectionStateMachine {
             // The responses being written end the connection.
             state = .writing(deadline: deadline, then: .close)
             return false
-        case .readingHead, .responding, .writing, .lingering, .closed:
-            // A head being read is answered (with `Connection: close`) when it completes.
+        case .readingHead, .responding, .writing, .lingering, .closed, .handshaking:
+            // A head being read is answered (with `Connection: close`) when it completes; a
+            // handshake keeps its deadline and its first request is answered likewise.
             return false
         }
     }

@@ -4,6 +4,7 @@ import Glibc
 import CSystem
 import Synchronization
 import Platform
+import TLS
 
 /// One event-loop thread: an epoll instance watching the shared listener (with
 /// `EPOLLEXCLUSIVE`, so one idle loop wakes per connection), an eventfd for commands, and the
@@ -59,6 +60,9 @@ final class HTTPEventLoop: @unchecked Sendable {
     private var backoffUntil: UInt64 = 0
     private var draining = false
     private var nextSweep: UInt64 = 0
+    /// TLS connections whose session still holds input after their turn's bounded reads: epoll
+    /// will not report it, so they are read again next turn (which then does not sleep).
+    private var rereads: [HTTPConnection] = []
 
     init(index: Int, context: HTTPServerContext) throws(SystemError) {
         self.index = index
@@ -105,7 +109,8 @@ final class HTTPEventLoop: @unchecked Sendable {
 
             // With nothing to time out, sleep long (the eventfd wakes us for commands), but not
             // for ever: the watchdog needs to see the loop turn.
-            let timeout: Int32 = (connections.count == 0 && backoffUntil == 0) ? HTTPEventLoop.maxSleepMilliseconds : 50
+            var timeout: Int32 = (connections.count == 0 && backoffUntil == 0) ? HTTPEventLoop.maxSleepMilliseconds : 50
+            if !rereads.isEmpty { timeout = 0 }
             let ready = poller.wait(timeoutMilliseconds: timeout)
             now = HTTPEventLoop.monotonicNow()
             lastTurn.store(now, ordering: .relaxed)
@@ -122,11 +127,18 @@ final class HTTPEventLoop: @unchecked Sendable {
                     continue
                 }
                 guard let connection = connections[fd] else { continue }
-                if connection.machine.isWaitingToWrite {
+                if connection.machine.isHandshaking {
+                    handleHandshake(connection)
+                } else if connection.machine.isWaitingToWrite {
                     if events & (Epoll.writable | Epoll.errorOrHangup) != 0 { handleWritable(connection) }
                 } else {
                     handleReadable(connection)
                 }
+            }
+            if !rereads.isEmpty {
+                let again = rereads
+                rereads = []
+                for connection in again where connection.machine.acceptsRequests { handleReadable(connection) }
             }
             if now >= nextSweep {
                 nextSweep = now + HTTPEventLoop.sweepInterval
@@ -189,17 +201,21 @@ final class HTTPEventLoop: @unchecked Sendable {
                 context.counters.rejectedConnection()
                 return true
             }
-            do {
-                try poller.add(fd, events: Epoll.readable)
-            } catch {
+            // The context current at accept serves the whole connection (a reload swaps it for
+            // later ones only).
+            var session: TLSSession? = nil
+            if let tls = context.tls { session = tls.current.makeSession(fd: fd) }
+            let ready = (context.tls == nil || session != nil) && (try? poller.add(fd, events: Epoll.readable)) != nil
+            guard ready else {
                 Syscall.close(fd)
                 if counted { context.releaseClient(address) }
                 return true
             }
             context.openConnections.add(1, ordering: .relaxed)
             connections.insert(HTTPConnection(
-                transport: HTTPTransport(fd: fd), remoteAddress: address, parser: context.parser,
-                machine: HTTPConnectionStateMachine(acceptedAt: now, timeouts: timeouts, draining: draining),
+                transport: HTTPTransport(fd: fd, tls: session), remoteAddress: address, parser: context.parser,
+                machine: HTTPConnectionStateMachine(
+                    acceptedAt: now, timeouts: timeouts, draining: draining, handshake: session != nil),
                 countedForClient: counted))
             return true
         case .wouldBlock:
@@ -229,9 +245,45 @@ final class HTTPEventLoop: @unchecked Sendable {
         return true
     }
 
+    // MARK: - TLS handshake
+
+    /// Drives the handshake as far as the socket allows; once done, reads what may have come
+    /// behind it.
+    private func handleHandshake(_ connection: HTTPConnection) {
+        owner.assertOnOwner()
+        switch connection.transport.handshake() {
+        case .done:
+            connection.clientCertificate = connection.transport.tls?.peerCommonName
+            perform(connection.machine.handshakeDone(now: now), on: connection)
+            if connection.machine.acceptsRequests { handleReadable(connection) }
+        case .wantRead:
+            perform(connection.machine.handshakeBlocked(wantsWrite: false, now: now), on: connection)
+        case .wantWrite:
+            perform(connection.machine.handshakeBlocked(wantsWrite: true, now: now), on: connection)
+        case .failed:
+            context.counters.tlsHandshakeFailed()
+            context.logger.debug("tls_handshake_failed", [
+                "peer": .string(connection.remoteAddress), "reason": .string(connection.transport.tls?.failureReason ?? ""),
+            ])
+            perform(connection.machine.handshakeFailed(), on: connection)
+        }
+    }
+
     // MARK: - Reading and serving
 
+    /// Reads and serves; with TLS, repeats while the session holds input epoll cannot report
+    /// (16 reads a turn at most, for fairness; the rest is read next turn, see `rereads`).
     private func handleReadable(_ connection: HTTPConnection) {
+        readOnce(connection)
+        var rounds = 0
+        while connection.transport.hasBufferedInput && connection.machine.acceptsRequests {
+            guard rounds < 16 else { return rereads.append(connection) }
+            readOnce(connection)
+            rounds += 1
+        }
+    }
+
+    private func readOnce(_ connection: HTTPConnection) {
         owner.assertOnOwner()
         let n: Int
         switch connection.transport.receive(into: readBuffer) {
@@ -284,6 +336,7 @@ final class HTTPEventLoop: @unchecked Sendable {
             case .request(var request, let consumed, let keepAlive):
                 offset += consumed
                 request.remoteAddress = connection.remoteAddress
+                request.clientCertificate = connection.clientCertificate
                 inFlight.add(1, ordering: .relaxed)
                 let closing = respond(to: request, keepAlive: keepAlive)
                 connection.machine.requestAnswered(closing: closing)
@@ -388,6 +441,8 @@ final class HTTPEventLoop: @unchecked Sendable {
         connection.outputOffset = 0
         outputWritten(connection)
         serveBufferedInput(connection)
+        // Records the TLS session read ahead while output was blocked.
+        if connection.transport.hasBufferedInput && connection.machine.acceptsRequests { handleReadable(connection) }
     }
 
     /// All responses of the connection are written: close, linger, or wait for the next request.

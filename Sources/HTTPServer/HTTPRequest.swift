@@ -16,6 +16,8 @@ public struct HTTPRequest: Sendable {
     public var headers: HTTPHeaders
     /// Peer IP address as text (`127.0.0.1`, `::1`); empty when not from a socket.
     public var remoteAddress: String
+    /// Subject common name of the client certificate verified by mutual TLS; nil without one.
+    public var clientCertificate: String?
 
     public init(
         method: HTTPMethod = .get, path: String, query: String? = nil, version: HTTPVersion = .http1_1,

@@ -10,7 +10,8 @@ public typealias HTTPHandler = @Sendable (HTTPRequest) -> HTTPResponse
 
 /// A small, hardened HTTP/1.1 server: epoll event loops on their own threads sharing one
 /// listener, keep-alive and pipelining, strict parsing, size limits, slowloris/idle/write
-/// timeouts, a connection cap, accept back-off, and graceful drain.
+/// timeouts, a connection cap, accept back-off, and graceful drain; TLS when
+/// `configuration.tls` holds a context (the handshake driven by the same loops).
 ///
 /// ```swift
 /// var config = HTTPServerConfiguration()
@@ -88,6 +89,10 @@ public final class HTTPServer: Sendable {
     public func start() throws -> Int {
         try state.withLock { state in
             guard case .idle = state else { throw HTTPServerError.alreadyStarted }
+            // OpenSSL writes to the socket with write(2), which raises SIGPIPE when the peer has
+            // gone (plain sends use MSG_NOSIGNAL). Both programs ignore it already; a host that
+            // embeds a TLS server must too, or a vanished client would kill it.
+            if configuration.tls != nil { signal(SIGPIPE, SIG_IGN) }
             let address = try SocketAddress(ipLiteral: configuration.host, port: configuration.port)
             let listener = try SocketListener(address: address, backlog: configuration.backlog)
             let context = HTTPServerContext(

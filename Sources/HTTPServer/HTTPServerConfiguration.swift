@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import TLS
 
 /// Listening address, concurrency, limits and timeouts of an `HTTPServer`. Defaults suit a
 /// small internal JSON service; tests shorten the timeouts.
@@ -44,6 +45,10 @@ public struct HTTPServerConfiguration: Sendable {
     /// At `maxConnections`, close the connection that has been idle longest (no request in
     /// progress) on the accepting loop to make room, instead of refusing the new one.
     public var evictIdleAtCap = false
+    /// Speak TLS only, with the context the store holds when a connection is accepted (a
+    /// reload swaps it); nil: plain HTTP. The TLS handshake must finish, with the first request
+    /// head, within `headerReadTimeout`.
+    public var tls: TLSContextStore?
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, eventLoops: Int = HTTPServerConfiguration.onlineCPUs,

@@ -1,5 +1,6 @@
 import Synchronization
 import Platform
+import TLS
 
 /// Everything the event loops of one server share: the listener, the handler, limits as
 /// monotonic nanoseconds, the connection count used for the cap and the per-client counts.
@@ -24,6 +25,8 @@ final class HTTPServerContext: Sendable {
     /// Refusals and timeouts, for metrics.
     let counters = HTTPServerCounters()
     let evictIdleAtCap: Bool
+    /// TLS contexts for new connections; nil: plain HTTP.
+    let tls: TLSContextStore?
     /// Open connections per client address, across loops.
     private let perClient: Mutex<HTTPClientConnectionCounts>
     private let hasPerClientLimit: Bool
@@ -44,6 +47,7 @@ final class HTTPServerContext: Sendable {
             limit: configuration.maxConnectionsPerClient, exempt: configuration.perClientLimitExempt))
         hasPerClientLimit = configuration.maxConnectionsPerClient > 0
         evictIdleAtCap = configuration.evictIdleAtCap
+        tls = configuration.tls
     }
 
     /// Counts a new connection from `address` against the per-client limit; a `.counted` one

@@ -23,6 +23,9 @@ public struct HTTPServerStatistics: Sendable, Equatable {
     public var connectionsRejectedPerClient = 0
     /// Idle connections closed to make room for a new one at `maxConnections`.
     public var connectionsEvicted = 0
+    /// TLS handshakes that failed (not TLS, an old protocol, no or a foreign client certificate).
+    /// Handshakes that time out count as `header` timeouts.
+    public var tlsHandshakeFailures = 0
 
     /// Every status the server itself answers, so all series exist from the start.
     public static let refusalStatuses = [400, 405, 413, 414, 431, 505]
@@ -52,6 +55,8 @@ final class HTTPServerCounters: Sendable {
     func rejectedConnectionPerClient() { counts.withLock { $0.connectionsRejectedPerClient += 1 } }
 
     func evictedConnection() { counts.withLock { $0.connectionsEvicted += 1 } }
+
+    func tlsHandshakeFailed() { counts.withLock { $0.tlsHandshakeFailures += 1 } }
 
     var snapshot: HTTPServerStatistics { counts.withLock { $0 } }
 }

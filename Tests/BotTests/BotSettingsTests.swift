@@ -65,7 +65,7 @@ final class BotSettingsTests: XCTestCase {
                 if name.hasSuffix("_FILE") { names.append(name) }
             }
         }
-        XCTAssertEqual(names.sorted(), ["GATEWAY_CA_FILE", "GATEWAY_TOKEN_FILE", "GATEWAY_URLS_FILE"])
+        XCTAssertEqual(names.sorted(), ["GATEWAY_CA_FILE", "GATEWAY_CLIENT_CERT_FILE", "GATEWAY_CLIENT_KEY_FILE", "GATEWAY_TOKEN_FILE", "GATEWAY_URLS_FILE"])
         for name in names { env[name] = "/run/secrets/x" }
         let check = TestProcess.run(TestProcess.productsDirectory + "/totp-gateway", ["--check-config"], environment: env)
         XCTAssertFalse(check.stderr.contains("is not a totp-gateway variable"), check.stderr)

@@ -57,7 +57,7 @@ final class GatewaySettingsTests: XCTestCase {
             XCTAssertTrue(help.contains("\n  " + row.name), "--help does not list \(row.name)")
             if !row.defaultText.isEmpty { XCTAssertTrue(flat.contains("(default: \(row.defaultText))"), row.name) }
         }
-        XCTAssertTrue(flat.contains("(GATEWAY_SEEDS_FILE, GATEWAY_SEEDS_KEY_FILE, CREDENTIALS_DIRECTORY, GATEWAY_AUDIT_FILE, GATEWAY_AUDIT_KEY_FILE)"), help)
+        XCTAssertTrue(flat.contains("(GATEWAY_TLS_CERT_FILE, GATEWAY_TLS_KEY_FILE, GATEWAY_TLS_CLIENT_CA_FILE, GATEWAY_SEEDS_FILE, GATEWAY_SEEDS_KEY_FILE, CREDENTIALS_DIRECTORY, GATEWAY_AUDIT_FILE, GATEWAY_AUDIT_KEY_FILE)"), help)
     }
 
     /// Shared kinds refuse with one message each, naming where the value came from.
@@ -82,7 +82,8 @@ final class GatewaySettingsTests: XCTestCase {
     /// One environment file may serve both programs: totp-bot's `GATEWAY_*_FILE` variables are
     /// not refused as unknown (the bot's tests hold this list to the bot's table).
     func testTheBotsFileVariablesAreLetThrough() throws {
-        let env = Environment(["GATEWAY_URLS_FILE": "/run/secrets/urls", "GATEWAY_TOKEN_FILE": "/run/secrets/t", "GATEWAY_CA_FILE": "/etc/ca.pem"])
+        let env = Environment(["GATEWAY_URLS_FILE": "/run/secrets/urls", "GATEWAY_TOKEN_FILE": "/run/secrets/t", "GATEWAY_CA_FILE": "/etc/ca.pem",
+                               "GATEWAY_CLIENT_CERT_FILE": "/etc/bot.pem", "GATEWAY_CLIENT_KEY_FILE": "/etc/bot.key"])
         XCTAssertEqual(GatewaySettings.table.unknownFileVariables(env, prefixes: ["GATEWAY_", "TOTP_"]), [])
     }
 }

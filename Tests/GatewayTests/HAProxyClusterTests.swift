@@ -47,4 +47,44 @@ final class HAProxyClusterTests: XCTestCase {
         // HAProxy keys its table on a hash: the token is in neither its logs nor its output.
         XCTAssertFalse((cluster.haproxy.stdout + cluster.haproxy.stderr).contains(GatewayHarness.botToken))
     }
+    /// Issue 12: TLS on every hop. HAProxy terminates the clients' TLS, re-encrypts to the
+    /// gateways and verifies them against the cluster CA, presents its client certificate to
+    /// gateways that require one, and its health checks pass over that TLS.
+    func testTLSOnEveryHopWithMutualTLSToTheGateways() throws {
+        let tmp = TemporaryDirectory(prefix: "haproxy-tls")
+        let ca = try TestCertificateAuthority(directory: tmp.path)
+        let gateway = try ca.issue("gateway", usage: .server)
+        let front = try ca.issue("haproxy-front", usage: .server)
+        let client = try ca.issue("haproxy-client", usage: .client, commonName: "totp-haproxy")
+        // HAProxy wants certificate and key in one file.
+        func combined(_ pair: (certificate: String, key: String), _ name: String) throws -> String {
+            let path = tmp.path + "/" + name
+            let text = try String(contentsOfFile: pair.certificate, encoding: .utf8) + String(contentsOfFile: pair.key, encoding: .utf8)
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            chmod(path, 0o600)
+            return path
+        }
+        let cluster = try HAProxyCluster(
+            gateway: ["GATEWAY_TLS_CERT_FILE": gateway.certificate, "GATEWAY_TLS_KEY_FILE": gateway.key,
+                      "GATEWAY_TLS_CLIENT_CA_FILE": ca.certificateFile],
+            haproxy: ["HAPROXY_TLS_CERT": try combined(front, "front.pem"), "HAPROXY_GATEWAY_CA": ca.certificateFile,
+                      "HAPROXY_GATEWAY_CLIENT_PEM": try combined(client, "client.pem")])
+        // Every gateway UP: the TLS health checks passed their client-certificate check.
+        XCTAssertEqual(cluster.states(), ["UP", "UP", "UP"])
+        for i in 0..<6 {
+            let r = TestProcess.run("/usr/bin/curl", ["-sS", "--max-time", "5", "--cacert", ca.certificateFile,
+                "-H", "Authorization: Bearer \(GatewayHarness.botToken)", "https://localhost:\(cluster.port)/code?label=demo"], timeout: 10)
+            XCTAssertEqual(r.status, 0, "request \(i): \(r.stderr)")
+            XCTAssertTrue(r.stdout.contains("\"code\":\""), r.stdout)
+        }
+        // The gateways saw HAProxy's certificate and the client behind it.
+        let audited = cluster.gateways.flatMap { $0.process.logLines.filter { $0["event"] as? String == "code_request" } }
+        XCTAssertEqual(audited.count, 6)
+        for line in audited {
+            XCTAssertEqual(line["client_cert"] as? String, "totp-haproxy")
+            XCTAssertEqual(line["forwarded_for"] as? String, "127.0.0.1")
+        }
+        // Plain HTTP to HAProxy's TLS port gets no code.
+        XCTAssertNotEqual(cluster.code()?.status, 200)
+    }
 }

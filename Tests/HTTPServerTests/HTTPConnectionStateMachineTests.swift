@@ -18,6 +18,56 @@ final class HTTPConnectionStateMachineTests: XCTestCase {
         return machine
     }
 
+    // MARK: - TLS handshake
+
+    func testAHandshakeSharesTheFirstHeadsDeadlineFromAccept() {
+        var machine = Machine(acceptedAt: 1_000, timeouts: limits, draining: false, handshake: true)
+        XCTAssertEqual(machine.state, .handshaking(deadline: 1_100, wantsWrite: false))
+        XCTAssertTrue(machine.isHandshaking)
+        XCTAssertFalse(machine.acceptsRequests)
+        XCTAssertEqual(machine.handshakeBlocked(wantsWrite: false, now: 1_010), .none)
+        XCTAssertEqual(machine.handshakeDone(now: 1_080), .none)
+        // The head must still be complete by the accept deadline: no fresh limit for it.
+        XCTAssertEqual(machine.state, .awaitingRequest(deadline: 1_100))
+        machine.headIncomplete(now: 1_090, timeouts: limits)
+        XCTAssertEqual(machine.tick(now: 1_100), .close(.timedOut(.header)))
+    }
+
+    func testAStalledHandshakeTimesOutAsHeader() {
+        var machine = Machine(acceptedAt: 0, timeouts: limits, draining: false, handshake: true)
+        XCTAssertEqual(machine.handshakeBlocked(wantsWrite: false, now: 50), .none)
+        XCTAssertEqual(machine.tick(now: 99), .none)
+        XCTAssertEqual(machine.tick(now: 100), .close(.timedOut(.header)))
+        XCTAssertTrue(machine.isClosed)
+    }
+
+    func testHandshakeWantWriteSwitchesWhatIsWatched() {
+        var machine = Machine(acceptedAt: 0, timeouts: limits, draining: false, handshake: true)
+        XCTAssertEqual(machine.handshakeBlocked(wantsWrite: true, now: 1), .watchWritable)
+        XCTAssertEqual(machine.handshakeBlocked(wantsWrite: true, now: 2), .none)
+        XCTAssertEqual(machine.handshakeBlocked(wantsWrite: false, now: 3), .watchReadable)
+        XCTAssertEqual(machine.handshakeBlocked(wantsWrite: true, now: 4), .watchWritable)
+        // Done while watching for writability: back to readability for the request.
+        XCTAssertEqual(machine.handshakeDone(now: 5), .watchReadable)
+        XCTAssertTrue(machine.acceptsRequests)
+    }
+
+    func testAFailedHandshakeClosesAtOnce() {
+        var machine = Machine(acceptedAt: 0, timeouts: limits, draining: false, handshake: true)
+        XCTAssertEqual(machine.handshakeFailed(), .close(.handshakeFailed))
+        XCTAssertTrue(machine.isClosed)
+        XCTAssertNil(machine.idleSince)
+    }
+
+    func testADrainLeavesAHandshakeItsDeadline() {
+        var machine = Machine(acceptedAt: 0, timeouts: limits, draining: false, handshake: true)
+        XCTAssertFalse(machine.drainStarted())
+        XCTAssertEqual(machine.deadline, 100)
+        // A handshake begun during a drain gets no more than a fresh connection.
+        let late = Machine(acceptedAt: 0, timeouts: limits, draining: true, handshake: true)
+        XCTAssertEqual(late.deadline, 10)
+    }
+
     // MARK: - Header and idle timeouts
 
     func testASilentConnectionTimesOutAsHeaderCountedFromAccept() {

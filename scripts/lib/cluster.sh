@@ -1,6 +1,9 @@
 # Shared by the drills: a throw-away cluster of 3 gateways behind HAProxy on free loopback ports.
 # Source it, then: cluster_up; ...; cluster_down (also run on EXIT).
 # Exposes: CLUSTER_DIR, GW_PORTS[1..3], HAPROXY_PORT, STATS_PORT, CLIENT_TOKEN, GW_BIN.
+# CLUSTER_TLS=1: TLS on every hop, as the demo runs it: a throwaway CA in $CLUSTER_DIR/tls
+# (tls_issue), gateways requiring client certificates, HAProxy terminating and re-encrypting;
+# gw_curl adds the scheme and certificates, and the load generator verifies HAProxy's.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 GW_BIN=${GW_BIN:-$ROOT/.build/debug/totp-gateway}
@@ -10,6 +13,40 @@ declare -A GW_PIDS=()
 declare -a GW_PORTS=()
 HAPROXY_PID=""
 declare -a EXTRA_PIDS=()  # other processes a drill started (cluster_track); killed by cluster_down
+CLUSTER_TLS=${CLUSTER_TLS:-0}
+TLS_DIR=$CLUSTER_DIR/tls
+
+# tls_issue NAME CN EKU DAYS: NAME.pem/NAME.key signed by the cluster CA (localhost and
+# 127.0.0.1 for serverAuth), and NAME-full.pem (certificate + key) for HAProxy.
+tls_issue() {
+  ( cd "$TLS_DIR" && umask 077
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$1.key.new" -out "$1.csr" -subj "/CN=$2"
+    { echo "extendedKeyUsage=$3"; [ "$3" = clientAuth ] || echo "subjectAltName=DNS:localhost,IP:127.0.0.1"; } > "$1.ext"
+    openssl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -out "$1.pem.new" -days "$4" -extfile "$1.ext"
+    cat "$1.pem.new" "$1.key.new" > "$1-full.pem.new"
+    # Each file replaced by a rename: a reload never reads one half written.
+    mv "$1.key.new" "$1.key"; mv "$1.pem.new" "$1.pem"; mv "$1-full.pem.new" "$1-full.pem"
+    rm -f "$1.csr" "$1.ext" ) >>"$CLUSTER_DIR/tls.log" 2>&1
+}
+
+tls_setup() {
+  mkdir -p "$TLS_DIR"
+  ( cd "$TLS_DIR" && umask 077 && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+      -keyout ca.key -out ca.pem -days 30 -subj "/CN=drill CA" ) >>"$CLUSTER_DIR/tls.log" 2>&1
+  tls_issue gateway drill-gateway serverAuth 20
+  tls_issue haproxy drill-haproxy serverAuth 20
+  tls_issue haproxy-client drill-haproxy-client clientAuth 20
+  tls_issue client drill-client clientAuth 20
+}
+
+gw_curl() {  # gw_curl PORT PATH [CURL ARGS...]: one request to a gateway, TLS or not
+  local port=$1 path=$2; shift 2
+  if [ "$CLUSTER_TLS" = 1 ]; then
+    curl -fs --cacert "$TLS_DIR/ca.pem" --cert "$TLS_DIR/client.pem" --key "$TLS_DIR/client.key" "$@" "https://localhost:$port$path"
+  else
+    curl -fs "$@" "http://127.0.0.1:$port$path"
+  fi
+}
 
 # free_ports N: N distinct loopback ports the kernel picked, held for the whole drill. A helper
 # process keeps each bound (never listening) with SO_REUSEADDR: the programs we start set it too
@@ -54,12 +91,14 @@ wait_for() {  # wait_for SECONDS CMD...: poll every 50 ms
 }
 
 gateway_start() {  # gateway_start N
-  local n=$1
-  GATEWAY_INSTANCE="gw$n" GATEWAY_SEEDS_FILE="$CLUSTER_DIR/seeds" GATEWAY_TOKENS="drill:$CLIENT_TOKEN:*" \
+  local n=$1 tls=()
+  [ "$CLUSTER_TLS" = 1 ] && tls=(GATEWAY_TLS_CERT_FILE="$TLS_DIR/gateway.pem" GATEWAY_TLS_KEY_FILE="$TLS_DIR/gateway.key"
+    GATEWAY_TLS_CLIENT_CA_FILE="$TLS_DIR/ca.pem")
+  env "${tls[@]}" GATEWAY_INSTANCE="gw$n" GATEWAY_SEEDS_FILE="$CLUSTER_DIR/seeds" GATEWAY_TOKENS="drill:$CLIENT_TOKEN:*" \
   GATEWAY_RATE_LIMIT=off GATEWAY_TRUSTED_PROXIES=127.0.0.1 \
     "$GW_BIN" --listen "127.0.0.1:${GW_PORTS[$n]}" >>"$CLUSTER_DIR/gw$n.log" 2>&1 &
   GW_PIDS[$n]=$!
-  wait_for 10 curl -fs "http://127.0.0.1:${GW_PORTS[$n]}/healthz" || { echo "gw$n did not start" >&2; tail "$CLUSTER_DIR/gw$n.log" >&2; return 1; }
+  wait_for 10 gw_curl "${GW_PORTS[$n]}" /healthz || { echo "gw$n did not start" >&2; tail "$CLUSTER_DIR/gw$n.log" >&2; return 1; }
 }
 
 # HAProxy's view of a server: UP, DOWN, MAINT... from the stats CSV (field 18 is status).
@@ -74,8 +113,12 @@ cluster_up() {
   GW_PORTS=([1]=$p1 [2]=$p2 [3]=$p3)
   CLIENT_TOKEN=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
   (umask 077; printf 'demo = %s\n' "$(head -c 20 /dev/urandom | base32)" > "$CLUSTER_DIR/seeds")
+  [ "$CLUSTER_TLS" = 1 ] && tls_setup
   for n in 1 2 3; do gateway_start "$n"; done
-  HAPROXY_BIND="127.0.0.1:$HAPROXY_PORT" HAPROXY_STATS_BIND="127.0.0.1:$STATS_PORT" \
+  local tls=()
+  [ "$CLUSTER_TLS" = 1 ] && tls=(HAPROXY_TLS_CERT="$TLS_DIR/haproxy-full.pem" HAPROXY_GATEWAY_CA="$TLS_DIR/ca.pem"
+    HAPROXY_GATEWAY_CLIENT_PEM="$TLS_DIR/haproxy-client-full.pem")
+  env "${tls[@]}" HAPROXY_BIND="127.0.0.1:$HAPROXY_PORT" HAPROXY_STATS_BIND="127.0.0.1:$STATS_PORT" \
   GW1_ADDR="127.0.0.1:$p1" GW2_ADDR="127.0.0.1:$p2" GW3_ADDR="127.0.0.1:$p3" \
   HAPROXY_RATE_LIMIT=1000000 HAPROXY_RATE_EXEMPT=127.0.0.1/32 HAPROXY_TOKEN_RATE_LIMIT=100000000 \
     haproxy -W -db -f "$ROOT/infra/haproxy/haproxy.cfg" >>"$CLUSTER_DIR/haproxy.log" 2>&1 &
@@ -97,8 +140,10 @@ cluster_down() {
 }
 trap cluster_down EXIT
 
-load_start() {  # load_start SECONDS: background loadgen, result in $CLUSTER_DIR/load.json
-  python3 "$ROOT/scripts/lib/loadgen.py" --port "$HAPROXY_PORT" --token "$CLIENT_TOKEN" --seconds "$1" \
+load_start() {  # load_start SECONDS [LOADGEN ARGS...]: background loadgen, result in $CLUSTER_DIR/load.json
+  local seconds=$1 tls=(); shift
+  [ "$CLUSTER_TLS" = 1 ] && tls=(--cafile "$TLS_DIR/ca.pem")
+  python3 "$ROOT/scripts/lib/loadgen.py" --port "$HAPROXY_PORT" --token "$CLIENT_TOKEN" --seconds "$seconds" "${tls[@]}" "$@" \
     --clients 4 --rate 400 --progress-file "$CLUSTER_DIR/progress" > "$CLUSTER_DIR/load.json" &
   LOAD_PID=$!
 }

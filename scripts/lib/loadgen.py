@@ -4,11 +4,13 @@
 Keep-alive HTTP/1.1 clients GET /code through HAProxy for a fixed time (and at most a fixed
 number of requests), at a capped rate, and count every outcome. A "failure" is anything but a
 200 with a JSON code: a non-200 status, a reset, a timeout. Prints a JSON summary on stdout.
-Loopback only: the URL must point at 127.0.0.1.
+Loopback only: the URL must point at 127.0.0.1. With --cafile it speaks TLS and verifies the
+server's certificate against that CA (host name 127.0.0.1).
 """
 import argparse
 import http.client
 import json
+import ssl
 import threading
 import time
 from collections import Counter
@@ -24,19 +26,31 @@ def main():
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--rate", type=float, default=400, help="requests per second, all clients together")
     ap.add_argument("--progress-file", help="append 'elapsed ok failed' lines every 0.5 s")
+    ap.add_argument("--cafile", help="speak TLS, trusting this CA bundle")
+    ap.add_argument("--retry-stale", action="store_true",
+                    help="retry once on a fresh connection when a reused keep-alive connection is closed before any "
+                         "response byte (what libcurl, and so the bot, does; RFC 9112 9.3.1): a proxy reload closes idle "
+                         "connections, racing a request just sent on one. Counted as stale_retries, not as failures.")
     args = ap.parse_args()
+    context = ssl.create_default_context(cafile=args.cafile) if args.cafile else None
+
+    def connect():
+        if context:
+            return http.client.HTTPSConnection("127.0.0.1", args.port, timeout=5, context=context)
+        return http.client.HTTPConnection("127.0.0.1", args.port, timeout=5)
 
     lock = threading.Lock()
     statuses = Counter()
     instances = Counter()
     failures = []
+    stale_retries = [0]
     sent = [0]
     start = time.monotonic()
     deadline = start + args.seconds
     interval = args.clients / args.rate
 
     def client():
-        conn = http.client.HTTPConnection("127.0.0.1", args.port, timeout=5)
+        conn = connect()
         next_at = time.monotonic()
         while True:
             now = time.monotonic()
@@ -50,8 +64,19 @@ def main():
                 time.sleep(next_at - now)
             next_at += interval
             try:
-                conn.request("GET", f"/code?label={args.label}", headers={"Authorization": f"Bearer {args.token}"})
-                resp = conn.getresponse()
+                reused = conn.sock is not None
+                try:
+                    conn.request("GET", f"/code?label={args.label}", headers={"Authorization": f"Bearer {args.token}"})
+                    resp = conn.getresponse()
+                except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                    if not (args.retry_stale and reused):
+                        raise
+                    with lock:
+                        stale_retries[0] += 1
+                    conn.close()
+                    conn = connect()
+                    conn.request("GET", f"/code?label={args.label}", headers={"Authorization": f"Bearer {args.token}"})
+                    resp = conn.getresponse()
                 body = resp.read()
                 instance = None
                 if resp.status == 200:
@@ -69,7 +94,7 @@ def main():
                     statuses["error"] += 1
                     failures.append(f"{time.monotonic() - start:.2f}s {type(e).__name__}: {e}")
                 conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", args.port, timeout=5)
+                conn = connect()
         conn.close()
 
     def progress():
@@ -90,7 +115,7 @@ def main():
         t.join(args.seconds + 15)
     total = sum(statuses.values())
     print(json.dumps({
-        "requests": total, "ok": statuses[200], "failed": len(failures),
+        "requests": total, "ok": statuses[200], "failed": len(failures), "stale_retries": stale_retries[0],
         "statuses": {str(k): v for k, v in statuses.items()}, "instances": dict(instances),
         "seconds": round(time.monotonic() - start, 2), "first_failures": failures[:10],
     }))

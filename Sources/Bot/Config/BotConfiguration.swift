@@ -19,6 +19,9 @@ struct BotConfiguration: Sendable, CustomStringConvertible {
     var gatewayURLs: [String]
     var gatewayToken: String
     var gatewayCAFile: String?
+    /// Mutual TLS to the gateways: the bot's certificate and key (both or neither).
+    var gatewayClientCertificateFile: String?
+    var gatewayClientKeyFile: String?
     var gatewayAttemptTimeout: Duration
     var gatewayDeadline: Duration
     /// How long a reply is retried (5xx, network errors, 429) before the message is left for
@@ -112,6 +115,8 @@ struct BotConfiguration: Sendable, CustomStringConvertible {
             reader.record(ConfigProblem(source: "GATEWAY_TOKEN", message: "not set; set GATEWAY_TOKEN or GATEWAY_TOKEN_FILE"))
         }
         let gatewayCA = reader.optional(S.gatewayCA)
+        let clientCert = reader.optional(S.gatewayClientCert), clientKey = reader.optional(S.gatewayClientKey)
+        if let problem = Self.clientCertificateProblem(certificate: clientCert, key: clientKey) { reader.record(problem) }
 
         // Access list.
         var acl = AccessList()
@@ -144,6 +149,8 @@ struct BotConfiguration: Sendable, CustomStringConvertible {
             userRateBurst: reader.value(S.userRateBurst), userRatePerMinute: reader.value(S.userRatePerMinute),
             logLevel: reader.value(S.logLevel))
         config.policies = policies
+        config.gatewayClientCertificateFile = clientCert
+        config.gatewayClientKeyFile = clientKey
         if !reader.problems.isEmpty { throw ConfigError(reader.problems) }
         return config
     }

@@ -28,6 +28,9 @@ enum BotSettings {
         help: "comma-separated gateway base URLs (HAProxy and/or instances), tried with failover")
     static let gatewayToken = Setting.secret("GATEWAY_TOKEN", documented: "required", help: "bearer token the gateways know for the bot")
     static let gatewayCA = Setting.path("GATEWAY_CA_FILE", documented: "system store", help: "CA bundle for https gateways")
+    static let gatewayClientCert = Setting.path("GATEWAY_CLIENT_CERT_FILE", documented: "none",
+        help: "PEM client certificate for gateways that require mutual TLS (GATEWAY_TLS_CLIENT_CA_FILE); needs GATEWAY_CLIENT_KEY_FILE")
+    static let gatewayClientKey = Setting.path("GATEWAY_CLIENT_KEY_FILE", help: "its unencrypted PEM private key, mode 0600")
     static let attemptTimeout = Setting.milliseconds("BOT_GATEWAY_ATTEMPT_TIMEOUT_MS", default: 1500, range: 50...60000, file: false,
         help: "limit per gateway attempt")
     static let gatewayDeadline = Setting.milliseconds("BOT_GATEWAY_DEADLINE_MS", default: 4000, range: 100...60000, file: false,
@@ -80,7 +83,7 @@ enum BotSettings {
         program: "totp-bot",
         sections: [
             .init("ZULIP", [zuliprc, site, email, apiKey, zulipCA, allowInsecure]),
-            .init("GATEWAYS", [gatewayURLs, gatewayToken, gatewayCA, attemptTimeout, gatewayDeadline],
+            .init("GATEWAYS", [gatewayURLs, gatewayToken, gatewayCA, gatewayClientCert, gatewayClientKey, attemptTimeout, gatewayDeadline],
                 note: "Up to 4 DMs are answered at once, each user's in order; while every gateway's circuit is open one request probes and the rest fail at once."),
             .init("ACCESS", [acl, policy, allowedSenders, userRateBurst, userRatePerMinute],
                 note: "An empty access list gives nobody a code (the bot says so at start). Other bots' messages are never answered."),

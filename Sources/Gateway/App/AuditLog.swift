@@ -67,13 +67,14 @@ final class AuditLog: Sendable {
     /// Writes the line; false when it could not be written (then no code may be handed out).
     @discardableResult
     func record(time: (seconds: Int64, nanoseconds: Int64), token: String?, label: String?, outcome: String, status: Int,
-        remote: String, forwardedFor: String?, requestID: String, code: String?) -> Bool
+        remote: String, forwardedFor: String?, requestID: String, code: String?, clientCert: String? = nil) -> Bool
     {
         let hmac = (code != nil && key != nil && label != nil) ? Self.codeHMAC(key: key!, label: label!, code: code!) : nil
         // 256: the fixed keys and punctuation (about 190 bytes) and the status.
         var bound = 256 + UTCTimestamp.maxLength + JSONText.maxQuotedCount(outcome) + JSONText.maxQuotedCount(remote)
             + JSONText.maxQuotedCount(requestID) + (hmac?.utf8.count ?? 0)
         if let forwardedFor { bound += JSONText.maxQuotedCount(forwardedFor) }
+        if let clientCert { bound += 16 + JSONText.maxQuotedCount(clientCert) }
         if let label { bound += JSONText.maxQuotedCount(label) }
         if let token { bound += JSONText.maxQuotedCount(token) }
         // Formatted on the stack, written with one call.
@@ -81,12 +82,16 @@ final class AuditLog: Sendable {
             w.write(static: #"{"time":""#)
             UTCTimestamp.write(seconds: time.seconds, nanoseconds: time.nanoseconds, to: &w)
             w.write(static: #"","level":"info","event":"code_request","component":"audit""#)
+            // Keys in sorted order, like the logger's lines.
+            if let clientCert {
+                w.write(static: #","client_cert":"#)
+                w.write(jsonString: clientCert)
+            }
             if let hmac {
                 w.write(static: #","code_hmac":""#)
                 w.write(utf8: hmac)
                 w.write(byte: 0x22)
             }
-            // Keys in sorted order, like the logger's lines.
             if let forwardedFor {
                 w.write(static: #","forwarded_for":"#)
                 w.write(jsonString: forwardedFor)

@@ -38,7 +38,7 @@ extension GatewayApp {
                 // Refusals before the label step still record what was asked for, when well formed.
                 audit.record(time: now, token: tokenName, label: label ?? query.label.flatMap { try? SeedLabel($0).value },
                     outcome: outcome, status: error.status, remote: request.remoteAddress, forwardedFor: forwardedFor,
-                    requestID: requestID, code: nil)
+                    requestID: requestID, code: nil, clientCert: request.clientCertificate)
             }
             return error.response(requestID: requestID)
         }
@@ -105,7 +105,8 @@ extension GatewayApp {
         // issued, and audited as a check.
         let issued = request.method != .head
         guard audit.record(time: now, token: token, label: label, outcome: issued ? "issued" : "checked_head", status: 200,
-            remote: request.remoteAddress, forwardedFor: forwardedFor, requestID: requestID, code: issued ? code.code : nil)
+            remote: request.remoteAddress, forwardedFor: forwardedFor, requestID: requestID, code: issued ? code.code : nil,
+            clientCert: request.clientCertificate)
         else {
             return CodeRefusal.auditUnavailable.response(requestID: requestID)
         }

@@ -27,7 +27,9 @@ extension GatewayApp {
         let maxError = clock.maxErrorSeconds.isFinite ? "\(clock.maxErrorSeconds)" : "null"
         body += ",\"clock\":{\"synchronized\":\(clock.synchronized),\"max_error_seconds\":\(maxError),\"state\":"
         JSONText.appendString(clock.state, to: &body)
-        body += ",\"required\":\(configuration.requireClockSync)}}"
+        body += ",\"required\":\(configuration.requireClockSync)}"
+        if let tls { body += ",\"tls\":{\"certificate_not_after\":\(tls.notAfter)}" }
+        body += "}"
         return HTTPResponse(status: status == "ok" ? 200 : 503, headers: Self.jsonHeaders, body: Array(body.utf8))
     }
 

@@ -4,6 +4,7 @@ import Glibc
 import Platform
 import HTTPServer
 import Synchronization
+import TLS
 
 /// The gateway's request handling: `/code`, `/labels`, `/healthz`, `/metrics`. It owns the active
 /// configuration snapshot (swapped whole on reload) and the drain flag; the HTTP server knows
@@ -24,6 +25,8 @@ final class GatewayApp: Sendable {
     /// addresses cannot grow it without limit).
     let authThrottle: RateLimiter
     let requestIDs = RequestIDs()
+    /// The listener's TLS context and its reload; nil for plain HTTP.
+    let tls: GatewayTLS?
     let wallClock: @Sendable () -> (seconds: Int64, nanoseconds: Int64)
     let monotonic: @Sendable () -> Double
     let clockStatus: @Sendable () -> ClockStatus
@@ -51,6 +54,11 @@ final class GatewayApp: Sendable {
         var instance: [UInt8] = []
         JSONText.appendString(configuration.instance, to: &instance)
         self.instanceJSON = instance
+        if let files = configuration.tlsFiles, let context = configuration.tls {
+            tls = GatewayTLS(files: files, context: context)
+        } else {
+            tls = nil
+        }
         self.state = Mutex(ActiveConfiguration(snapshot: snapshot, counters: metrics.activate(snapshot, previous: nil)))
         registry.counterFunction("gateway_audit_write_failures_total",
             help: "Audit lines that could not be written; each one's request got 503 and no code.") {

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Platform
 import Crypto
+import TLS
 
 /// Everything `totp-gateway` reads at start-up, parsed and validated once. Seeds and tokens are
 /// loaded separately (`GatewaySnapshot`) because SIGHUP reloads them.
@@ -37,6 +38,9 @@ struct GatewayConfiguration: Sendable {
     var maxConnections: Int
     /// Open connections per client address (trusted proxies exempt); 0 = no limit.
     var maxConnectionsPerClient: Int
+    /// The listener's TLS files and their checked context; nil: plain HTTP.
+    var tlsFiles: TLSFiles?
+    var tls: TLSContext?
     /// Findings that do not stop the gateway (secret files a container runtime made readable).
     var warnings: [ConfigProblem] = []
 
@@ -92,6 +96,12 @@ struct GatewayConfiguration: Sendable {
         let level = reader.value(S.logLevel)
         let loops = reader.optional(S.eventLoops)
         let auditFile = reader.optional(S.auditFile)
+        let certificate = reader.optional(S.tlsCertFile), key = reader.optional(S.tlsKeyFile), clientCA = reader.optional(S.tlsClientCAFile)
+        let credentials = reader.optional(S.credentials)
+        let tlsFiles = reader.attempt { () throws(ConfigProblem) in
+            try Self.tlsFiles(certificate: certificate, key: key, clientCA: clientCA, credentials: credentials)
+        } ?? nil
+        let tls = tlsFiles.flatMap { files in reader.attempt { () throws(ConfigProblem) in try Self.tlsContext(files, warnings: &warnings) } }
         if !reader.problems.isEmpty { throw ConfigError(reader.problems) }
         var config = GatewayConfiguration(
             listen: listen!, instance: instance, insecureNoAuth: insecure,
@@ -102,6 +112,8 @@ struct GatewayConfiguration: Sendable {
             writeTimeoutSeconds: writeTimeout.inSeconds, maxConnections: maxConnections,
             maxConnectionsPerClient: maxPerClient)
         config.warnings = warnings
+        config.tlsFiles = tlsFiles
+        config.tls = tls
         return config
     }
 

@@ -38,6 +38,15 @@ enum GatewaySettings {
         zero: "no limit", help: "open connections per client address; more are closed at once (0: no limit; GATEWAY_TRUSTED_PROXIES exempt)")
     static let logLevel = Setting.logLevel("GATEWAY_LOG_LEVEL", default: .info, help: "debug | info | warning | error")
 
+    // MARK: TLS
+
+    static let tlsCertFile = Setting.path("GATEWAY_TLS_CERT_FILE", documented: "plain HTTP",
+        help: "PEM certificate chain, leaf first: the listener speaks TLS 1.2/1.3 only (needs GATEWAY_TLS_KEY_FILE; or the tls-cert credential)")
+    static let tlsKeyFile = Setting.path("GATEWAY_TLS_KEY_FILE",
+        help: "PEM private key of that certificate, unencrypted, mode 0600 (or the tls-key credential); SIGHUP reloads the pair")
+    static let tlsClientCAFile = Setting.path("GATEWAY_TLS_CLIENT_CA_FILE", documented: "no client certificates",
+        help: "mutual TLS: clients must present a certificate from a CA in this PEM file; its CN is audited as client_cert (or the tls-client-ca credential)")
+
     // MARK: Seeds
 
     static let seed = Setting.family(prefix: "TOTP_SEED_", placeholder: "<LABEL>", kind: .secret,
@@ -50,7 +59,7 @@ enum GatewaySettings {
     static let seedsKeyFile = Setting.path("GATEWAY_SEEDS_KEY_FILE",
         help: "key of a sealed seeds file: 256 bits as 64 hex characters (openssl rand -hex 32), as base64, or as 32 raw bytes (not text)")
     static let credentials = Setting.path("CREDENTIALS_DIRECTORY",
-        help: "set by systemd (LoadCredential=): seeds, seeds-key, tokens, audit-key, totp-seed-<label>")
+        help: "set by systemd (LoadCredential=): seeds, seeds-key, tokens, audit-key, totp-seed-<label>, tls-cert, tls-key, tls-client-ca")
 
     // MARK: Clients
 
@@ -88,6 +97,7 @@ enum GatewaySettings {
         sections: [
             .init("SERVER", [listen, instance, eventLoops, drain, shutdownGrace, headerTimeout, idleTimeout, writeTimeout,
                 maxConnections, maxConnectionsPerClient, logLevel]),
+            .init("TLS", [tlsCertFile, tlsKeyFile, tlsClientCAFile]),
             .init("SEEDS (all optional and combinable; a label defined twice is an error)",
                 [seed, labels, period, digits, seedsFile, seedsKeyFile, credentials]),
             .init("CLIENTS", [tokens, apiKey, authFailureLimit, insecureNoAuth, rateLimit, rateBurst, metricsToken, metricsPerLabel,
@@ -95,5 +105,5 @@ enum GatewaySettings {
             .init("AUDIT", [auditFile, auditKeyFile, requireClockSync]),
         ],
         // totp-bot's, from an environment file both programs read (tested against its table).
-        otherPrograms: ["GATEWAY_URLS_FILE", "GATEWAY_TOKEN_FILE", "GATEWAY_CA_FILE"])
+        otherPrograms: ["GATEWAY_URLS_FILE", "GATEWAY_TOKEN_FILE", "GATEWAY_CA_FILE", "GATEWAY_CLIENT_CERT_FILE", "GATEWAY_CLIENT_KEY_FILE"])
 }
