@@ -76,3 +76,13 @@ static inline int ctls_peer_common_name(SSL *ssl, char *buffer, int length) {
     X509_free(cert);
     return n;
 }
+
+// 1 when the peer's leaf certificate is `expected` (same DER), 0 otherwise or without one.
+static inline int ctls_peer_certificate_equals(SSL *ssl, X509 *expected) {
+    X509 *cert = SSL_get1_peer_certificate(ssl);
+    if (cert == NULL) return 0;
+    int same = X509_cmp(cert, expected) == 0;
+    X509_free(cert);
+    return same;
+}
+

@@ -99,6 +99,6 @@ public final class TLSContext: @unchecked Sendable {
 
     /// A server session on the connected, non-blocking socket `fd`; nil if OpenSSL is out of memory.
     public func makeSession(fd: Int32) -> TLSSession? {
-        TLSSession(context: self, fd: fd)
+        TLSSession(ctx: pointer, owner: self, fd: fd)
     }
 }

@@ -33,23 +33,25 @@ public final class TLSSession {
     }
 
     private let ssl: OpaquePointer
-    /// Keeps the SSL_CTX alive as long as the session (a reload may drop the store's reference).
-    public let context: TLSContext
+    /// Keeps the SSL_CTX alive as long as the session (a reload may drop the store's reference):
+    /// a server's `TLSContext` or a probe's `TLSProbeClient`.
+    private let owner: AnyObject
     /// OpenSSL's reason for the last failure (e.g. "wrong version number", "http request"): for
     /// debug logs; it never holds key material.
     public private(set) var failureReason = ""
     /// A fatal error happened: OpenSSL forbids a close_notify afterwards.
     private var broken = false
 
-    init?(context: TLSContext, fd: Int32) {
-        guard let ssl = SSL_new(context.pointer) else { return nil }
+    /// A session on `ctx` (owned by `owner`): the server side, or with `client` the client side.
+    init?(ctx: OpaquePointer, owner: AnyObject, fd: Int32, client: Bool = false) {
+        guard let ssl = SSL_new(ctx) else { return nil }
         guard SSL_set_fd(ssl, fd) == 1 else {
             SSL_free(ssl)
             return nil
         }
-        SSL_set_accept_state(ssl)
+        if client { SSL_set_connect_state(ssl) } else { SSL_set_accept_state(ssl) }
         self.ssl = ssl
-        self.context = context
+        self.owner = owner
     }
 
     deinit {
@@ -114,6 +116,11 @@ public final class TLSSession {
         var name = [CChar](repeating: 0, count: 256)
         guard ctls_peer_common_name(ssl, &name, Int32(name.count)) >= 0 else { return nil }
         return String(cString: name)
+    }
+
+    /// Whether the peer's leaf certificate is exactly `certificate` (DER equal).
+    func peerCertificateEquals(_ certificate: OpaquePointer) -> Bool {
+        ctls_peer_certificate_equals(ssl, certificate) == 1
     }
 
     /// The negotiated protocol, e.g. "TLSv1.3".

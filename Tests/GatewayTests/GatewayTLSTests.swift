@@ -68,6 +68,49 @@ final class GatewayTLSTests: XCTestCase {
         XCTAssertNil(gateway.get("/healthz"))
     }
 
+    /// The container probe over TLS (compose runs the gateways with TLS and mutual TLS): it pins
+    /// the gateway's own certificate and presents it as its client certificate.
+    func testTheHealthcheckProbeSpeaksTLSToItsOwnListener() throws {
+        let both = try ca.issue("gateway-both", usage: .serverAndClient)
+        var extra = ["GATEWAY_TLS_CERT_FILE": both.certificate, "GATEWAY_TLS_KEY_FILE": both.key,
+                     "GATEWAY_TLS_CLIENT_CA_FILE": ca.certificateFile]
+        let gateway = try GatewayHarness(extra: extra, dir: dir)
+        var env = GatewayHarness.baseEnvironment(dir: dir)
+        for (k, v) in extra { env[k] = v }
+        let url = "https://127.0.0.1:\(gateway.port)/healthz"
+        let ok = TestProcess.run(GatewayHarness.binary, ["--healthcheck", url], environment: env)
+        XCTAssertEqual(ok.status, 0, ok.stderr)
+        XCTAssertEqual(TestProcess.run(GatewayHarness.binary, ["--healthcheck", "https://127.0.0.1:\(gateway.port)/nothing"],
+            environment: env).status, 1)
+        // Plain HTTP to the TLS listener gets no status line.
+        XCTAssertEqual(TestProcess.run(GatewayHarness.binary, ["--healthcheck", "http://127.0.0.1:\(gateway.port)/healthz"],
+            environment: env).status, 1)
+
+        // Another certificate (even from the same CA) is not the gateway's own: refused, named.
+        var wrong = env
+        wrong["GATEWAY_TLS_CERT_FILE"] = server.certificate
+        wrong["GATEWAY_TLS_KEY_FILE"] = server.key
+        wrong["GATEWAY_TLS_CLIENT_CA_FILE"] = nil
+        let pinned = TestProcess.run(GatewayHarness.binary, ["--healthcheck", url], environment: wrong)
+        XCTAssertEqual(pinned.status, 1)
+        XCTAssertTrue(pinned.stderr.contains("not the gateway's own"), pinned.stderr)
+
+        // A server-only certificate cannot be the probe's client certificate: the error says what to issue.
+        extra = tlsEnvironment
+        extra["GATEWAY_TLS_CLIENT_CA_FILE"] = ca.certificateFile
+        let strict = try GatewayHarness(extra: extra, dir: dir)
+        for (k, v) in extra { env[k] = v }
+        let refused = TestProcess.run(GatewayHarness.binary, ["--healthcheck", "https://127.0.0.1:\(strict.port)/healthz"], environment: env)
+        XCTAssertEqual(refused.status, 1)
+        XCTAssertTrue(refused.stderr.contains("clientAuth"), refused.stderr)
+
+        // Without TLS settings an https:// probe says what it needs.
+        let bare = TestProcess.run(GatewayHarness.binary, ["--healthcheck", url], environment: GatewayHarness.baseEnvironment(dir: dir))
+        XCTAssertEqual(bare.status, 1)
+        XCTAssertTrue(bare.stderr.contains("GATEWAY_TLS_CERT_FILE"), bare.stderr)
+        XCTAssertFalse(bare.stderr.contains("BEGIN"), "no key material")
+    }
+
     func testTheSystemdCredentialsServeTLS() throws {
         let credentials = dir + "/credentials"
         try FileManager.default.createDirectory(atPath: credentials, withIntermediateDirectories: true)

@@ -11,7 +11,8 @@ enum HelpText {
         USAGE
           totp-gateway [--listen HOST:PORT]        run the server (SIGTERM drains, SIGHUP reloads)
           totp-gateway --check-config              validate the configuration and exit (0 ok, 2 errors)
-          totp-gateway --healthcheck URL           GET URL, exit 0 on 200 (container probe)
+          totp-gateway --healthcheck URL           GET URL, exit 0 on 200 (container probe; https://
+                                                   checks its own TLS listener with its certificate)
           totp-gateway seal-seeds IN OUT --key-file KEY
                                                    encrypt a plain seeds file (AES-256-GCM envelope)
           totp-gateway --version | --help
