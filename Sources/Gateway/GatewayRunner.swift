@@ -44,6 +44,8 @@ enum GatewayRunner {
         let app = GatewayApp(configuration: config, snapshot: snapshot, logger: logger, audit: audit)
         let server = HTTPServer(configuration: httpConfiguration(config), logger: logger.with(component: "http")) { app.handle($0) }
         app.metrics.attach(server: server, insecureFiles: { config.warnings.count + app.snapshot.fileWarnings.count })
+        // What loading allocated and dropped (the file, its lines, parsed candidates) goes back.
+        HeapMemory.releaseFreePages()
 
         let drainFor = Duration.nanoseconds(Int64(config.drainSeconds * 1e9))
         let grace = Duration.nanoseconds(Int64(config.shutdownGraceSeconds * 1e9))

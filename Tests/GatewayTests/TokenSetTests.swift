@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 @testable import Gateway
 @testable import Platform
@@ -59,12 +60,10 @@ final class TokenSetTests: XCTestCase {
     }
 
     func testDuplicateSecretAcrossSourcesNamesTheVariableAndTheFile() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tokens-\(getpid())-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let tmp = TemporaryDirectory(prefix: "tokens")
+        let dir = tmp.path
         let shared = secret(9)
-        try "# clients\nfile-a:\(secret(1)):*\nfile-b:\(shared):*\n".write(toFile: dir + "/tokens", atomically: true, encoding: .utf8)
-        XCTAssertEqual(chmod(dir + "/tokens", 0o600), 0)
+        XCTAssertEqual(chmod(tmp.write("tokens", "# clients\nfile-a:\(secret(1)):*\nfile-b:\(shared):*\n"), 0o600), 0)
         let problems = loadProblems(["GATEWAY_TOKENS": "env-a:\(secret(3)):*", "API_KEY": shared, "CREDENTIALS_DIRECTORY": dir])
         let messages = problems.map(\.description)
         XCTAssertEqual(problems.count, 1, "\(messages)")

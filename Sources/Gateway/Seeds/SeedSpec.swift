@@ -41,7 +41,9 @@ public struct SeedSpec: Sendable {
             check = (String(parts[0]), time)
             seedEnd = word.start
         }
-        let seedText = String(String.UnicodeScalarView(scalars[..<seedEnd]))
+        // Copied as a substring (one memcpy): building a String scalar by scalar was a third of
+        // the time a 30,000-label file took to load.
+        let seedText = String(Substring(scalars[..<seedEnd]))
         let trimmed = trimmingSeparators(seedText)
         guard !trimmed.isEmpty else {
             throw ConfigProblemMessage("the seed is empty; an empty HMAC key yields plausible but useless codes")
@@ -88,14 +90,14 @@ public struct SeedSpec: Sendable {
         guard end > text.startIndex else { return nil }
         var start = end
         while start > text.startIndex, !Base32.isSpace(text[text.index(before: start)]) { start = text.index(before: start) }
-        return (String(String.UnicodeScalarView(text[start..<end])), start)
+        return (String(Substring(text[start..<end])), start)
     }
 
     private static func trimmingSeparators(_ text: String) -> String {
         var s = Substring(text).unicodeScalars
         while let f = s.first, Base32.isSpace(f) || f == "\r" || f == "\n" { s = s.dropFirst() }
         while let l = s.last, Base32.isSpace(l) || l == "\r" || l == "\n" { s = s.dropLast() }
-        return String(String.UnicodeScalarView(s))
+        return String(Substring(s))
     }
 
     /// When the decoder stopped inside a trailing `name=value` word, says what may follow a seed
