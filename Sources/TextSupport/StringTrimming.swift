@@ -6,6 +6,14 @@
 /// ```
 extension StringProtocol {
     public func trimmingCharacters(in set: String) -> String {
+        // ASCII sets (all callers') trim bytes: an ASCII byte is always a whole character, and
+        // grapheme breaking made trimming a large part of loading thousands of tokens.
+        if set.utf8.allSatisfy({ $0 < 0x80 }) {
+            var s = Substring(self).utf8
+            while let f = s.first, set.utf8.contains(f) { s = s.dropFirst() }
+            while let l = s.last, set.utf8.contains(l) { s = s.dropLast() }
+            return String(Substring(s))
+        }
         let chars = Set(set)
         var s = Substring(self)
         while let f = s.first, chars.contains(f) { s = s.dropFirst() }

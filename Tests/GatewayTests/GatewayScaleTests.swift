@@ -102,3 +102,31 @@ enum Base32Text {
         return String(Crypto.randomBytes(32).map { alphabet[Int($0 & 31)] })
     }
 }
+
+/// A reload frees the configuration it replaces (every seed of it), off the request path.
+final class GatewayRetireTests: XCTestCase {
+    func testAReplacedConfigurationIsFreed() throws {
+        let env = Environment(["TOTP_SEED_DEMO": "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP", "GATEWAY_TOKENS": "bot:\(GatewayScaleTests.token):*"])
+        let config = try GatewayConfiguration.load(environment: env, listenOverride: nil)
+        let sink = LogSink.memory()
+        weak var first: GatewaySnapshot?
+        weak var firstEntry: SeedEntry?
+        let app: GatewayApp = try {
+            let snap = try GatewaySnapshot.load(environment: env, generation: 1, loadedAt: 0)
+            first = snap
+            firstEntry = snap.seeds.entry(for: "demo")
+            return GatewayApp(configuration: config, snapshot: snap, logger: Logger(component: "gateway", sink: sink), audit: AuditLog(sink: sink, key: nil))
+        }()
+        let request = HTTPRequest(path: "/code", query: "label=demo", headers: HTTPHeaders([("Authorization", "Bearer \(GatewayScaleTests.token)")]),
+            remoteAddress: "127.0.0.1")
+        XCTAssertEqual(app.handle(request).status, 200)
+        XCTAssertNotNil(first)
+        app.activate(try GatewaySnapshot.load(environment: env, generation: 2, loadedAt: 1))
+        XCTAssertEqual(app.handle(request).status, 200)
+        // Freed on a utility queue about a second after the swap; wait for it (bounded).
+        let deadline = Date().addingTimeInterval(10)
+        while (first != nil || firstEntry != nil) && Date() < deadline { usleep(20_000) }
+        XCTAssertNil(first, "the replaced snapshot is freed")
+        XCTAssertNil(firstEntry, "and its seeds")
+    }
+}

@@ -53,7 +53,7 @@ final class GatewayApp: Sendable {
         var instance: [UInt8] = []
         JSONText.appendString(configuration.instance, to: &instance)
         self.instanceJSON = instance
-        self.state = Mutex(ActiveConfiguration(snapshot: snapshot, issued: metrics.activate(snapshot, previous: nil)))
+        self.state = Mutex(ActiveConfiguration(snapshot: snapshot, perLabel: metrics.perLabel, issued: metrics.activate(snapshot, previous: nil)))
         registry.counterFunction("gateway_audit_write_failures_total",
             help: "Audit lines that could not be written; each one's request got 503 and no code.") {
             [([], Double(audit.failures))]
@@ -83,7 +83,7 @@ final class GatewayApp: Sendable {
     /// only a reference changes hands, so requests never wait on a reload.
     func activate(_ next: GatewaySnapshot) {
         let previous = snapshot
-        let active = ActiveConfiguration(snapshot: next, issued: metrics.activate(next, previous: previous))
+        let active = ActiveConfiguration(snapshot: next, perLabel: metrics.perLabel, issued: metrics.activate(next, previous: previous))
         let retired = state.withLock { current in
             let old = current
             current = active
@@ -96,11 +96,15 @@ final class GatewayApp: Sendable {
     /// reference frees every label of it (milliseconds at 30,000 labels); released at once, that
     /// could be an event loop finishing a request that started before the swap.
     private static func retire(_ old: ActiveConfiguration) {
-        DispatchQueue.global(qos: .utility).asyncAfter(deadline: .now() + .seconds(1)) {
+        retirement.asyncAfter(deadline: .now() + .seconds(1)) {
             withExtendedLifetime(old) {}
-            HeapMemory.releaseFreePages()
+            // The block holds `old` until it returns; the heap is trimmed by the next block on
+            // this serial queue, once it is really freed.
+            retirement.async { HeapMemory.releaseFreePages() }
         }
     }
+
+    private static let retirement = DispatchQueue(label: "gateway-config-retirement", qos: .utility)
 
     /// The HTTP handler: routes, measures and counts.
     func handle(_ request: HTTPRequest) -> HTTPResponse {

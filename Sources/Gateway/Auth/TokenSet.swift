@@ -91,8 +91,9 @@ struct TokenSet: Sendable {
         }
         for source in sources {
             var index = 0
-            for raw in source.value.split(whereSeparator: { $0 == ";" || $0 == "\n" }) {
-                let entry = String(raw).trimmingCharacters(in: " \t\r")
+            // Split as bytes: splitting by Character kept "\r\n" (one Character) from ending an entry.
+            for raw in source.value.utf8.split(whereSeparator: { $0 == UInt8(ascii: ";") || $0 == 0x0A }) {
+                let entry = String(Substring(raw)).trimmingCharacters(in: " \t\r")
                 if entry.isEmpty || entry.hasPrefix("#") { continue }
                 index += 1
                 let entrySource = "\(source.source) entry \(index)"

@@ -48,7 +48,7 @@ enum GatewaySettings {
     static let digits = Setting.choice("TOTP_DIGITS", ["6", "7", "8"], default: "6", help: "digits of plain base32 seeds from the environment")
     static let seedsFile = Setting.path("GATEWAY_SEEDS_FILE", help: "file of \"label = seed [check=CODE@UNIXTIME]\" lines, or a sealed file")
     /// 4 MiB: about 89,000 plain lines of a 32-character seed (47 bytes each), 43,000 sealed.
-    static let seedsFileMaxBytes = Setting.count("GATEWAY_SEEDS_FILE_MAX_BYTES", default: 4 << 20, range: 4096...(1 << 30), unit: "bytes",
+    static let seedsFileMaxBytes = Setting.count("GATEWAY_SEEDS_FILE_MAX_BYTES", default: 4 << 20, range: 4096...(1 << 30), unit: "bytes", file: false,
         help: "largest seeds file read (GATEWAY_SEEDS_FILE, the seeds credential); guards against reading a runaway or wrong file into memory")
     static let seedsKeyFile = Setting.path("GATEWAY_SEEDS_KEY_FILE",
         help: "key of a sealed seeds file: 256 bits as 64 hex characters (openssl rand -hex 32), as base64, or as 32 raw bytes (not text)")
