@@ -76,6 +76,7 @@ public enum Base32 {
         values.reserveCapacity(scalarValues.count)
         var paddingStart: Int? = nil
         var position = 0
+        let table = decodeTable  // once, not a lazy global's check per character
         for scalar in scalarValues {
             let c = UInt32(scalar)
             position += 1
@@ -84,14 +85,16 @@ public enum Base32 {
                 if paddingStart == nil { paddingStart = position }
                 continue
             }
-            guard c < 0x80, decodeTable[Int(c)] >= 0 else {
+            guard c < 0x80, table[Int(c)] >= 0 else {
                 throw Failure(kind: .invalidCharacter(position: position))
             }
             if let start = paddingStart { throw Failure(kind: .misplacedPadding(position: start)) }
-            values.append(UInt8(decodeTable[Int(c)]))
+            values.append(UInt8(table[Int(c)]))
         }
         guard !values.isEmpty else { throw Failure(kind: .empty) }
-        guard [0, 2, 4, 5, 7].contains(values.count % 8) else {
+        switch values.count % 8 {
+        case 0, 2, 4, 5, 7: break
+        default:
             throw Failure(kind: .invalidLength(symbols: values.count))
         }
         var out: [UInt8] = []

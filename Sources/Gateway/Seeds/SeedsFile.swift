@@ -34,36 +34,46 @@ public enum SeedsFile {
         // character, so every cut falls between characters. (Splitting the String by Character
         // cost more than the rest of a 30,000-line load; it also kept "\r\n", one Character,
         // from ending a line, so a file saved with CRLF line ends now reads as its lines.)
-        let bytes = text.utf8
-        var rest = bytes[...]
-        while !rest.isEmpty || number == 0 {
-            number += 1
-            let newline = rest.firstIndex(of: 0x0A)
-            let line = trimmed(rest[..<(newline ?? rest.endIndex)])
-            rest = newline.map { rest[bytes.index(after: $0)...] } ?? rest[rest.endIndex...]
-            if line.isEmpty || line.first == UInt8(ascii: "#") { continue }
-            guard let eq = line.firstIndex(of: UInt8(ascii: "=")) else {
-                problems.append(ConfigProblem(source: "\(path):\(number)", message: "expected 'label = seed', found no '='"))
-                continue
-            }
-            let labelText = String(Substring(trimmed(line[..<eq])))
-            let value = String(Substring(trimmed(line[bytes.index(after: eq)...])))
-            do {
-                let label = try SeedLabel(labelText)
-                lines.append(Line(label: label.value, value: value, line: number))
-            } catch {
-                let hint = labelText.contains(" ") || labelText.contains("\t") ? "; a line is 'label = seed'" : ""
-                problems.append(ConfigProblem(source: "\(path):\(number)", message: error.description + hint))
+        var text = text
+        text.withUTF8 { bytes in
+            var lineStart = 0
+            while lineStart < bytes.count || number == 0 {
+                number += 1
+                var lineEnd = lineStart
+                while lineEnd < bytes.count && bytes[lineEnd] != 0x0A { lineEnd += 1 }
+                let next = lineEnd + 1
+                defer { lineStart = next }
+                let (start, end) = trimmed(bytes, lineStart, lineEnd)
+                if start == end || bytes[start] == UInt8(ascii: "#") { continue }
+                var eq = start
+                while eq < end && bytes[eq] != UInt8(ascii: "=") { eq += 1 }
+                guard eq < end else {
+                    problems.append(ConfigProblem(source: "\(path):\(number)", message: "expected 'label = seed', found no '='"))
+                    continue
+                }
+                let (labelStart, labelEnd) = trimmed(bytes, start, eq)
+                let (valueStart, valueEnd) = trimmed(bytes, eq + 1, end)
+                let labelText = String(decoding: UnsafeBufferPointer(rebasing: bytes[labelStart..<labelEnd]), as: UTF8.self)
+                let value = String(decoding: UnsafeBufferPointer(rebasing: bytes[valueStart..<valueEnd]), as: UTF8.self)
+                do throws(SeedLabel.Invalid) {
+                    let label = try SeedLabel(labelText)
+                    lines.append(Line(label: label.value, value: value, line: number))
+                } catch {
+                    let hint = labelText.contains(" ") || labelText.contains("\t") ? "; a line is 'label = seed'" : ""
+                    problems.append(ConfigProblem(source: "\(path):\(number)", message: error.description + hint))
+                }
             }
         }
         return (lines, problems)
     }
 
-    /// `text` without spaces and tabs at either end, nor line ends at its end (as `trimmingSpaces`).
-    private static func trimmed(_ text: Substring.UTF8View) -> Substring.UTF8View {
-        var s = text
-        while let f = s.first, f == 0x20 || f == 0x09 { s = s.dropFirst() }
-        while let l = s.last, l == 0x20 || l == 0x09 || l == 0x0D || l == 0x0A { s = s.dropLast() }
-        return s
+    /// The bounds of `bytes[start..<end]` without spaces and tabs at either end, nor line ends
+    /// at its end (as `trimmingSpaces`).
+    private static func trimmed(_ bytes: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> (Int, Int) {
+        var s = start
+        var e = end
+        while s < e && (bytes[s] == 0x20 || bytes[s] == 0x09) { s += 1 }
+        while e > s && (bytes[e - 1] == 0x20 || bytes[e - 1] == 0x09 || bytes[e - 1] == 0x0D || bytes[e - 1] == 0x0A) { e -= 1 }
+        return (s, e)
     }
 }
