@@ -27,7 +27,7 @@ struct ClientToken: Sendable, Equatable {
     /// `name:secret:labels`, where secret may be `sha256:<64 hex>` and labels is `*` or `a,b,c`.
     init(parsing entry: String, source: String) throws(ConfigProblem) {
         // Split as bytes (':' is ASCII, so every piece is whole characters).
-        let parts = entry.utf8.split(separator: UInt8(ascii: ":"), omittingEmptySubsequences: false).map { String(Substring($0)) }
+        let parts = entry.splitting(byte: UInt8(ascii: ":"))
         // A sha256: secret contributes one extra colon.
         let name: String
         let secret: String
@@ -62,7 +62,7 @@ struct ClientToken: Sendable, Equatable {
             self.labels = nil
         } else {
             var set = Set<String>()
-            for item in l.utf8.split(separator: UInt8(ascii: ",")).map({ Substring($0) }) {
+            for item in l.splitting(byte: UInt8(ascii: ",")) where !item.isEmpty {
                 do { set.insert(try SeedLabel(item.trimmingCharacters(in: " \t")).value) } catch {
                     throw ConfigProblem(source: source, message: "token '\(trimmedName)': \(error.description)")
                 }
