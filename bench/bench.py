@@ -223,7 +223,13 @@ def main():
     ap.add_argument("--skip-haproxy", action="store_true")
     ap.add_argument("--results", help="write a Markdown table here")
     ap.add_argument("--skip-bot", action="store_true")
+    ap.add_argument("--scale", action="store_true",
+                    help="instead: how cost grows with labels, tokens, connections and a bot burst (bench/scale.py)")
     args = ap.parse_args()
+    if args.scale:
+        import scale
+        scale.main(args)
+        return
     conns = [int(c) for c in args.conns.split(",")]
     tmp = tempfile.mkdtemp(prefix="totp-bench.")
     procs = Procs()

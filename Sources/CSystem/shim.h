@@ -5,3 +5,4 @@
 #include <sys/eventfd.h>
 #include <sys/timerfd.h>
 #include <sys/timex.h>
+#include <malloc.h>

@@ -27,6 +27,10 @@ enum GatewayReload {
             if !emptied.isEmpty { throw ConfigError(emptied) }
             app.activate(next)
             app.metrics.reloads.labels("success").inc()
+            if config.metricsPerLabel == nil && config.perLabelSeries(labels: next.seeds.count) != app.metrics.perLabel {
+                logger.warning("metrics_per_label_kept", ["labels": .int(next.seeds.count), "per_label": .bool(app.metrics.perLabel),
+                    "message": .string("the label count crossed \(GatewaySettings.perLabelSeriesLimit): /metrics keeps the per-label choice made at start until a restart (or set GATEWAY_METRICS_PER_LABEL)")])
+            }
             logFindings(next, config: config, logger: logger, fileWarnings: next.fileWarnings)
             logger.info("reloaded", ["generation": .int(next.generation), "labels": .int(next.seeds.count),
                 "tokens": .int(next.tokens.tokens.count), "config": .string(next.seeds.fingerprint)])

@@ -22,31 +22,14 @@ enum GatewayRunner {
             group.refuse(ServiceFailure(code: 2, message: "totp-gateway: configuration refused:\n\(error.description)"))
         }
         let logger = Logger(component: "gateway", minimumLevel: config.logLevel)
-        let snapshot: GatewaySnapshot
-        do { snapshot = try GatewaySnapshot.load(environment: env, generation: 1, loadedAt: Logger.wallClock().seconds) } catch {
-            for p in error.problems {
-                logger.error("config_error", ["source": .string(p.source), "label": .string(p.label ?? ""), "message": .string(p.message)])
-            }
-            group.refuse(ServiceFailure(code: 2, message: "totp-gateway: configuration refused:\n\(error.description)"))
-        }
-        GatewayReload.logFindings(snapshot, config: config, logger: logger, fileWarnings: config.warnings + snapshot.fileWarnings)
-
-        let auditSink: LogSink
-        if let path = config.auditFile {
-            let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
-            guard fd >= 0 else {
-                group.refuse(ServiceFailure(code: 2, message: "totp-gateway: GATEWAY_AUDIT_FILE \(path): \(String(cString: strerror(errno)))"))
-            }
-            auditSink = .fileDescriptor(fd)
-        } else {
-            auditSink = .standardError
-        }
-        let audit = AuditLog(sink: auditSink, key: config.auditKey, logger: logger.with(component: "audit"))
-        let app = GatewayApp(configuration: config, snapshot: snapshot, logger: logger, audit: audit)
-        let server = HTTPServer(configuration: httpConfiguration(config, tls: app.tls?.store), logger: logger.with(component: "http")) {
-            app.handle($0)
-        }
+        // Made in a function of its own: a local of this frame (which never returns) would keep
+        // the first snapshot, and every seed of it, alive after reloads replace it.
+        let (app, startLabels, startFingerprint) = makeApp(environment: env, config: config, logger: logger, group: group)
+        let audit = app.audit
+        let server = HTTPServer(configuration: httpConfiguration(config, tls: app.tls?.store), logger: logger.with(component: "http")) { app.handle($0) }
         app.metrics.attach(server: server, insecureFiles: { config.warnings.count + app.snapshot.fileWarnings.count })
+        // What loading allocated and dropped (the file, its lines, parsed candidates) goes back.
+        HeapMemory.releaseFreePages()
         app.tls?.register(in: app.metrics.registry, handshakeFailures: { server.statistics.tlsHandshakeFailures })
 
         let drainFor = Duration.nanoseconds(Int64(config.drainSeconds * 1e9))
@@ -64,8 +47,8 @@ enum GatewayRunner {
                         }
                         logger.info("listening", [
                             "address": .string(ListenAddress(host: config.listen.host, port: port).description), "port": .int(port),
-                            "instance": .string(config.instance), "labels": .int(snapshot.seeds.count), "generation": 1,
-                            "config": .string(snapshot.seeds.fingerprint), "tls": .string(tlsDescription(config.tls)),
+                            "instance": .string(config.instance), "labels": .int(startLabels), "generation": 1,
+                            "config": .string(startFingerprint), "tls": .string(tlsDescription(config.tls)),
                         ])
                     },
                     stop: { stop in
@@ -97,6 +80,35 @@ enum GatewayRunner {
     static func tlsDescription(_ context: TLSContext?) -> String {
         guard let context else { return "off" }
         return "cn=\(context.commonName) not_after=\(context.notAfter)" + (context.requiresClientCertificate ? " client_certificates=required" : "")
+    }
+
+    /// Loads the first snapshot (refused: exit 2), opens the audit log and makes the app;
+    /// returns it with the label count and fingerprint the start-up line reports.
+    private static func makeApp(environment env: Environment, config: GatewayConfiguration, logger: Logger, group: ServiceGroup)
+        -> (GatewayApp, labels: Int, fingerprint: String)
+    {
+        let snapshot: GatewaySnapshot
+        do { snapshot = try GatewaySnapshot.load(environment: env, generation: 1, loadedAt: Logger.wallClock().seconds) } catch {
+            for p in error.problems {
+                logger.error("config_error", ["source": .string(p.source), "label": .string(p.label ?? ""), "message": .string(p.message)])
+            }
+            group.refuse(ServiceFailure(code: 2, message: "totp-gateway: configuration refused:\n\(error.description)"))
+        }
+        GatewayReload.logFindings(snapshot, config: config, logger: logger, fileWarnings: config.warnings + snapshot.fileWarnings)
+
+        let auditSink: LogSink
+        if let path = config.auditFile {
+            let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+            guard fd >= 0 else {
+                group.refuse(ServiceFailure(code: 2, message: "totp-gateway: GATEWAY_AUDIT_FILE \(path): \(String(cString: strerror(errno)))"))
+            }
+            auditSink = .fileDescriptor(fd)
+        } else {
+            auditSink = .standardError
+        }
+        let audit = AuditLog(sink: auditSink, key: config.auditKey, logger: logger.with(component: "audit"))
+        let app = GatewayApp(configuration: config, snapshot: snapshot, logger: logger, audit: audit)
+        return (app, snapshot.seeds.count, snapshot.seeds.fingerprint)
     }
 
     static func httpConfiguration(_ config: GatewayConfiguration, tls: TLSContextStore? = nil) -> HTTPServerConfiguration {

@@ -14,6 +14,12 @@ public struct SeedLabel: Sendable, Hashable, Comparable, CustomStringConvertible
     /// Refusals give a position and a length, never the text: when the separator after a label is
     /// mistyped, the "label" holds the seed.
     public init(_ text: String) throws(Invalid) {
+        // A label already in canonical form (lower-case, allowed bytes) is taken as it is: one
+        // pass, no copy (loading 30,000 labels spent a tenth of its time here).
+        if Self.isCanonical(text.utf8) {
+            self.value = text
+            return
+        }
         // Labels are ASCII; lower-case bytewise (anything non-ASCII is refused below anyway).
         let bytes = text.utf8.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }
         guard !bytes.isEmpty else { throw Invalid(description: "the label is empty") }
@@ -32,6 +38,13 @@ public struct SeedLabel: Sendable, Hashable, Comparable, CustomStringConvertible
             throw Invalid(description: "the label is \(bytes.count) characters long; at most 63 are allowed")
         }
         self.value = bytes.elementsEqual(text.utf8) ? text : String(decoding: bytes, as: UTF8.self)
+    }
+
+    private static func isCanonical(_ bytes: String.UTF8View) -> Bool {
+        guard let first = bytes.first, bytes.count <= 63, (first >= 0x61 && first <= 0x7A) || (first >= 0x30 && first <= 0x39) else {
+            return false
+        }
+        return bytes.allSatisfy { c in (c >= 0x61 && c <= 0x7A) || (c >= 0x30 && c <= 0x39) || c == 0x2E || c == 0x5F || c == 0x2D }
     }
 
     public var description: String { value }

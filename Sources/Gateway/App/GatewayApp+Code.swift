@@ -1,4 +1,5 @@
 import TOTP
+import Platform
 import HTTPServer
 import TextSupport
 
@@ -25,11 +26,11 @@ extension GatewayApp {
             if case .limited(let retryAfter) = limiter.take(tokenName ?? "-", now: monotonic()) {
                 throw .rateLimited(retryAfter: retryAfter)
             }
-            let (resolved, route) = try resolveLabel(query, in: active)
+            let (resolved, entry) = try resolveLabel(query, in: active)
             label = resolved
             if let token, !token.allows(resolved) { throw .forbiddenLabel }
-            guard let route else { throw .unknownLabel }
-            return issue(route, label: resolved, to: request, token: tokenName, requestID: requestID, forwardedFor: forwardedFor,
+            guard let entry else { throw .unknownLabel }
+            return issue(entry, in: active, to: request, token: tokenName, requestID: requestID, forwardedFor: forwardedFor,
                 time: now, includeNext: query.next)
         } catch {
             if let reason = error.authFailureReason { metrics.authFailures.labels(reason).inc() }
@@ -84,23 +85,25 @@ extension GatewayApp {
         return .success(token)
     }
 
-    /// The requested label, canonical, and its route when it is configured.
-    private func resolveLabel(_ query: CodeQuery, in active: ActiveConfiguration) throws(CodeRefusal) -> (String, ActiveConfiguration.LabelRoute?) {
+    /// The requested label, canonical, and its seed when it is configured.
+    private func resolveLabel(_ query: CodeQuery, in active: ActiveConfiguration) throws(CodeRefusal) -> (String, SeedEntry?) {
         if let problem = query.problem { throw .badRequest(problem: problem) }
         guard let text = query.label, !text.isEmpty else { throw .badRequest(problem: "missing label parameter: /code?label=LABEL") }
         // A configured label is valid by construction: validate only what the store does not know.
-        if let route = active.routes[text] { return (route.entry.label, route) }
+        let entries = active.snapshot.seeds.entries
+        if let entry = entries[text] { return (entry.label, entry) }
         let label: String
         do { label = try SeedLabel(text).value } catch { throw .badRequest(problem: "malformed label: \(error.description)") }
-        return (label, active.routes[label])
+        return (label, entries[label])
     }
 
-    /// The code for `route`, once its audit line is written (fail closed: no line, no code).
+    /// The code for `entry`, once its audit line is written (fail closed: no line, no code).
     private func issue(
-        _ route: ActiveConfiguration.LabelRoute, label: String, to request: HTTPRequest, token: String?, requestID: String,
+        _ entry: SeedEntry, in active: ActiveConfiguration, to request: HTTPRequest, token: String?, requestID: String,
         forwardedFor: String?, time now: (seconds: Int64, nanoseconds: Int64), includeNext: Bool
     ) -> HTTPResponse {
-        let code = route.entry.code(at: now.seconds, includeNext: includeNext)
+        let label = entry.label
+        let code = entry.code(at: now.seconds, includeNext: includeNext)
         // HEAD gets the same status and headers, but no code leaves the server: not counted as
         // issued, and audited as a check.
         let issued = request.method != .head
@@ -110,13 +113,22 @@ extension GatewayApp {
         else {
             return CodeRefusal.auditUnavailable.response(requestID: requestID)
         }
-        if issued { route.issued.inc() }
-        // An estimate (the fixed keys are about 65 bytes, plus three numbers); more would grow.
-        let expected = route.bodyPrefix.count + route.bodyParameters.count + instanceJSON.count + 2 * code.code.utf8.count + 128
+        if issued { active.issued(label).inc() }
+        let parameters = entry.parameters
+        // An estimate (the fixed keys are about 110 bytes, plus four numbers); more would grow.
+        let expected = JSONText.maxQuotedCount(label) + instanceJSON.count + 2 * code.code.utf8.count + 192
         let body = [UInt8](expectedCount: expected) { w in
-            w.write(bytes: route.bodyPrefix)
+            w.write(static: #"{"label":"#)
+            w.write(jsonString: label)
+            w.write(static: #","code":""#)
             w.write(utf8: code.code)
-            w.write(bytes: route.bodyParameters)
+            w.write(static: #"","period":"#)
+            w.write(decimal: parameters.period)
+            w.write(static: #","digits":"#)
+            w.write(decimal: parameters.digits)
+            w.write(static: #","algorithm":""#)
+            w.write(utf8: parameters.algorithm.name)
+            w.write(static: #"","remaining":"#)
             w.write(decimal: code.remaining)
             w.write(static: #","expires_at":"#)
             w.write(decimal: code.expiresAt)

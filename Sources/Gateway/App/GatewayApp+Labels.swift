@@ -24,7 +24,8 @@ extension GatewayApp {
             return Self.error(429, "rate_limited", "too many requests for this token; retry after \(retryAfter) s",
                 extraHeaders: idHeader + [("Retry-After", String(retryAfter))])
         }
-        let labels = active.routes.keys.filter { token?.allows($0) ?? true }.sorted()
+        let seeds = snap.seeds
+        let labels = seeds.entries.keys.filter { token?.allows($0) ?? true }.sorted()
         if labels.isEmpty, token?.labels != nil {
             metrics.authFailures.labels("forbidden_label").inc()
             return Self.error(403, "forbidden", "this token may request none of this gateway's labels", extraHeaders: idHeader)
@@ -32,7 +33,7 @@ extension GatewayApp {
         var body: [UInt8] = []
         body.append(static: #"{"labels":["#)
         for (i, label) in labels.enumerated() {
-            guard let entry = active.routes[label]?.entry else { continue }
+            guard let entry = seeds.entry(for: label) else { continue }
             if i > 0 { body.append(static: ",") }
             body.append(static: #"{"label":"#)
             JSONText.appendString(entry.label, to: &body)

@@ -5,6 +5,7 @@ import Platform
 import HTTPServer
 import Synchronization
 import TLS
+import Dispatch
 
 /// The gateway's request handling: `/code`, `/labels`, `/healthz`, `/metrics`. It owns the active
 /// configuration snapshot (swapped whole on reload) and the drain flag; the HTTP server knows
@@ -47,7 +48,8 @@ final class GatewayApp: Sendable {
         self.audit = audit
         self.limiter = RateLimiter(limit: configuration.rateLimit)
         self.authThrottle = RateLimiter(limit: configuration.authFailureLimit, maxKeys: 10_000)
-        self.metrics = GatewayMetrics(registry: registry, version: ProductVersion.current, perLabel: configuration.metricsPerLabel, clockStatus: clockStatus)
+        self.metrics = GatewayMetrics(registry: registry, version: ProductVersion.current,
+            perLabel: configuration.perLabelSeries(labels: snapshot.seeds.count), clockStatus: clockStatus)
         self.wallClock = wallClock
         self.monotonic = monotonic
         self.clockStatus = clockStatus
@@ -59,7 +61,7 @@ final class GatewayApp: Sendable {
         } else {
             tls = nil
         }
-        self.state = Mutex(ActiveConfiguration(snapshot: snapshot, counters: metrics.activate(snapshot, previous: nil)))
+        self.state = Mutex(ActiveConfiguration(snapshot: snapshot, perLabel: metrics.perLabel, issued: metrics.activate(snapshot, previous: nil)))
         registry.counterFunction("gateway_audit_write_failures_total",
             help: "Audit lines that could not be written; each one's request got 503 and no code.") {
             [([], Double(audit.failures))]
@@ -85,12 +87,32 @@ final class GatewayApp: Sendable {
         metrics.draining.set(1)
     }
 
-    /// Swaps in a fully loaded snapshot.
+    /// Swaps in a fully loaded snapshot. Everything is built before the lock is taken; under it
+    /// only a reference changes hands, so requests never wait on a reload.
     func activate(_ next: GatewaySnapshot) {
         let previous = snapshot
-        let active = ActiveConfiguration(snapshot: next, counters: metrics.activate(next, previous: previous))
-        state.withLock { $0 = active }
+        let active = ActiveConfiguration(snapshot: next, perLabel: metrics.perLabel, issued: metrics.activate(next, previous: previous))
+        let retired = state.withLock { current in
+            let old = current
+            current = active
+            return old
+        }
+        Self.retire(retired)
     }
+
+    /// Frees a replaced configuration on a utility thread a second later. Whoever drops the last
+    /// reference frees every label of it (milliseconds at 30,000 labels); released at once, that
+    /// could be an event loop finishing a request that started before the swap.
+    private static func retire(_ old: ActiveConfiguration) {
+        retirement.asyncAfter(deadline: .now() + .seconds(1)) {
+            withExtendedLifetime(old) {}
+            // The block holds `old` until it returns; the heap is trimmed by the next block on
+            // this serial queue, once it is really freed.
+            retirement.async { HeapMemory.releaseFreePages() }
+        }
+    }
+
+    private static let retirement = DispatchQueue(label: "gateway-config-retirement", qos: .utility)
 
     /// The HTTP handler: routes, measures and counts.
     func handle(_ request: HTTPRequest) -> HTTPResponse {

@@ -106,25 +106,28 @@ final class GatewayMetrics: Sendable {
     }
 
     /// Publishes a newly active snapshot; codes-issued series of removed labels are dropped.
-    /// Returns the codes-issued counter of every label, for lock-free use on the request path.
+    /// Returns the codes-issued counter of every label (one shared counter unless per label),
+    /// for lock-free use on the request path. Linear in the labels, without sorting them.
     @discardableResult
-    func activate(_ snapshot: GatewaySnapshot, previous: GatewaySnapshot?) -> [String: Counter] {
+    func activate(_ snapshot: GatewaySnapshot, previous: GatewaySnapshot?) -> (String) -> Counter {
         seedsLoaded.set(Double(snapshot.seeds.count))
-        seedsWeak.set(Double(snapshot.seeds.weakLabels.count))
+        seedsWeak.set(Double(snapshot.seeds.weakCount))
         generation.set(Double(snapshot.generation))
         lastReload.set(Double(snapshot.loadedAt))
         if let previous {
             configInfo.remove(previous.seeds.fingerprint)
             if perLabel {
-                for label in previous.seeds.labels where snapshot.seeds.entry(for: label) == nil {
+                for label in previous.seeds.entries.keys where snapshot.seeds.entries[label] == nil {
                     codesIssued.remove(label)
                 }
             }
         }
         configInfo.labels(snapshot.seeds.fingerprint).set(1)
-        var counters: [String: Counter] = [:]
-        let all = perLabel ? nil : codesIssued.labels()
-        for label in snapshot.seeds.labels { counters[label] = all ?? codesIssued.labels(label) }
-        return counters
+        if perLabel {
+            let family = codesIssued
+            return { family.labels($0) }
+        }
+        let all = codesIssued.labels()
+        return { _ in all }
     }
 }

@@ -26,7 +26,8 @@ struct ClientToken: Sendable, Equatable {
 
     /// `name:secret:labels`, where secret may be `sha256:<64 hex>` and labels is `*` or `a,b,c`.
     init(parsing entry: String, source: String) throws(ConfigProblem) {
-        let parts = entry.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        // Split as bytes (':' is ASCII, so every piece is whole characters).
+        let parts = entry.splitting(byte: UInt8(ascii: ":"))
         // A sha256: secret contributes one extra colon.
         let name: String
         let secret: String
@@ -61,7 +62,7 @@ struct ClientToken: Sendable, Equatable {
             self.labels = nil
         } else {
             var set = Set<String>()
-            for item in l.split(separator: ",") {
+            for item in l.splitting(byte: UInt8(ascii: ",")) where !item.isEmpty {
                 do { set.insert(try SeedLabel(item.trimmingCharacters(in: " \t")).value) } catch {
                     throw ConfigProblem(source: source, message: "token '\(trimmedName)': \(error.description)")
                 }

@@ -17,8 +17,9 @@ struct GatewayConfiguration: Sendable {
     var insecureNoAuth: Bool
     var metricsTokenHash: [UInt8]?
     /// `/metrics` has a `gateway_codes_issued_total` series per label (which names every label
-    /// and shows when each is fetched). Default: only when `GATEWAY_METRICS_TOKEN` protects it.
-    var metricsPerLabel: Bool
+    /// and shows when each is fetched): `GATEWAY_METRICS_PER_LABEL` when set, nil for the default
+    /// (`perLabelSeries(labels:)`).
+    var metricsPerLabel: Bool?
     var rateLimit: RateLimit?
     /// Failed authentications per client address (a token bucket); nil: not throttled.
     var authFailureLimit: RateLimit?
@@ -63,7 +64,7 @@ struct GatewayConfiguration: Sendable {
         let insecure = reader.value(S.insecureNoAuth)
         let requireSync = reader.value(S.requireClockSync)
         let metricsToken = reader.optional(S.metricsToken)
-        let perLabel = reader.optional(S.metricsPerLabel) ?? (metricsToken != nil)
+        let perLabel = reader.optional(S.metricsPerLabel)
         let rateText = reader.sourced(S.rateLimit)
         let burstText = reader.sourced(S.rateBurst)
         let rate = reader.attempt { () throws(ConfigProblem) in
@@ -115,6 +116,14 @@ struct GatewayConfiguration: Sendable {
         config.tlsFiles = tlsFiles
         config.tls = tls
         return config
+    }
+
+    /// Whether `/metrics` splits codes issued by label, for a configuration of `labels` labels:
+    /// as set, else only behind a metrics token (the series name every label) and only up to
+    /// `GatewaySettings.perLabelSeriesLimit` labels (30,000 series were 1.5 MB a scrape). Decided
+    /// once at start; a reload keeps the families it started with.
+    func perLabelSeries(labels: Int) -> Bool {
+        metricsPerLabel ?? (metricsTokenHash != nil && labels <= GatewaySettings.perLabelSeriesLimit)
     }
 
     /// The audit HMAC key in `path`: at least 16 bytes, trailing newlines dropped. An `optional`

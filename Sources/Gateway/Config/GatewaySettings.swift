@@ -56,6 +56,9 @@ enum GatewaySettings {
         help: "period of plain base32 seeds from the environment")
     static let digits = Setting.choice("TOTP_DIGITS", ["6", "7", "8"], default: "6", help: "digits of plain base32 seeds from the environment")
     static let seedsFile = Setting.path("GATEWAY_SEEDS_FILE", help: "file of \"label = seed [check=CODE@UNIXTIME]\" lines, or a sealed file")
+    /// 4 MiB: about 89,000 plain lines of a 32-character seed (47 bytes each), 43,000 sealed.
+    static let seedsFileMaxBytes = Setting.count("GATEWAY_SEEDS_FILE_MAX_BYTES", default: 4 << 20, range: 4096...(1 << 30), unit: "bytes", file: false,
+        help: "largest seeds file read (GATEWAY_SEEDS_FILE, the seeds credential); guards against reading a runaway or wrong file into memory")
     static let seedsKeyFile = Setting.path("GATEWAY_SEEDS_KEY_FILE",
         help: "key of a sealed seeds file: 256 bits as 64 hex characters (openssl rand -hex 32), as base64, or as 32 raw bytes (not text)")
     static let credentials = Setting.path("CREDENTIALS_DIRECTORY",
@@ -77,9 +80,13 @@ enum GatewaySettings {
     static let rateBurst = Setting.text("GATEWAY_RATE_BURST", kind: .custom("count"), documented: "the per-period count",
         help: "bucket size of the per-token limit")
     static let metricsToken = Setting.secret("GATEWAY_METRICS_TOKEN", documented: "open", help: "if set, /metrics needs Authorization: Bearer <it>")
-    // Names every label and shows when each is fetched: by default only behind the metrics token.
-    static let metricsPerLabel = Setting.flag("GATEWAY_METRICS_PER_LABEL", default: nil, documented: "1 with a metrics token, else 0",
-        help: "1: codes issued per label in /metrics (names every label)")
+    // Names every label and shows when each is fetched: by default only behind the metrics token,
+    // and only while the labels are few enough for a scrape to stay small.
+    static let metricsPerLabel = Setting.flag("GATEWAY_METRICS_PER_LABEL", default: nil,
+        documented: "auto: 1 with a metrics token and at most 1000 labels, else 0",
+        help: "1: codes issued per label in /metrics (names every label; one series per label); 0: one total")
+    /// Above this many labels the per-label series are off unless asked for (decided at start).
+    static let perLabelSeriesLimit = 1_000
     static let trustedProxies = Setting.text("GATEWAY_TRUSTED_PROXIES", kind: .custom("addresses"), documented: "none",
         help: "IPv4/IPv6 addresses or IPv4 CIDRs whose X-Forwarded-For is logged in the audit")
 
@@ -99,7 +106,7 @@ enum GatewaySettings {
                 maxConnections, maxConnectionsPerClient, logLevel]),
             .init("TLS", [tlsCertFile, tlsKeyFile, tlsClientCAFile]),
             .init("SEEDS (all optional and combinable; a label defined twice is an error)",
-                [seed, labels, period, digits, seedsFile, seedsKeyFile, credentials]),
+                [seed, labels, period, digits, seedsFile, seedsFileMaxBytes, seedsKeyFile, credentials]),
             .init("CLIENTS", [tokens, apiKey, authFailureLimit, insecureNoAuth, rateLimit, rateBurst, metricsToken, metricsPerLabel,
                 trustedProxies]),
             .init("AUDIT", [auditFile, auditKeyFile, requireClockSync]),

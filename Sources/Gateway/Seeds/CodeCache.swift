@@ -2,20 +2,25 @@ import Synchronization
 import Platform
 
 /// The codes of one seed for its most recent step (and the step after), shared by all threads.
-/// Holds derived codes only, never the secret.
+/// Holds derived codes only, never the secret. Non-copyable, so it lives inside its `SeedEntry`
+/// (one allocation per label instead of two).
 ///
 /// ```swift
 /// let pair = cache.codes(for: step) { (compute(step), compute(step + 1)) }
 /// ```
-final class CodeCache: Sendable {
+struct CodeCache: ~Copyable, Sendable {
     /// The step and its two codes.
-    private struct Entry {
+    // Internal, not private: Swift 6.3 fails to link a private type nested in a
+    // non-copyable struct stored in a class of another file.
+    struct Entry {
         var step: UInt64
         var current: String
         var next: String
     }
 
     private let entry = Mutex<Entry?>(nil)
+
+    init() {}
 
     func codes(for step: UInt64, compute: () -> (String, String)) -> (current: String, next: String) {
         if let hit = entry.withLock({ e -> (String, String)? in

@@ -53,19 +53,24 @@ public struct SeedLoader: Sendable {
             guard let path = environment[name], !path.isEmpty, let mode = FilePermissions.mode(of: path) else { continue }
             FilePermissions.record(FilePermissions.seedsFinding(path: path, mode: mode), source: name, problems: &problems, warnings: &fileWarnings)
         }
+        var capReader = SettingsReader(environment)
+        let maxBytes = capReader.value(GatewaySettings.seedsFileMaxBytes)
+        problems += capReader.problems
         var reader = SettingsReader(environment)
         let keyPath = reader.optional(GatewaySettings.seedsKeyFile)
         if let path = reader.optional(GatewaySettings.seedsFile) {
-            collectSeedsFile(path: path, source: "GATEWAY_SEEDS_FILE", keyPath: keyPath,
+            collectSeedsFile(path: path, maxBytes: maxBytes, source: "GATEWAY_SEEDS_FILE", keyPath: keyPath,
                 keySource: "GATEWAY_SEEDS_KEY_FILE", missingKey: "set GATEWAY_SEEDS_KEY_FILE to its key file", checkModes: true,
                 into: &candidates, problems: &problems, fileWarnings: &fileWarnings)
         } else if keyPath != nil {
             problems.append(ConfigProblem(source: "GATEWAY_SEEDS_KEY_FILE", message: "is set but GATEWAY_SEEDS_FILE is not; set both or neither"))
         }
-        collectCredentials(into: &candidates, problems: &problems, fileWarnings: &fileWarnings)
+        collectCredentials(maxBytes: maxBytes, into: &candidates, problems: &problems, fileWarnings: &fileWarnings)
 
         var seen: [String: SeedSource] = [:]
         var entries: [SeedEntry] = []
+        seen.reserveCapacity(candidates.count)
+        entries.reserveCapacity(candidates.count)
         var warnings: [ConfigProblem] = []
         for c in candidates {
             if let first = seen[c.label] {
@@ -165,12 +170,17 @@ public struct SeedLoader: Sendable {
     /// `source` and `keySource` name where the paths came from (a variable or a credential) for
     /// errors; `missingKey` says how to give the key of a sealed file.
     /// `checkModes`: false for systemd credentials, whose modes systemd sets.
-    private func collectSeedsFile(path: String, source: String, keyPath: String?, keySource: String, missingKey: String, checkModes: Bool,
+    private func collectSeedsFile(path: String, maxBytes: Int, source: String, keyPath: String?, keySource: String, missingKey: String, checkModes: Bool,
         into out: inout [Candidate], problems: inout [ConfigProblem], fileWarnings: inout [ConfigProblem])
     {
         let read: (bytes: [UInt8], version: FileIO.Version)
-        do { read = try FileIO.readStable(path) } catch {
-            problems.append(.unreadableFile(error, variable: source))
+        do { read = try FileIO.readStable(path, maxBytes: maxBytes) } catch {
+            if error.isTooLarge {
+                problems.append(ConfigProblem(source: source,
+                    message: "\(path) is larger than \(maxBytes) bytes, the cap on a seeds file (it keeps a runaway or wrong file from being read into memory); for more labels raise GATEWAY_SEEDS_FILE_MAX_BYTES (each plain line takes about 50 bytes, a sealed one about 100; 100,000 labels: 16777216 bytes), or give some labels in another source (the seeds credential, TOTP_SEED_<LABEL>)"))
+            } else {
+                problems.append(.unreadableFile(error, variable: source))
+            }
             return
         }
         guard let text = String(validating: read.bytes, as: UTF8.self) else {
@@ -217,7 +227,7 @@ public struct SeedLoader: Sendable {
         }
     }
 
-    private func collectCredentials(into out: inout [Candidate], problems: inout [ConfigProblem], fileWarnings: inout [ConfigProblem]) {
+    private func collectCredentials(maxBytes: Int, into out: inout [Candidate], problems: inout [ConfigProblem], fileWarnings: inout [ConfigProblem]) {
         var reader = SettingsReader(environment)
         guard let dir = reader.optional(GatewaySettings.credentials) else { return }
         guard let names = Self.listDirectory(dir) else {
@@ -225,7 +235,7 @@ public struct SeedLoader: Sendable {
             return
         }
         if names.contains("seeds") {
-            collectSeedsFile(path: dir + "/seeds", source: "credential seeds", keyPath: names.contains("seeds-key") ? dir + "/seeds-key" : nil,
+            collectSeedsFile(path: dir + "/seeds", maxBytes: maxBytes, source: "credential seeds", keyPath: names.contains("seeds-key") ? dir + "/seeds-key" : nil,
                 keySource: "credential seeds-key", missingKey: "add its key as the seeds-key credential", checkModes: false,
                 into: &out, problems: &problems, fileWarnings: &fileWarnings)
         }

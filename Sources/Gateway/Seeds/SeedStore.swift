@@ -1,4 +1,5 @@
 import Crypto
+import Platform
 
 /// The immutable set of loaded seeds, keyed by label. A reload builds a new store and swaps it
 /// in whole. The fingerprint covers labels and parameters, never the seeds, so operators can
@@ -15,12 +16,23 @@ public struct SeedStore: Sendable {
 
     public init(entries: [SeedEntry]) {
         var map: [String: SeedEntry] = [:]
+        map.reserveCapacity(entries.count)
         for e in entries { map[e.label] = e }
         self.entries = map
-        let lines = map.values.sorted { $0.label < $1.label }
-            .map { "\($0.label) \($0.parameters.algorithm.name) \($0.parameters.digits) \($0.parameters.period)\n" }
-            .joined()
-        self.fingerprint = "sha256:" + Crypto.hex(Crypto.sha256(Array(lines.utf8)))
+        // Written into one buffer: a String per line, joined, was a sixth of a 30,000-label load.
+        var lines: [UInt8] = []
+        lines.reserveCapacity(map.count * 40)
+        for e in map.values.sorted(by: { $0.label < $1.label }) {
+            lines.append(utf8: e.label)
+            lines.append(static: " ")
+            lines.append(utf8: e.parameters.algorithm.name)
+            lines.append(static: " ")
+            lines.append(decimal: e.parameters.digits)
+            lines.append(static: " ")
+            lines.append(decimal: e.parameters.period)
+            lines.append(static: "\n")
+        }
+        self.fingerprint = "sha256:" + Crypto.hex(Crypto.sha256(lines))
     }
 
     /// Sorted labels.
@@ -35,4 +47,7 @@ public struct SeedStore: Sendable {
 
     /// Labels whose seed is shorter than 128 bits.
     public var weakLabels: [String] { entries.values.filter(\.isWeak).map(\.label).sorted() }
+
+    /// How many seeds are shorter than 128 bits (without listing them).
+    public var weakCount: Int { entries.values.reduce(0) { $0 + ($1.isWeak ? 1 : 0) } }
 }

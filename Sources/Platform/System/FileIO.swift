@@ -13,13 +13,16 @@ public enum FileIO {
     public struct Failure: Error, Sendable, Equatable, CustomStringConvertible {
         public let path: String
         public let reason: String
-        /// The `errno` of the failed call (`ENOENT`...), 0 when no call failed (a directory, a
-        /// file too large, not UTF-8).
+        /// The `errno` of the failed call (`ENOENT`...); `EFBIG` for a file over the size cap;
+        /// 0 when no call failed (a directory, not UTF-8).
         public let errorNumber: Int32
         public var description: String { "\(path): \(reason)" }
 
         /// Only this means "absent": an optional file that exists but cannot be read is an error.
         public var isNotFound: Bool { errorNumber == ENOENT }
+
+        /// The file is larger than the `maxBytes` it was read with.
+        public var isTooLarge: Bool { errorNumber == EFBIG }
 
         public init(path: String, reason: String, errorNumber: Int32 = 0) {
             self.path = path
@@ -86,7 +89,11 @@ public enum FileIO {
             default:
                 throw Failure(path: path, reason: "is not a regular file (a FIFO, socket or device); give the path of a regular file")
             }
+            let tooLarge = Failure(path: path, reason: "is larger than \(maxBytes) bytes", errorNumber: EFBIG)
+            // Refused before reading a byte when the size says so (a runaway file of gigabytes).
+            if Int64(before.st_size) > Int64(maxBytes) { throw tooLarge }
             var out: [UInt8] = []
+            out.reserveCapacity(Int(before.st_size) + 1)
             var chunk = [UInt8](repeating: 0, count: 65536)
             while true {
                 let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
@@ -97,7 +104,7 @@ public enum FileIO {
                 }
                 if n == 0 { break }
                 out.append(contentsOf: chunk[0..<n])
-                if out.count > maxBytes { throw Failure(path: path, reason: "is larger than \(maxBytes) bytes") }
+                if out.count > maxBytes { throw tooLarge }
             }
             var after = stat()
             var named = stat()
