@@ -81,6 +81,33 @@ final class BotMetrics: Sendable {
         }
     }
 
+    /// The etcd metrics (`BOT_ELECTION=etcd` only): failed etcd requests by request and whether
+    /// the last request worked. Returns what records one request's outcome.
+    func attachEtcd() -> @Sendable (_ request: String, _ succeeded: Bool) -> Void {
+        let failures = registry.counter(
+            "bot_etcd_request_failures_total", help: "etcd requests (election, state, claims) that failed: etcd unreachable, refused or too slow.",
+            labelNames: ["request"])
+        for request in Self.etcdRequests { _ = failures.labels(request) }
+        let up = registry.gauge("bot_etcd_up", help: "1 while the last etcd request succeeded, 0 after one failed.").labels()
+        return { request, succeeded in
+            if !succeeded { failures.labels(request).inc() }
+            up.set(succeeded ? 1 : 0)
+        }
+    }
+
+    /// How long the etcd leader may still act without a renewal, at scrape time.
+    func attach(election: EtcdLeaderElection) {
+        registry.gaugeFunction(
+            "bot_etcd_lease_remaining_seconds",
+            help: "Seconds this leader may still act without another lease renewal (its fence deadline); 0 unless leading.") {
+            let left = election.fenceDeadline.map { $0 - .now } ?? .zero
+            return [([], max(0, left.inSeconds))]
+        }
+    }
+
+    /// The etcd requests counted by name.
+    static let etcdRequests = ["grant_lease", "campaign", "keepalive", "watch", "read_state", "write_state", "claim"]
+
     /// Exports the gateway client's own counters at scrape time.
     func attach(gateway: GatewayClient) {
         registry.counterFunction(
