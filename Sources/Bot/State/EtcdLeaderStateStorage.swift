@@ -6,6 +6,7 @@ import Platform
 /// create revision (`FencedWrites.writeState`), so a deposed leader, even one paused past its
 /// lease and resumed, changes nothing; such a refused write is `.superseded` and the bot stops
 /// acting. A leader on another host reads it at takeover and continues where this one stopped.
+/// The same transaction prunes the claims below the watermark, which no catch-up needs again.
 ///
 /// ```swift
 /// let storage = EtcdLeaderStateStorage(writes: FencedWrites(client: client, keyspace: keys), fence: { election.fence() })
@@ -30,12 +31,12 @@ struct EtcdLeaderStateStorage: LeaderStateStorage {
         }
     }
 
-    func write(_ bytes: [UInt8], epoch: Int?) -> LeaderStateStore.WriteFailure? {
+    func write(_ bytes: [UInt8], epoch: Int?, watermark: Int?) -> LeaderStateStore.WriteFailure? {
         guard let fence = fence() else {
             return .init(kind: .superseded, description: "this bot no longer leads (its etcd fence deadline passed or its leader key is gone)")
         }
         do {
-            let outcome = try writes.writeState(bytes, fence: fence, budget: .seconds(2))
+            let outcome = try writes.writeState(bytes, pruningClaimsBelow: watermark.map { Int64($0) }, fence: fence, budget: .seconds(2))
             record("write_state", true)
             switch outcome {
             case .written:

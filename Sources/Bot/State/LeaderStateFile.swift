@@ -33,7 +33,7 @@ struct LeaderStateFile: LeaderStateStorage {
         }
     }
 
-    func write(_ bytes: [UInt8], epoch: Int?) -> LeaderStateStore.WriteFailure? {
+    func write(_ bytes: [UInt8], epoch: Int?, watermark: Int?) -> LeaderStateStore.WriteFailure? {
         if let mine = epoch, let theirs = storedEpoch, theirs > mine {
             return .init(kind: .superseded, description:
                 "\(path) was written by the leader of epoch \(theirs), newer than this one's (\(mine)): another bot leads now")

@@ -8,14 +8,14 @@ import Platform
 /// ```swift
 /// let storage: any LeaderStateStorage = LeaderStateFile(directory: "/var/lib/totp-bot")
 /// let bytes = try storage.read()                     // nil: no state yet
-/// if let failure = storage.write(bytes!, epoch: 7) { print(failure) }
+/// if let failure = storage.write(bytes!, epoch: 7, watermark: 1234) { print(failure) }
 /// ```
 protocol LeaderStateStorage: Sendable {
     /// Where the state lives, for messages (a path, or etcd and its key).
     var location: String { get }
     /// The document as last written, nil if none was; an error names what to fix.
     func read() throws(ConfigProblem) -> [UInt8]?
-    /// Writes `bytes` (whose leader's epoch is `epoch`); nil once written, else why not:
-    /// `.superseded` when another leader has taken over, `.io` otherwise.
-    func write(_ bytes: [UInt8], epoch: Int?) -> LeaderStateStore.WriteFailure?
+    /// Writes `bytes` (the state of the leader of `epoch`, settled up to `watermark`); nil once
+    /// written, else why not: `.superseded` when another leader has taken over, `.io` otherwise.
+    func write(_ bytes: [UInt8], epoch: Int?, watermark: Int?) -> LeaderStateStore.WriteFailure?
 }

@@ -82,7 +82,7 @@ final class LeaderStateStore: Sendable {
         guard writeFailure != nil else { return true }
         let result = state.withLock { s -> WriteFailure? in
             guard let bytes = s.encoded(now: Logger.wallClock().seconds) else { return nil }
-            return storage.write(bytes, epoch: s.epoch)
+            return storage.write(bytes, epoch: s.epoch, watermark: s.lastMessageID)
         }
         record(result)
         return result == nil
@@ -140,7 +140,7 @@ final class LeaderStateStore: Sendable {
                 unchanged = true
                 return nil
             }
-            let failed = storage.write(bytes, epoch: next.epoch)
+            let failed = storage.write(bytes, epoch: next.epoch, watermark: next.lastMessageID)
             if failed == nil || keepOnFailure { s = next }
             return failed
         }

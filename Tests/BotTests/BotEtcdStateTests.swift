@@ -1,0 +1,97 @@
+import Foundation
+import XCTest
+import Synchronization
+import TestSupport
+import Etcd
+import Platform
+@testable import Bot
+
+/// The leader's state and the claims of its replies in a real etcd, under the fence: what one
+/// leader writes the next reads; a deposed leader's writes and claims are refused; a message
+/// claimed by one leader is not answered by another; claims below the watermark are pruned.
+final class BotEtcdStateTests: XCTestCase {
+    func testStateAndClaimsAreFencedAndCarriedToTheNextLeader() throws {
+        let cluster = try EtcdCluster(members: 1)
+        let client = try EtcdClient(configuration: EtcdClientConfiguration(endpoints: cluster.endpoints))
+        let keys = try EtcdKeyspace(prefix: "/bot-state-test/")
+        let writes = FencedWrites(client: client, keyspace: keys)
+
+        // Leader A holds the leader key on its lease.
+        let leaseA = try client.grantLease(ttlSeconds: 30)
+        let fenceA = EtcdFence(leaderKey: keys.leader, token: try client.put(keys.leader, value: Array("a".utf8), lease: leaseA.id))
+        let supersededA = Mutex<[String]>([])
+        let storeA = LeaderStateStore(storage: EtcdLeaderStateStorage(writes: writes, fence: { fenceA }),
+                                      onSuperseded: { reason in supersededA.withLock { $0.append(reason) } })
+        XCTAssertNil(try storeA.load().lastMessageID, "no state in etcd yet")
+        try storeA.update { _ = $0.advance(to: 100) }
+        try storeA.claim(epoch: Int(fenceA.token))
+        for id in [90, 101, 102] {
+            XCTAssertEqual(MessageClaim.etcd(writes, fence: fenceA, message: id), .proceed)
+        }
+        XCTAssertEqual(MessageClaim.etcd(writes, fence: fenceA, message: 101), .proceed, "its own earlier claim")
+        try storeA.update { $0.recordReply(to: 101, replyID: 5001) }
+        XCTAssertEqual(try client.range(.prefix(keys.claimsPrefix)).kvs.map(\.keyText), [keys.claim(101), keys.claim(102)],
+                       "the claim below the watermark (90) was pruned with the state write")
+
+        // A's lease ends (a pause past it): B is elected and reads where A stopped.
+        try client.revokeLease(leaseA.id)
+        let leaseB = try client.grantLease(ttlSeconds: 30)
+        let fenceB = EtcdFence(leaderKey: keys.leader, token: try client.put(keys.leader, value: Array("b".utf8), lease: leaseB.id))
+        XCTAssertGreaterThan(fenceB.token, fenceA.token)
+        let storeB = LeaderStateStore(storage: EtcdLeaderStateStorage(writes: writes, fence: { fenceB }))
+        let read = try storeB.load()
+        XCTAssertEqual(read.lastMessageID, 100)
+        XCTAssertEqual(read.replies[101], 5001)
+        XCTAssertEqual(read.epoch, Int(fenceA.token))
+        try storeB.claim(epoch: Int(fenceB.token))
+
+        // A message A claimed is not B's to answer; one nobody claimed is.
+        XCTAssertEqual(MessageClaim.etcd(writes, fence: fenceB, message: 102), .claimedElsewhere(byToken: fenceA.token))
+        XCTAssertEqual(MessageClaim.etcd(writes, fence: fenceB, message: 103), .proceed)
+
+        // The resumed A can neither claim nor write: refused, and told it is superseded.
+        guard case .refused = MessageClaim.etcd(writes, fence: fenceA, message: 104) else { return XCTFail("A claimed 104") }
+        XCTAssertThrowsError(try storeA.update { _ = $0.advance(to: 104) }) { error in
+            XCTAssertEqual((error as? LeaderStateStore.WriteFailure)?.kind, .superseded)
+        }
+        XCTAssertEqual(supersededA.withLock { $0.count }, 1)
+        XCTAssertNil(storeA.writeFailure, "being superseded is not an etcd problem")
+        XCTAssertEqual(LeaderState.decode(try XCTUnwrap(try client.get(keys.state)?.value))?.epoch, Int(fenceB.token), "B's state stands")
+        XCTAssertEqual(try client.get(keys.claim(104)), nil)
+
+        // Not leading at all (no fence): refused before asking etcd.
+        let noFence = EtcdLeaderStateStorage(writes: writes, fence: { nil })
+        XCTAssertEqual(noFence.write([], epoch: nil, watermark: nil)?.kind, .superseded)
+        guard case .refused = MessageClaim.etcd(writes, fence: nil, message: 105) else { return XCTFail() }
+    }
+
+    /// etcd down: a write fails as I/O (retried, no DM answered meanwhile), a read names the
+    /// variable to check, a claim is refused; counted in the metrics.
+    func testEtcdUnreachableIsAnIOFailureNotASupersession() throws {
+        let cluster = try EtcdCluster(members: 1)
+        var configuration = try EtcdClientConfiguration(endpoints: cluster.endpoints)
+        configuration.attemptTimeout = .milliseconds(300)
+        let client = try EtcdClient(configuration: configuration)
+        let keys = try EtcdKeyspace()
+        let writes = FencedWrites(client: client, keyspace: keys)
+        let fence = EtcdFence(leaderKey: keys.leader, token: try client.put(keys.leader, value: []))
+        let metrics = BotMetrics()
+        let record = metrics.attachEtcd()
+        let storage = EtcdLeaderStateStorage(writes: writes, fence: { fence }, record: record)
+        XCTAssertNil(storage.write(Array("{}".utf8), epoch: 1, watermark: 1))
+        XCTAssertTrue(metrics.registry.render().contains("bot_etcd_up 1"))
+        cluster.kill(0)
+        XCTAssertEqual(storage.write(Array("{}".utf8), epoch: 1, watermark: 1)?.kind, .io)
+        XCTAssertThrowsError(try storage.read()) { error in
+            XCTAssertEqual((error as? ConfigProblem)?.source, "BOT_ETCD_ENDPOINTS")
+        }
+        guard case .refused = MessageClaim.etcd(writes, fence: fence, message: 7, budget: .milliseconds(500), record: record) else {
+            return XCTFail("a claim without etcd must be refused")
+        }
+        let text = metrics.registry.render()
+        XCTAssertTrue(text.contains("bot_etcd_up 0"), text)
+        XCTAssertTrue(text.contains(#"bot_etcd_request_failures_total{request="write_state"} 1"#), text)
+        XCTAssertTrue(text.contains(#"bot_etcd_request_failures_total{request="read_state"} 1"#), text)
+        XCTAssertTrue(text.contains(#"bot_etcd_request_failures_total{request="claim"} 1"#), text)
+    }
+}
