@@ -4,6 +4,7 @@ import Synchronization
 import TestSupport
 import Etcd
 import Platform
+@testable import CurlHTTP
 @testable import Bot
 
 /// The leader's state and the claims of its replies in a real etcd, under the fence: what one
@@ -93,5 +94,34 @@ final class BotEtcdStateTests: XCTestCase {
         XCTAssertTrue(text.contains(#"bot_etcd_request_failures_total{request="write_state"} 1"#), text)
         XCTAssertTrue(text.contains(#"bot_etcd_request_failures_total{request="read_state"} 1"#), text)
         XCTAssertTrue(text.contains(#"bot_etcd_request_failures_total{request="claim"} 1"#), text)
+    }
+}
+
+/// The claim before each reply, as `ReplySender` uses it: a DM another leader claimed is not
+/// sent and is settled without a reply; a refused claim sends nothing and leaves it open.
+final class ReplySenderClaimTests: XCTestCase {
+    func testAReplyIsSentOnlyUnderItsClaim() throws {
+        let server = try ScriptedHTTPServer(fallback: .json(200, #"{"result":"success","msg":"","id":9001}"#))
+        defer { server.stop() }
+        let dir = TemporaryDirectory(prefix: "replyclaim")
+        let store = LeaderStateStore(directory: dir.path)
+        try store.update { _ = $0.advance(to: 10) }
+        let zulip = ZulipClient(apiBase: server.baseURL + "/api/v1", email: "bot@example.com", apiKey: "key",
+                                http: HTTPClient(options: HTTPClientOptions(userAgent: "tests")))
+        let session = DMHandler.Session(botID: 1, featureLevel: 300)
+        func sender(_ claim: MessageClaim) -> ReplySender {
+            ReplySender(zulip: zulip, store: store, deadline: .seconds(2), claim: { _ in claim },
+                        logger: Logger(component: "bot", sink: LogSink.memory()), credentialsRejected: { fatalError("no 401 here") })
+        }
+
+        XCTAssertEqual(sender(.claimedElsewhere(byToken: 3)).send(to: [42], "hi", inReplyTo: 11, session: session), .claimedElsewhere)
+        XCTAssertEqual(sender(.refused("fenced out")).send(to: [42], "hi", inReplyTo: 12, session: session), .failed(maybeDelivered: false))
+        XCTAssertEqual(server.requests.count, 0, "nothing sent without the claim")
+        XCTAssertEqual(store.current.noReply, [11], "claimed elsewhere: settled here without a reply")
+        XCTAssertEqual(store.current.sending, [], "no send left in doubt")
+
+        XCTAssertEqual(sender(.proceed).send(to: [42], "hi", inReplyTo: 13, session: session), .sent(9001))
+        XCTAssertEqual(server.requests.count, 1)
+        XCTAssertEqual(store.current.replies[13], 9001)
     }
 }

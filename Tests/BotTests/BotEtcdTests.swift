@@ -103,7 +103,6 @@ final class BotEtcdTests: BotProcessTestCase {
         a.signal(SIGCONT)
         let exit = a.waitForExit(timeout: 10)
         XCTAssertEqual(exit, 1, "the resumed leader must stop: \(a.stderr.suffix(2000))")
-        print("RESUMED LOG:", a.stderr.split(separator: "\n").suffix(6).joined(separator: "\n"))
         let lost = BotStack.lines(a, "leader_lock_lost")
         XCTAssertEqual(lost.count, 1, a.stderr)
 
