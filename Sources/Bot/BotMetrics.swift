@@ -10,6 +10,8 @@ import CurlHTTP
 /// `bot_access_pending_requests`, `bot_access_grants` and `bot_access_outbox_unsent`. Also per gateway URL: `bot_gateway_attempts_total`
 /// and `bot_gateway_circuit_open` (1 while that instance is skipped or being probed), and
 /// `bot_gateway_invalid_answers_total` (answers refused as unsound, see `GatewayCode.problem`).
+/// With `BOT_ELECTION=etcd`: `bot_etcd_up`, `bot_etcd_request_failures_total{request}` and
+/// `bot_etcd_lease_remaining_seconds` (alerts `BotEtcdNoLeader`, `BotEtcdUnreachable`).
 ///
 /// ```swift
 /// let metrics = BotMetrics()
