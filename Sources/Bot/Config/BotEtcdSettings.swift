@@ -44,6 +44,10 @@ struct BotEtcdSettings: Sendable {
             problems.append(ConfigProblem(source: "BOT_ETCD_PREFIX", message: error.message))
         }
         guard problems.isEmpty, var client, let keyspace else { throw ConfigError(problems) }
+        // etcd answers in milliseconds unless it has no raft leader; then a member holds the
+        // request. A short attempt goes round the members again soon after a new raft leader is
+        // elected (1-2 s with etcd's defaults), so a DM waits for the election, not much more.
+        client.attemptTimeout = .milliseconds(400)
         client.caFile = caFile
         client.clientCertificateFile = certificateFile
         client.clientKeyFile = keyFile
