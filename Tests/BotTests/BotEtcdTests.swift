@@ -24,6 +24,22 @@ final class BotEtcdTests: BotProcessTestCase {
         return bot
     }
 
+    /// The test's etcd members, kept until `tearDown` (after the bots are stopped).
+    var cluster: EtcdCluster!
+
+    /// etcd of `members` (`cluster`), the test Zulip and gateway, bot "a" leading and bot "b" standing by.
+    func twoHosts(members: Int = 1, lease: Int = lease) throws -> (a: TestProcess, b: TestProcess) {
+        cluster = try EtcdCluster(members: members)
+        stack = try BotStack()
+        let a = try startEtcdBot(cluster, host: "a", lease: lease)
+        return (a, try startEtcdBot(cluster, host: "b", leader: false, lease: lease))
+    }
+
+    override func tearDown() {
+        super.tearDown()
+        cluster = nil
+    }
+
     func health(_ bot: TestProcess) throws -> [String: Any] {
         let port = try XCTUnwrap(BotStack.metricsPort(bot))
         let body = try XCTUnwrap(fetch("http://127.0.0.1:\(port)/healthz"))
@@ -33,10 +49,7 @@ final class BotEtcdTests: BotProcessTestCase {
     /// kill -9 the leader: the standby on the other "host" answers a DM sent right after within
     /// the lease + 1 s, once; it continues from the state the dead leader left in etcd.
     func testKillNineTheLeaderAndTheStandbyOnAnotherHostAnswersWithinTheLease() throws {
-        let cluster = try EtcdCluster(members: 1)
-        stack = try BotStack()
-        let a = try startEtcdBot(cluster, host: "a")
-        let b = try startEtcdBot(cluster, host: "b", leader: false)
+        let (a, b) = try twoHosts()
         let z = stack.zulip
 
         let first = z.dm(from: BotStack.alice, "code certus")
@@ -51,8 +64,18 @@ final class BotEtcdTests: BotProcessTestCase {
         // The state and the claim are in etcd, not in either state directory.
         let client = try EtcdClient(configuration: EtcdClientConfiguration(endpoints: cluster.endpoints))
         let keys = try EtcdKeyspace()
-        XCTAssertNotNil(try client.get(keys.state), "the leader's state is in etcd")
-        XCTAssertEqual(try client.get(keys.claim(Int64(first)))?.value, Array(String(tokenA).utf8), "the DM was claimed with the leader's token")
+        // The reply is recorded, then the watermark moves past the DM; its claim (written with
+        // the leader's token) lasts until the watermark passes it, then it is pruned.
+        var watermark = 0
+        XCTAssertTrue(TestProcess.waitUntil(timeout: 5) {
+            guard let state = try? client.get(keys.state)?.value,
+                  let json = try? JSONSerialization.jsonObject(with: Data(state)) as? [String: Any] else { return false }
+            watermark = json["last_message_id"] as? Int ?? 0
+            return watermark >= first
+        }, "the leader's state in etcd never settled DM \(first)")
+        let claims = try client.range(.prefix(keys.claimsPrefix)).kvs
+        XCTAssertTrue(claims.allSatisfy { $0.keyText >= keys.claim(Int64(watermark)) && $0.value == Array(String(tokenA).utf8) },
+                      "claims below the watermark \(watermark) are pruned, the others carry the leader's token: \(claims.map(\.keyText))")
         XCTAssertFalse(FileManager.default.fileExists(atPath: stack.dir + "/host-a/watermark.json"))
 
         let killedAt = Date()
@@ -83,10 +106,7 @@ final class BotEtcdTests: BotProcessTestCase {
     /// answered exactly once, by the successor; the resumed process sends nothing and exits 1
     /// (its supervisor restarts it as a standby).
     func testALeaderPausedPastItsLeaseSendsNothingWhenResumed() throws {
-        let cluster = try EtcdCluster(members: 1)
-        stack = try BotStack()
-        let a = try startEtcdBot(cluster, host: "a")
-        let b = try startEtcdBot(cluster, host: "b", leader: false)
+        let (a, b) = try twoHosts()
         let z = stack.zulip
         let warmUp = z.dm(from: BotStack.bob, "code github")
         XCTAssertEqual(z.waitForReplies(to: BotStack.bob, after: warmUp).count, 1)
@@ -125,11 +145,8 @@ final class BotEtcdTests: BotProcessTestCase {
     /// goal is met most of the time (measured 1.03-1.95 s, once 2.59 s in 7 runs); the bound
     /// here is the election's worst case plus one 400 ms attempt and the reply's own work.
     func testKillingEtcdsRaftLeaderDelaysNoDMByMoreThanTwoSeconds() throws {
-        let cluster = try EtcdCluster(members: 3)
-        stack = try BotStack()
         // The default lease: a keepalive may meet the leaderless members and still get through in time.
-        let a = try startEtcdBot(cluster, host: "a", lease: 5)
-        let b = try startEtcdBot(cluster, host: "b", leader: false, lease: 5)
+        let (a, b) = try twoHosts(members: 3, lease: 5)
         let z = stack.zulip
         let raftLeader = try XCTUnwrap((0..<3).first { index in
             (try? EtcdClient(configuration: EtcdClientConfiguration(endpoints: [cluster.endpoint(index)])).status().isRaftLeader) == true
@@ -158,10 +175,7 @@ final class BotEtcdTests: BotProcessTestCase {
     /// acting within its lease (and exits 1 for its supervisor); once etcd returns the standby
     /// leads and answers each DM exactly once.
     func testAllEtcdMembersDownForTenSecondsLosesAndDoublesNoDM() throws {
-        let cluster = try EtcdCluster(members: 3)
-        stack = try BotStack()
-        let a = try startEtcdBot(cluster, host: "a")
-        let b = try startEtcdBot(cluster, host: "b", leader: false)
+        let (a, b) = try twoHosts(members: 3)
         let z = stack.zulip
         let before = z.dm(from: BotStack.bob, "code github")
         XCTAssertEqual(z.waitForReplies(to: BotStack.bob, after: before).count, 1)

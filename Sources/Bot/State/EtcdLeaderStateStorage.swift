@@ -19,6 +19,7 @@ struct EtcdLeaderStateStorage: LeaderStateStorage {
     var record: @Sendable (_ request: String, _ succeeded: Bool) -> Void = { _, _ in }
 
     var location: String { "etcd key \(writes.keyspace.state)" }
+    var isRemote: Bool { true }
 
     func read() throws(ConfigProblem) -> [UInt8]? {
         do {

@@ -19,6 +19,7 @@ struct LeaderStateFile: LeaderStateStorage {
     }
 
     var location: String { path }
+    var isRemote: Bool { false }
 
     /// The epoch in the file, nil without a readable one.
     var storedEpoch: Int? {

@@ -13,6 +13,9 @@ import Platform
 protocol LeaderStateStorage: Sendable {
     /// Where the state lives, for messages (a path, or etcd and its key).
     var location: String { get }
+    /// True for a store over the network (etcd): a failed read may work a moment later, and a
+    /// new leader must not go on without the state (it would overwrite it).
+    var isRemote: Bool { get }
     /// The document as last written, nil if none was; an error names what to fix.
     func read() throws(ConfigProblem) -> [UInt8]?
     /// Writes `bytes` (the state of the leader of `epoch`, settled up to `watermark`); nil once
