@@ -42,7 +42,7 @@ enum BotRunner {
         // BOT_STATE_DIR, or etcd (the leader key's lease, the state and the claims under its fence).
         let election: any LeaderElection
         let storage: any LeaderStateStorage
-        var claim: @Sendable (Int) -> MessageClaim = { _ in .proceed }
+        let claim: @Sendable (Int) -> MessageClaim
         if let etcd = config.etcd {
             let sources: (EtcdLeaderElection, EtcdLeaderStateStorage, @Sendable (Int) -> MessageClaim)
             do { sources = try etcdSources(etcd, logger: logger, metrics: metrics) } catch {
@@ -58,6 +58,7 @@ enum BotRunner {
                 group.refuse(ServiceFailure(code: 2, message: "totp-bot: \(error.description)"))
             }
             storage = LeaderStateFile(directory: config.stateDir)
+            claim = { _ in .proceed }
         }
         let leadership = LeadershipDriver(election: election, logger: logger, metrics: metrics, notifier: notifier, fail: { group.fail($0) })
         // Another leader wrote the state (a newer epoch in the file, etcd's fence refused): another bot leads now.
@@ -94,7 +95,12 @@ enum BotRunner {
         metrics.attach(gateway: gateway)
 
         // Edits left by a previous leader are done even with BOT_EXPIRY_EDIT=0 (it promised them).
-        let editor = ExpiryEditor(logger: logger, metrics: metrics, store: store) { (id, text, timeout) throws(ZulipError) in
+        // An edit is an action like a reply: only while leading, and (etcd) under its claim.
+        let editClaim: @Sendable (Int) -> MessageClaim = { [claim] id in
+            guard leadership.mayAct() else { return .refused("this bot no longer leads") }
+            return claim(id)
+        }
+        let editor = ExpiryEditor(logger: logger, metrics: metrics, store: store, claim: editClaim) { (id, text, timeout) throws(ZulipError) in
             try zulip.editMessage(id, content: text, timeout: timeout)
         }
         let directory = UserDirectory()

@@ -125,3 +125,25 @@ final class ReplySenderClaimTests: XCTestCase {
         XCTAssertEqual(store.current.replies[13], 9001)
     }
 }
+
+/// Expiry edits are actions like replies: only while leading, and under their claim (etcd).
+final class ExpiryEditorClaimTests: XCTestCase {
+    func testAnEditIsMadeOnlyUnderItsClaim() throws {
+        let dir = TemporaryDirectory(prefix: "editclaim")
+        let store = LeaderStateStore(directory: dir.path)
+        try store.update { _ = $0.advance(to: 10) }
+        let edited = Mutex<[Int]>([])
+        let decisions: [Int: MessageClaim] = [21: .proceed, 22: .claimedElsewhere(byToken: 3), 23: .refused("fenced out")]
+        let editor = ExpiryEditor(logger: Logger(component: "bot", sink: LogSink.memory()), metrics: BotMetrics(), store: store,
+                                  claim: { decisions[$0] ?? .proceed }) { id, _, _ throws(ZulipError) in
+            edited.withLock { $0.append(id) }
+        }
+        // Due in an hour: only the flush does them.
+        for id in [21, 22, 23] { editor.schedule(messageID: id, label: "certus", dueAt: ExpiryEditor.unixNow() + 3600) }
+        let (done, left) = editor.flush(until: .now + .seconds(5))
+        XCTAssertEqual(edited.withLock { $0 }, [21], "only the edit this leader holds the claim of")
+        XCTAssertEqual(done, 2)
+        XCTAssertEqual(left, 1)
+        XCTAssertEqual(store.current.pendingEdits.map(\.messageID), [23], "the one it may not do now stays for the next leader")
+    }
+}
