@@ -123,7 +123,9 @@ final class LeaderSession: Sendable {
             } catch {
                 logger.error("watermark_read_failed", ["message": .string(error.description)])
                 guard store.storage.isRemote else { return true }
-                guard ContinuousClock.now < deadline, leadership.isServing else {
+                // Stopping already: nothing to give up.
+                guard leadership.isServing else { return false }
+                guard ContinuousClock.now < deadline else {
                     leadership.handle(.lost(reason: "the leader state could not be read from \(store.path): \(error.description)"))
                     return false
                 }
