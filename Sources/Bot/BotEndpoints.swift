@@ -6,7 +6,8 @@ import HTTPServer
 /// the reason): it answers no DM then. A leader also shows how long ago its event queue last
 /// answered and the stuck-poll limit. Every answer names the election source (`lockfile` or
 /// `etcd`) and, while leading, the fencing token (the epoch, or the etcd leader key's create
-/// revision). `/metrics`: the Prometheus text.
+/// revision), and with etcd `"etcd":"unreachable"` while its last request failed. `/metrics`:
+/// the Prometheus text.
 ///
 /// ```swift
 /// BotEndpoints.respond(to: request, role: .leader, stateFailure: nil, eventQueue: (nil, .seconds(100)), metrics: metrics)
@@ -14,13 +15,15 @@ import HTTPServer
 enum BotEndpoints {
     static func respond(to request: HTTPRequest, role: Leadership.Role, stateFailure: String?,
                         eventQueue: (lastAnswerAge: Duration?, limit: Duration)?, election: String = "lockfile", token: Int64? = nil,
-                        metrics: BotMetrics) -> HTTPResponse {
+                        etcdReachable: Bool? = nil, metrics: BotMetrics) -> HTTPResponse {
         switch request.path {
         case "/healthz":
             let degraded = role == .leader ? stateFailure : nil
             var body = "{\"status\":\"\(role == .stopping ? "stopping" : degraded == nil ? "ok" : "degraded")\",\"role\":\"\(role.name)\""
             body += ",\"election\":\"\(election)\""
             if let token { body += ",\"fencing_token\":\(token)" }
+            // A standby that cannot reach etcd cannot take over; a leader stops within its lease.
+            if etcdReachable == false { body += ",\"etcd\":\"unreachable\"" }
             if let degraded {
                 body += ",\"reason\":\"state_not_writable\",\"message\":"
                 JSONText.appendString("the leader's state cannot be saved, so no DM is answered: \(degraded)", to: &body)

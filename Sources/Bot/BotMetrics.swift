@@ -1,4 +1,5 @@
 import Platform
+import Synchronization
 import CurlHTTP
 
 /// The bot's Prometheus metrics. Names are relied upon by the alert rules
@@ -33,6 +34,8 @@ final class BotMetrics: Sendable {
     let aclUnresolved: Gauge
     let stateWritable: Gauge
     let stateWriteFailures: Counter
+    /// Whether the last etcd request worked (nil: etcd not used, or no request yet), for `/healthz`.
+    private let etcdLastRequestWorked = Mutex<Bool?>(nil)
 
     init() {
         leader = registry.gauge("bot_leader", help: "1 while this bot holds the leader lock and answers DMs, 0 on standby.").labels()
@@ -91,11 +94,15 @@ final class BotMetrics: Sendable {
             labelNames: ["request"])
         for request in Self.etcdRequests { _ = failures.labels(request) }
         let up = registry.gauge("bot_etcd_up", help: "1 while the last etcd request succeeded, 0 after one failed.").labels()
-        return { request, succeeded in
+        return { [self] request, succeeded in
             if !succeeded { failures.labels(request).inc() }
             up.set(succeeded ? 1 : 0)
+            etcdLastRequestWorked.withLock { $0 = succeeded }
         }
     }
+
+    /// Whether the last etcd request worked (nil: etcd not used, or no request yet).
+    var etcdReachable: Bool? { etcdLastRequestWorked.withLock { $0 } }
 
     /// How long the etcd leader may still act without a renewal, at scrape time.
     func attach(election: EtcdLeaderElection) {

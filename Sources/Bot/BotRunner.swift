@@ -134,7 +134,8 @@ enum BotRunner {
             let server = HTTPServer(configuration: http, logger: logger.with(component: "http")) { request in
                 let role = leadership.role
                 return BotEndpoints.respond(to: request, role: role, stateFailure: store.writeFailure, eventQueue: role == .leader ? session.eventQueueStatus : nil,
-                              election: config.etcd == nil ? "lockfile" : "etcd", token: leadership.token, metrics: metrics)
+                              election: config.etcd == nil ? "lockfile" : "etcd", token: leadership.token,
+                              etcdReachable: metrics.etcdReachable, metrics: metrics)
             }
             services.append(LifecycleService(
                 name: "http",

@@ -4,6 +4,7 @@ import Synchronization
 import TestSupport
 import Etcd
 import Platform
+import HTTPServer
 @testable import CurlHTTP
 @testable import Bot
 
@@ -78,9 +79,11 @@ final class BotEtcdStateTests: XCTestCase {
         let fence = EtcdFence(leaderKey: keys.leader, token: try client.put(keys.leader, value: []))
         let metrics = BotMetrics()
         let record = metrics.attachEtcd()
+        XCTAssertNil(metrics.etcdReachable, "no request yet")
         let storage = EtcdLeaderStateStorage(writes: writes, fence: { fence }, record: record)
         XCTAssertNil(storage.write(Array("{}".utf8), epoch: 1, watermark: 1))
         XCTAssertTrue(metrics.registry.render().contains("bot_etcd_up 1"))
+        XCTAssertEqual(metrics.etcdReachable, true)
         cluster.kill(0)
         XCTAssertEqual(storage.write(Array("{}".utf8), epoch: 1, watermark: 1)?.kind, .io)
         XCTAssertThrowsError(try storage.read()) { error in
@@ -91,6 +94,10 @@ final class BotEtcdStateTests: XCTestCase {
         }
         let text = metrics.registry.render()
         XCTAssertTrue(text.contains("bot_etcd_up 0"), text)
+        XCTAssertEqual(metrics.etcdReachable, false)
+        let health = BotEndpoints.respond(to: HTTPRequest(path: "/healthz"), role: .standby, stateFailure: nil, eventQueue: nil,
+                                          election: "etcd", etcdReachable: metrics.etcdReachable, metrics: metrics)
+        XCTAssertEqual(String(decoding: health.body, as: UTF8.self), #"{"status":"ok","role":"standby","election":"etcd","etcd":"unreachable"}"#)
         XCTAssertTrue(text.contains(#"bot_etcd_request_failures_total{request="write_state"} 1"#), text)
         XCTAssertTrue(text.contains(#"bot_etcd_request_failures_total{request="read_state"} 1"#), text)
         XCTAssertTrue(text.contains(#"bot_etcd_request_failures_total{request="claim"} 1"#), text)
