@@ -70,7 +70,7 @@ let package = Package(
             path: "Tests/GatewayTests"),
         .testTarget(name: "EtcdTests", dependencies: ["Etcd", "Platform", "CurlHTTP", "TestSupport"], path: "Tests/EtcdTests"),
         .testTarget(
-            name: "BotTests", dependencies: ["Bot", "Platform", "TOTP", "HTTPServer", "TLS", "CurlHTTP", "TestSupport"],
+            name: "BotTests", dependencies: ["Bot", "Platform", "TOTP", "HTTPServer", "TLS", "CurlHTTP", "Etcd", "TestSupport"],
             path: "Tests/BotTests"),
     ],
     swiftLanguageModes: [.v6]

@@ -1,4 +1,5 @@
 import Platform
+import Synchronization
 import CurlHTTP
 
 /// The bot's Prometheus metrics. Names are relied upon by the alert rules
@@ -10,6 +11,8 @@ import CurlHTTP
 /// `bot_access_pending_requests`, `bot_access_grants` and `bot_access_outbox_unsent`. Also per gateway URL: `bot_gateway_attempts_total`
 /// and `bot_gateway_circuit_open` (1 while that instance is skipped or being probed), and
 /// `bot_gateway_invalid_answers_total` (answers refused as unsound, see `GatewayCode.problem`).
+/// With `BOT_ELECTION=etcd`: `bot_etcd_up`, `bot_etcd_request_failures_total{request}` and
+/// `bot_etcd_lease_remaining_seconds` (alerts `BotEtcdNoLeader`, `BotEtcdUnreachable`).
 ///
 /// ```swift
 /// let metrics = BotMetrics()
@@ -31,6 +34,8 @@ final class BotMetrics: Sendable {
     let aclUnresolved: Gauge
     let stateWritable: Gauge
     let stateWriteFailures: Counter
+    /// Whether the last etcd request worked (nil: etcd not used, or no request yet), for `/healthz`.
+    private let etcdLastRequestWorked = Mutex<Bool?>(nil)
 
     init() {
         leader = registry.gauge("bot_leader", help: "1 while this bot holds the leader lock and answers DMs, 0 on standby.").labels()
@@ -80,6 +85,37 @@ final class BotMetrics: Sendable {
             [([], Double(store.current.access.unsentCount))]
         }
     }
+
+    /// The etcd metrics (`BOT_ELECTION=etcd` only): failed etcd requests by request and whether
+    /// the last request worked. Returns what records one request's outcome.
+    func attachEtcd() -> @Sendable (_ request: String, _ succeeded: Bool) -> Void {
+        let failures = registry.counter(
+            "bot_etcd_request_failures_total", help: "etcd requests (election, state, claims) that failed: etcd unreachable, refused or too slow.",
+            labelNames: ["request"])
+        for request in Self.etcdRequests { _ = failures.labels(request) }
+        let up = registry.gauge("bot_etcd_up", help: "1 while the last etcd request succeeded, 0 after one failed.").labels()
+        return { [self] request, succeeded in
+            if !succeeded { failures.labels(request).inc() }
+            up.set(succeeded ? 1 : 0)
+            etcdLastRequestWorked.withLock { $0 = succeeded }
+        }
+    }
+
+    /// Whether the last etcd request worked (nil: etcd not used, or no request yet).
+    var etcdReachable: Bool? { etcdLastRequestWorked.withLock { $0 } }
+
+    /// How long the etcd leader may still act without a renewal, at scrape time.
+    func attach(election: EtcdLeaderElection) {
+        registry.gaugeFunction(
+            "bot_etcd_lease_remaining_seconds",
+            help: "Seconds this leader may still act without another lease renewal (its fence deadline); 0 unless leading.") {
+            let left = election.fenceDeadline.map { $0 - .now } ?? .zero
+            return [([], max(0, left.inSeconds))]
+        }
+    }
+
+    /// The etcd requests counted by name.
+    static let etcdRequests = ["grant_lease", "campaign", "keepalive", "watch", "read_state", "write_state", "claim"]
 
     /// Exports the gateway client's own counters at scrape time.
     func attach(gateway: GatewayClient) {

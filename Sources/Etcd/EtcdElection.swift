@@ -29,6 +29,8 @@ public final class EtcdElection: Sendable {
     private let now: @Sendable () -> Instant
     private let logger: Logger?
     private let onRoleChange: @Sendable (LeadershipRole) -> Void
+    /// Told the outcome of every election request (for metrics): its name and whether it worked.
+    private let onRequest: @Sendable (_ request: String, _ succeeded: Bool) -> Void
     private let machine: Mutex<LeadershipMachine>
     /// Events from the watch thread and `stop`, drained by the election thread.
     private let inbox = Mutex<[LeadershipMachine.Event]>([])
@@ -47,9 +49,11 @@ public final class EtcdElection: Sendable {
     public init(
         client: EtcdClient, configuration: EtcdElectionConfiguration, logger: Logger? = nil,
         now: @escaping @Sendable () -> Instant = { .now },
+        onRequest: @escaping @Sendable (_ request: String, _ succeeded: Bool) -> Void = { _, _ in },
         onRoleChange: @escaping @Sendable (LeadershipRole) -> Void = { _ in }
     ) {
         self.client = client
+        self.onRequest = onRequest
         self.configuration = configuration
         self.logger = logger
         self.now = now
@@ -159,14 +163,18 @@ public final class EtcdElection: Sendable {
         case .grantLease(let ttl):
             let sentAt = now()
             do {
-                return .leaseGranted(try client.grantLease(ttlSeconds: ttl, budget: budget), sentAt: sentAt)
+                let lease = try client.grantLease(ttlSeconds: ttl, budget: budget)
+                onRequest("grant_lease", true)
+                return .leaseGranted(lease, sentAt: sentAt)
             } catch {
                 return failed("grant_lease", error)
             }
 
         case .campaign(let lease):
             do {
-                return try campaign(lease: lease, budget: budget)
+                let result = try campaign(lease: lease, budget: budget)
+                onRequest("campaign", true)
+                return result
             } catch {
                 return failed("campaign", error)
             }
@@ -175,6 +183,7 @@ public final class EtcdElection: Sendable {
             let sentAt = now()
             do {
                 let renewed = try client.keepAlive(lease: lease, budget: budget)
+                onRequest("keepalive", true)
                 return .keepAliveSucceeded(ttlSeconds: renewed.ttlSeconds, sentAt: sentAt)
             } catch {
                 return failed("keepalive", error)
@@ -219,6 +228,7 @@ public final class EtcdElection: Sendable {
 
     private func failed(_ request: String, _ error: EtcdError) -> LeadershipMachine.Event {
         logger?.warning("etcd_request_failed", ["request": .string(request), "error": .string(error.message)])
+        onRequest(request, false)
         return error == .leaseNotFound ? .leaseLost : .requestFailed
     }
 
@@ -269,6 +279,7 @@ public final class EtcdElection: Sendable {
                 return
             } catch {
                 logger?.warning("etcd_watch_failed", ["error": .string(error.message)])
+                onRequest("watch", false)
                 sleep(configuration.machine.retryDelay, unless: cancellation)
             }
         }

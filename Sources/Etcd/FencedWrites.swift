@@ -3,7 +3,8 @@
 /// even one paused past its lease and resumed, changes nothing:
 /// - **claim message N**: create `prefix/claims/<N>` only if it does not exist, before replying
 ///   to or editing message N; claims have no lease, so they outlive the leader that wrote them;
-/// - **write the state document** `prefix/state`;
+/// - **write the state document** `prefix/state` (pruning the claims below its watermark in the
+///   same transaction, if asked);
 /// - **prune claims** of messages below the watermark.
 /// Each returns whether it happened and, if not, why. The failure branch reads what blocked it,
 /// which also makes a claim safe to repeat after a lost answer: a claim already holding the
@@ -55,8 +56,12 @@ public struct FencedWrites: Sendable {
         return try Self.claimOutcome(try client.txn(txn, budget: budget), fence: fence)
     }
 
-    public func writeState(_ document: [UInt8], fence: EtcdFence, budget: Duration? = nil) throws(EtcdError) -> WriteOutcome {
-        let result = try client.txn(Self.stateTransaction(keyspace: keyspace, document: document, fence: fence), budget: budget)
+    /// Writes the state document; with `watermark`, the same transaction prunes the claims below
+    /// it (no catch-up looks below the watermark, so they are never needed again).
+    public func writeState(_ document: [UInt8], pruningClaimsBelow watermark: Int64? = nil, fence: EtcdFence,
+                           budget: Duration? = nil) throws(EtcdError) -> WriteOutcome {
+        let txn = Self.stateTransaction(keyspace: keyspace, document: document, pruningClaimsBelow: watermark, fence: fence)
+        let result = try client.txn(txn, budget: budget)
         guard result.succeeded else { return .fencedOut(leaderToken: Self.leaderToken(result)) }
         guard case .put(let revision)? = result.responses.first else {
             throw .badResponse("a state write answered without its put result")
@@ -100,9 +105,13 @@ public struct FencedWrites: Sendable {
         return .alreadyClaimed(byToken: Int64(String(decoding: claim.value, as: UTF8.self)) ?? 0)
     }
 
-    /// Put the state document if the fence holds; the failure branch reads the leader key.
-    public static func stateTransaction(keyspace: EtcdKeyspace, document: [UInt8], fence: EtcdFence) -> EtcdTxn {
-        EtcdTxn(compare: [fence.compare], success: [.put(keyspace.state, value: document)], failure: [.get(.key(fence.leaderKey))])
+    /// Put the state document (and delete the claims below `watermark`, if given) if the fence
+    /// holds; the failure branch reads the leader key.
+    public static func stateTransaction(keyspace: EtcdKeyspace, document: [UInt8], pruningClaimsBelow watermark: Int64? = nil,
+                                        fence: EtcdFence) -> EtcdTxn {
+        var success: [EtcdTxn.Operation] = [.put(keyspace.state, value: document)]
+        if let watermark { success.append(.delete(keyspace.claims(below: watermark))) }
+        return EtcdTxn(compare: [fence.compare], success: success, failure: [.get(.key(fence.leaderKey))])
     }
 
     /// Delete every claim below `watermark` if the fence holds.

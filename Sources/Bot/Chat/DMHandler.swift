@@ -35,6 +35,8 @@ final class DMHandler: Sendable {
         case ignoredOwn = "ignored_own", ignoredBot = "ignored_bot", replyFailed = "reply_failed"
         /// Not answered: the leader's state cannot be saved (see `LeaderStateStore.writeFailure`).
         case stateUnwritable = "state_unwritable"
+        /// Not answered here: another leader claimed the DM first in etcd and answers it.
+        case claimedElsewhere = "claimed_elsewhere"
     }
 
     /// The outcome, and whether the message needs nothing more (false: its reply failed, or
@@ -251,6 +253,8 @@ final class DMHandler: Sendable {
         case failed
         /// Not sent, because it could not be put on record first.
         case notRecorded
+        /// Another leader claimed it (etcd).
+        case claimedElsewhere
 
         /// `ifSent` when sent, else why not.
         func outcome(ifSent: Outcome) -> Outcome {
@@ -258,6 +262,7 @@ final class DMHandler: Sendable {
             case .sent: ifSent
             case .failed: .replyFailed
             case .notRecorded: .stateUnwritable
+            case .claimedElsewhere: .claimedElsewhere
             }
         }
     }
@@ -267,6 +272,7 @@ final class DMHandler: Sendable {
         case .sent(let id): .sent(id)
         case .failed: .failed
         case .notRecorded: .notRecorded
+        case .claimedElsewhere: .claimedElsewhere
         }
     }
 

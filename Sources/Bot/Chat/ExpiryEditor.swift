@@ -9,7 +9,8 @@ import CurlHTTP
 /// leader finishes the edits of one that was killed (`resume`). On shutdown `flush` does the
 /// pending edits at once (the codes expire within the period anyway) until a deadline; any it
 /// could not do stay in the state file for the next leader. A realm that forbids edits is
-/// logged once, then edits are attempted quietly.
+/// logged once, then edits are attempted quietly. Each edit is asked for first (`claim`): only
+/// while leading and, with etcd, under its claim, so a deposed leader edits nothing.
 ///
 /// ```swift
 /// editor.schedule(messageID: 99, label: "certus", dueAt: nowUnix + 17)
@@ -34,12 +35,22 @@ final class ExpiryEditor: Sendable {
     /// How one edit ended.
     private enum Result {
         case edited, refused, failed
+        /// Not this process's to do now (no longer leading): left in the state for the next leader.
+        case notLeading
+        /// Another leader claimed this edit (etcd): it does it.
+        case claimedElsewhere
+
+        /// Nothing left to do for this edit here.
+        var settled: Bool { self != .failed && self != .notLeading }
     }
 
     private let queue = DispatchQueue(label: "expiry-editor")
     private let state = Mutex(State())
     private let store: LeaderStateStore?
     private let edit: @Sendable (Int, String, Duration?) throws(ZulipError) -> Void
+    /// Asked right before each edit: whether this process still leads and (etcd) holds the
+    /// edit's claim (the reply's message id).
+    private let claim: @Sendable (Int) -> MessageClaim
     private let logger: Logger
     private let metrics: BotMetrics
     private let wallClock: @Sendable () -> Double
@@ -47,7 +58,9 @@ final class ExpiryEditor: Sendable {
     /// `edit(messageID, content, timeout)` changes a message; `store` persists the pending edits.
     init(logger: Logger, metrics: BotMetrics, store: LeaderStateStore?,
          wallClock: @escaping @Sendable () -> Double = ExpiryEditor.unixNow,
+         claim: @escaping @Sendable (Int) -> MessageClaim = { _ in .proceed },
          edit: @escaping @Sendable (Int, String, Duration?) throws(ZulipError) -> Void) {
+        self.claim = claim
         self.logger = logger
         self.metrics = metrics
         self.store = store
@@ -96,7 +109,7 @@ final class ExpiryEditor: Sendable {
         for entry in todo {
             let left = deadline - .now
             guard left > .milliseconds(100) else { break }
-            if perform(entry, timeout: min(left, .seconds(3)), retries: false) != .failed { done += 1 }
+            if perform(entry, timeout: min(left, .seconds(3)), retries: false).settled { done += 1 }
         }
         state.withLock { $0.phase = .stopped }
         return (done, todo.count - done)
@@ -122,14 +135,24 @@ final class ExpiryEditor: Sendable {
         let result = attempt(entry, timeout: timeout, retries: retries)
         state.withLock { _ = $0.pending.removeValue(forKey: entry.messageID) }
         // A flush that failed leaves the edit to the next leader; a timer that failed three
-        // times gives up on it.
-        if result != .failed || retries {
+        // times gives up on it. One that may not act now leaves it to the next leader too.
+        if result != .notLeading && (result != .failed || retries) {
             persist { $0.pendingEdits.removeAll { $0.messageID == entry.messageID } }
         }
         return result
     }
 
     private func attempt(_ entry: PendingEdit, timeout: Duration?, retries: Bool) -> Result {
+        switch claim(entry.messageID) {
+        case .proceed:
+            break
+        case .claimedElsewhere(let token):
+            logger.info("expiry_edit_claimed_elsewhere", ["message_id": .int(entry.messageID), "claimed_by_token": .int(Int(token))])
+            return .claimedElsewhere
+        case .refused(let why):
+            logger.warning("expiry_edit_not_leading", ["message_id": .int(entry.messageID), "reason": .string(why)])
+            return .notLeading
+        }
         let attempts = retries ? 3 : 1
         for attempt in 1...attempts {
             do {

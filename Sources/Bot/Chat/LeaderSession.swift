@@ -111,12 +111,33 @@ final class LeaderSession: Sendable {
         tracking.withLock { t in (t.lastEventAnswer.map { .now - $0 }, t.patience.limit) }
     }
 
+    /// Reads the previous leader's state; false if this leader must not go on. A file that
+    /// cannot be read is logged and the leader goes on (as before); etcd is asked again for 5 s,
+    /// then leadership is given up (exit 1) rather than overwrite the state it could not read.
+    private func readState() -> Bool {
+        let deadline = ContinuousClock.now + .seconds(5)
+        while true {
+            do {
+                try store.load()
+                return true
+            } catch {
+                logger.error("watermark_read_failed", ["message": .string(error.description)])
+                guard store.storage.isRemote else { return true }
+                // Stopping already: nothing to give up.
+                guard leadership.isServing else { return false }
+                guard ContinuousClock.now < deadline else {
+                    leadership.handle(.lost(reason: "the leader state could not be read from \(store.path): \(error.description)"))
+                    return false
+                }
+                Sleep.for(.milliseconds(250))
+            }
+        }
+    }
+
     /// The poll loop of the leader of `epoch`; returns only once stopping.
     func run(epoch: Int) {
-        // Re-read the file: the previous leader moved it while this process waited as a standby.
-        do { try store.load() } catch {
-            logger.error("watermark_read_failed", ["message": .string(error.description)])
-        }
+        // Re-read the state: the previous leader moved it while this process waited as a standby.
+        guard readState() else { return }
         // From now on every state write carries this epoch; an older leader's are refused. A
         // failure is the store's to log, and the retry loop's to mend.
         try? store.claim(epoch: epoch)

@@ -23,6 +23,8 @@ final class ReplySender: Sendable {
         /// Not sent: that a send was starting could not be saved (a full state directory), and
         /// a reply not on record might be sent again by the next leader.
         case notRecorded
+        /// Not sent: another leader claimed the request first (etcd), so it answers it; settled here.
+        case claimedElsewhere
     }
 
     private let zulip: ZulipClient
@@ -30,6 +32,8 @@ final class ReplySender: Sendable {
     private let deadline: Duration
     /// Asked right before every POST: false once this process may no longer be the leader.
     private let mayAct: @Sendable () -> Bool
+    /// Asked once before the first POST: the request's claim (etcd), or `.proceed` (lock files).
+    private let claim: @Sendable (Int) -> MessageClaim
     private let logger: Logger
     /// Zulip refused the bot's key: the process must end (exit 3); never returns.
     private let credentialsRejected: @Sendable () -> Never
@@ -38,7 +42,9 @@ final class ReplySender: Sendable {
     private let echoWait: Duration = .milliseconds(500)
 
     init(zulip: ZulipClient, store: LeaderStateStore, deadline: Duration, mayAct: @escaping @Sendable () -> Bool = { true },
+         claim: @escaping @Sendable (Int) -> MessageClaim = { _ in .proceed },
          logger: Logger, credentialsRejected: @escaping @Sendable () -> Never) {
+        self.claim = claim
         self.credentialsRejected = credentialsRejected
         self.zulip = zulip
         self.store = store
@@ -58,6 +64,27 @@ final class ReplySender: Sendable {
         var backoff = Backoff(initial: .milliseconds(250), maximum: .seconds(4))
         // On disk before the first POST, or no POST at all: exactly-once rests on it.
         do { try store.update(keepOnFailure: false) { $0.sending.insert(requestID) } } catch { return .notRecorded }
+        // Recorded first, claimed second: a leader that dies between the two leaves a send in
+        // doubt that its successor resolves as usual; the claim keeps a deposed leader that
+        // resumes from sending what its successor answers.
+        switch claim(requestID) {
+        case .proceed:
+            break
+        case .claimedElsewhere(let token):
+            logger.warning("reply_claimed_elsewhere", [
+                "in_reply_to": .int(requestID), "claimed_by_token": .int(Int(token)),
+                "message": "another leader claimed this DM first and answers it; not sent here",
+            ])
+            persist {
+                $0.sending.remove(requestID)
+                $0.noReply.insert(requestID)
+            }
+            return .claimedElsewhere
+        case .refused(let why):
+            logger.warning("reply_claim_refused", ["in_reply_to": .int(requestID), "reason": .string(why)])
+            persist { $0.sending.remove(requestID) }
+            return .failed(maybeDelivered: false)
+        }
         var attempt = 0
         // Sticky: once an attempt may have delivered the message, a later refusal does not
         // make it certain that no reply exists.

@@ -35,6 +35,8 @@ struct BotConfiguration: Sendable, CustomStringConvertible {
     var policies = AccessPolicies()
     var lockFile: String
     var stateDir: String
+    /// `BOT_ELECTION=etcd`: the election, the state and the claims live in etcd; nil with the lock files.
+    var etcd: BotEtcdSettings? = nil
     var listen: ListenAddress?
     /// Seconds.
     var catchUpMaxAge: Int
@@ -52,7 +54,7 @@ struct BotConfiguration: Sendable, CustomStringConvertible {
 
     var description: String {
         "BotConfiguration(site: \(zulipSite), email: \(zulipEmail), key: <hidden>, gateways: \(gatewayURLs), token: <hidden>, "
-            + "acl entries: \(acl.count), lock: \(lockFile), state: \(stateDir))"
+            + "acl entries: \(acl.count), lock: \(lockFile), state: \(stateDir), election: \(etcd == nil ? "lockfile" : "etcd"))"
     }
 
     /// Zulip's site normalisation (python-zulip-api): `localhost...` gets `http://`, other values
@@ -137,6 +139,26 @@ struct BotConfiguration: Sendable, CustomStringConvertible {
             reader.record(ConfigProblem(source: "BOT_LOCK_FILE", message: "must not be the watermark file \(lockFile); pick another name"))
         }
 
+        var etcd: BotEtcdSettings?
+        let etcdFiles = [S.etcdEndpoints, S.etcdCA, S.etcdCert, S.etcdKey].map { ($0.info.name, reader.optional($0)) }
+        let etcdPrefix = reader.value(S.etcdPrefix)
+        let etcdLease = reader.value(S.etcdLease)
+        if reader.value(S.election) == "etcd" {
+            do {
+                etcd = try BotEtcdSettings(
+                    endpoints: etcdFiles[0].1, prefix: etcdPrefix, leaseSeconds: etcdLease,
+                    caFile: etcdFiles[1].1, certificateFile: etcdFiles[2].1, keyFile: etcdFiles[3].1)
+            } catch {
+                reader.record(error)
+            }
+        } else {
+            // A bot meant for etcd but left on the lock files would lead on its own host
+            // beside the etcd leader: both would answer.
+            for (name, value) in etcdFiles where value != nil {
+                reader.record(ConfigProblem(source: name, message: "is set but BOT_ELECTION is not etcd; set BOT_ELECTION=etcd or unset it"))
+            }
+        }
+
         var config = BotConfiguration(
             zulipSite: normalizeSite(site ?? ""), zulipEmail: email ?? "", zulipAPIKey: key ?? "", zulipCAFile: zulipCA,
             gatewayURLs: urls, gatewayToken: token ?? "", gatewayCAFile: gatewayCA,
@@ -151,6 +173,7 @@ struct BotConfiguration: Sendable, CustomStringConvertible {
         config.policies = policies
         config.gatewayClientCertificateFile = clientCert
         config.gatewayClientKeyFile = clientKey
+        config.etcd = etcd
         if !reader.problems.isEmpty { throw ConfigError(reader.problems) }
         return config
     }

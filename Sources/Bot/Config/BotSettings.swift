@@ -58,6 +58,18 @@ enum BotSettings {
     static let catchUpMaxAge = Setting.seconds("BOT_CATCHUP_MAX_AGE", default: 120, range: 0...86400, file: false,
         help: "after a takeover, a lost queue or a failed reply, DMs after the watermark younger than this many seconds are answered, each once")
 
+    static let election = Setting.choice("BOT_ELECTION", ["lockfile", "etcd"], default: "lockfile", file: false,
+        help: "lockfile: the lock files elect one leader per host; etcd: an etcd lease elects one leader across hosts, and the state and the claim of every answered DM live in etcd under the leader's fence (BOT_LOCK_FILE and BOT_STATE_DIR are then unused)")
+    static let etcdEndpoints = Setting.text("BOT_ETCD_ENDPOINTS", kind: .custom("URL list"), file: false, documented: "required with etcd",
+        help: "comma-separated etcd client URLs (http://host:port, https://host:port, unix:///path, unixs:///path), tried with failover")
+    static let etcdPrefix = Setting.text("BOT_ETCD_PREFIX", default: "/totp-bot/", file: false,
+        help: "key prefix of the leader key, the state document and the claims; bots that share it elect one leader")
+    static let etcdLease = Setting.count("BOT_ETCD_LEASE_SECONDS", default: 5, range: 2...60, file: false,
+        help: "lease TTL: a dead leader is replaced within it, and a leader that cannot renew stops acting 1 s before it runs out")
+    static let etcdCA = Setting.path("BOT_ETCD_CA_FILE", documented: "system store", help: "CA bundle for https/unixs etcd members")
+    static let etcdCert = Setting.path("BOT_ETCD_CERT_FILE", help: "client certificate (PEM) for members started with --client-cert-auth; needs BOT_ETCD_KEY_FILE")
+    static let etcdKey = Setting.path("BOT_ETCD_KEY_FILE", help: "private key (PEM) of BOT_ETCD_CERT_FILE")
+
     // MARK: Replies
 
     static let replyDeadline = Setting.milliseconds("BOT_REPLY_DEADLINE_MS", default: 10000, range: 100...120000, file: false,
@@ -87,8 +99,8 @@ enum BotSettings {
                 note: "Up to 4 DMs are answered at once, each user's in order; while every gateway's circuit is open one request probes and the rest fail at once."),
             .init("ACCESS", [acl, policy, allowedSenders, userRateBurst, userRatePerMinute],
                 note: "An empty access list gives nobody a code (the bot says so at start). Other bots' messages are never answered."),
-            .init("LEADER ELECTION AND STATE", [lockFile, stateDir, catchUpMaxAge],
-                note: "A leader whose lock file is deleted or replaced stops and exits 1 (restart it as a standby); across hosts use one shared lock service instead (see README)."),
+            .init("LEADER ELECTION AND STATE", [lockFile, stateDir, catchUpMaxAge, election, etcdEndpoints, etcdPrefix, etcdLease, etcdCA, etcdCert, etcdKey],
+                note: "A leader whose lock file is deleted or replaced, or (etcd) whose lease is not renewed in time, stops and exits 1 (restart it as a standby); across hosts use BOT_ELECTION=etcd (see README)."),
             .init("REPLIES", [replyDeadline, expiryEdit, expiryEditDelay]),
             .init("OPERATIONS", [listen, logLevel, backoffInitial, backoffMax, watchdogStall]),
         ])

@@ -2,7 +2,7 @@ import Platform
 
 /// What `totp-bot` needs at start besides valid settings, checked without side effects for
 /// `--check-config`, so that it refuses exactly what a start would: the lock files it must open
-/// (or create), the state file it must read, and `BOT_LISTEN`, which it must bind. Nothing is
+/// (or create) and the state file it must read (with the lock files only), and `BOT_LISTEN`, which it must bind. Nothing is
 /// created, locked or left listening.
 ///
 /// ```swift
@@ -10,6 +10,17 @@ import Platform
 /// ```
 enum BotStartChecks {
     static func problems(_ config: BotConfiguration) -> [ConfigProblem] {
+        var problems: [ConfigProblem] = []
+        // With etcd there is no lock file and no state file; etcd is reached at start.
+        if config.etcd == nil { problems += fileProblems(config) }
+        if let listen = config.listen, let problem = bindProblem(listen) {
+            problems.append(ConfigProblem(source: "BOT_LISTEN", message: problem))
+        }
+        return problems
+    }
+
+    /// The lock files and the state file of `BOT_ELECTION=lockfile`.
+    private static func fileProblems(_ config: BotConfiguration) -> [ConfigProblem] {
         var problems: [ConfigProblem] = []
         var locks = [(path: config.lockFile, source: "BOT_LOCK_FILE")]
         let stateLock = LeaderStateStore.lockPath(in: config.stateDir)
@@ -20,9 +31,6 @@ enum BotStartChecks {
             }
         }
         do { _ = try LeaderStateStore(directory: config.stateDir).load() } catch { problems.append(error) }
-        if let listen = config.listen, let problem = bindProblem(listen) {
-            problems.append(ConfigProblem(source: "BOT_LISTEN", message: problem))
-        }
         return problems
     }
 

@@ -58,6 +58,10 @@ final class LeadershipDriver: Sendable {
 
     var role: Leadership.Role { machine.withLock { $0.role } }
 
+    /// The fencing token of the current leadership (lock files: the epoch; etcd: the leader
+    /// key's create revision), nil unless leading.
+    var token: Int64? { machine.withLock { $0.token } }
+
     /// The role when the stop was done (standby or leader), once it is.
     var stoppedAs: Leadership.Role? { roleAtStop.withLock { $0 } }
 

@@ -6,12 +6,13 @@ import TOTP
 import Synchronization
 import CurlHTTP
 
-/// The leader's `LeaderState`, in memory and in `BOT_STATE_DIR/watermark.json`: every change
-/// is written at once (`FileIO.writeAtomically`: temp file, fsync, rename, directory fsync),
-/// in order, under the lock, so the file always holds the latest state. Only the leader writes,
-/// and each write carries its election epoch (`claim`): a write is refused when the file holds
-/// a newer epoch, because then another bot has taken over (one whose lock file was deleted
-/// under it, say) and this one must stop (`onSuperseded`).
+/// The leader's `LeaderState`, in memory and in its `LeaderStateStorage`: every change is
+/// written at once, in order, under the lock, so the storage always holds the latest state.
+/// With the lock files that is `BOT_STATE_DIR/watermark.json` (`LeaderStateFile`: temp file,
+/// fsync, rename, directory fsync); with etcd one key written under the leader's fence
+/// (`EtcdLeaderStateStorage`). Only the leader writes, and each write carries its election
+/// epoch (`claim`): a write is refused when another bot has taken over (the file holds a newer
+/// epoch; etcd's leader key is not this leader's) and this one must stop (`onSuperseded`).
 ///
 /// Exactly-once rests on these writes, so their health is tracked: after a failed write (a
 /// full disk, lost permissions) `writeFailure` says why until a write succeeds again (the
@@ -40,7 +41,9 @@ final class LeaderStateStore: Sendable {
         let description: String
     }
 
+    /// Where the state lives (`storage.location`): the file's path, or the etcd key.
     let path: String
+    let storage: any LeaderStateStorage
     private let state = Mutex(LeaderState())
     /// Why the last write failed; nil while writes succeed.
     private let failure = Mutex<String?>(nil)
@@ -53,8 +56,16 @@ final class LeaderStateStore: Sendable {
     /// The lock every leader of `directory` holds (`LeaderLock`), whatever its `BOT_LOCK_FILE`.
     static func lockPath(in directory: String) -> String { directory + "/leader.lock" }
 
-    init(directory: String, logger: Logger? = nil, metrics: BotMetrics? = nil, onSuperseded: @escaping @Sendable (String) -> Void = { _ in }) {
-        path = Self.path(in: directory)
+    /// The state in `directory/watermark.json` (the lock files' storage).
+    convenience init(directory: String, logger: Logger? = nil, metrics: BotMetrics? = nil,
+                     onSuperseded: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.init(storage: LeaderStateFile(directory: directory), logger: logger, metrics: metrics, onSuperseded: onSuperseded)
+    }
+
+    init(storage: any LeaderStateStorage, logger: Logger? = nil, metrics: BotMetrics? = nil,
+         onSuperseded: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.storage = storage
+        path = storage.location
         self.logger = logger
         self.metrics = metrics
         self.onSuperseded = onSuperseded
@@ -71,7 +82,7 @@ final class LeaderStateStore: Sendable {
         guard writeFailure != nil else { return true }
         let result = state.withLock { s -> WriteFailure? in
             guard let bytes = s.encoded(now: Logger.wallClock().seconds) else { return nil }
-            return write(bytes)
+            return storage.write(bytes, epoch: s.epoch, watermark: s.lastMessageID)
         }
         record(result)
         return result == nil
@@ -79,24 +90,15 @@ final class LeaderStateStore: Sendable {
 
     /// The epoch in the state file of `directory`, 0 without one (a new leader's lies above it).
     static func epochOnDisk(directory: String) -> Int {
-        epoch(at: path(in: directory)) ?? 0
+        LeaderStateFile(directory: directory).storedEpoch ?? 0
     }
 
-    private static func epoch(at path: String) -> Int? {
-        guard let bytes = try? FileIO.read(path, maxBytes: 1 << 20) else { return nil }
-        return LeaderState.decode(bytes)?.epoch
-    }
-
-    /// Reads the file; a missing file means "no watermark yet", an unreadable one is an error.
+    /// Reads the state; none means "no watermark yet", an unreadable one is an error.
     /// What is read replaces the state in memory unless it is behind it (this process led
     /// before and a write failed): the previous leader wrote it after we last led.
     @discardableResult
     func load() throws(ConfigProblem) -> LeaderState {
-        let bytes: [UInt8]
-        do { bytes = try FileIO.read(path, maxBytes: 1 << 20) } catch {
-            if error.errorNumber == ENOENT { return current }
-            throw ConfigProblem(source: "BOT_STATE_DIR", message: "\(error.description); check the directory's permissions")
-        }
+        guard let bytes = try storage.read() else { return current }
         guard let read = LeaderState.decode(bytes) else {
             throw ConfigProblem(source: path, message: "is not a watermark record; delete it to start from the newest message")
         }
@@ -132,17 +134,13 @@ final class LeaderStateStore: Sendable {
                 unchanged = true
                 return nil
             }
-            if let mine = next.epoch, let theirs = Self.epoch(at: path), theirs > mine {
-                return WriteFailure(kind: .superseded, description:
-                    "\(path) was written by the leader of epoch \(theirs), newer than this one's (\(mine)): another bot leads now")
-            }
             // Without a watermark there is nothing a next leader could use yet.
             guard let bytes = next.encoded(now: Logger.wallClock().seconds) else {
                 s = next
                 unchanged = true
                 return nil
             }
-            let failed = write(bytes)
+            let failed = storage.write(bytes, epoch: next.epoch, watermark: next.lastMessageID)
             if failed == nil || keepOnFailure { s = next }
             return failed
         }
@@ -153,13 +151,6 @@ final class LeaderStateStore: Sendable {
         guard let result else { return }
         if result.kind == WriteFailure.Kind.superseded { onSuperseded(result.description) }
         throw result
-    }
-
-    private func write(_ bytes: [UInt8]) -> WriteFailure? {
-        do throws(FileIO.Failure) { try FileIO.writeAtomically(path, bytes: bytes, mode: 0o600) } catch {
-            return WriteFailure(kind: .io, description: error.description)
-        }
-        return nil
     }
 
     /// Tracks write health: counts failures, logs the first of a stretch and the recovery.
