@@ -40,12 +40,16 @@ public final class EtcdCluster: @unchecked Sendable {
     private let tcpPort: ReservedPort?
     /// Seconds from exec to a healthy `/health`, for each start (for the report).
     public private(set) var startSeconds: [Double] = []
+    /// etcd's `--election-timeout` (ms); nil keeps etcd's default (1000, heartbeat 100).
+    private let electionTimeoutMilliseconds: Int?
 
-    public init(members: Int = 1, transport: Transport = .unix, timeout: TimeInterval = 30) throws {
+    public init(members: Int = 1, transport: Transport = .unix, electionTimeoutMilliseconds: Int? = nil,
+                timeout: TimeInterval = 30) throws {
         precondition(members >= 1 && members <= 5, "1 to 5 members")
         if case .tcp = transport { precondition(members == 1, "TCP is for a single member") }
         size = members
         self.transport = transport
+        self.electionTimeoutMilliseconds = electionTimeoutMilliseconds
         processes = Array(repeating: nil, count: members)
         if case .tcp = transport { tcpPort = try ReservedPort(forServer: true) } else { tcpPort = nil }
         let started = Date()
@@ -175,7 +179,7 @@ public final class EtcdCluster: @unchecked Sendable {
             "--listen-client-urls", clientURL, "--advertise-client-urls", clientURL,
             "--listen-peer-urls", "unix://" + peerSocket(index), "--initial-advertise-peer-urls", "unix://" + peerSocket(index),
             "--initial-cluster", cluster, "--initial-cluster-token", token, "--initial-cluster-state", state,
-        ] + tlsArguments
+        ] + tlsArguments + (electionTimeoutMilliseconds.map { ["--election-timeout", String($0)] } ?? [])
         processes[index] = try TestProcess(
             executable: "/usr/bin/etcd", arguments: arguments, environment: [:], directory: directory.path,
             workingDirectory: directory.path)
