@@ -255,6 +255,77 @@ final class HTTPServerTLSTests: XCTestCase {
         XCTAssertEqual(server.statistics.timeouts["header"], 300)
     }
 
+    /// A bounded mutation fuzz of a real ClientHello (Python's ssl module makes one in memory):
+    /// 5,000 connections, each sending the hello with a few bytes flipped, replaced, cut,
+    /// repeated or with a length field changed, reaching deeper into the handshake than random
+    /// bytes do. Whatever each one does, the server keeps serving and every connection ends
+    /// (none is left waiting past the handshake deadline). The seed is printed, so a failure can
+    /// be replayed with TLS_FUZZ_SEED.
+    func testMutatedClientHellosAreRefusedAndTheServerKeepsServing() throws {
+        let made = TestProcess.run("/usr/bin/python3", ["-c", """
+            import ssl, sys
+            c = ssl.create_default_context(); c.check_hostname = False; c.verify_mode = ssl.CERT_NONE
+            i, o = ssl.MemoryBIO(), ssl.MemoryBIO()
+            t = c.wrap_bio(i, o, server_hostname="localhost")
+            try: t.do_handshake()
+            except ssl.SSLWantReadError: pass
+            sys.stdout.write(o.read().hex())
+            """], timeout: 15)
+        let hello = try XCTUnwrap(hexBytes(made.stdout), made.stderr)
+        XCTAssertEqual(hello.first, 0x16, "a handshake record")
+        XCTAssertGreaterThan(hello.count, 200, "a whole ClientHello")
+
+        let (server, port) = try startServer { $0.headerReadTimeout = .seconds(2) }
+        defer { server.stopNow() }
+        let seed = ProcessInfo.processInfo.environment["TLS_FUZZ_SEED"].flatMap(UInt64.init) ?? UInt64.random(in: 1...UInt64.max)
+        print("tls-mutation-fuzz: seed \(seed)")
+        var rng = SplitMix64(seed: seed)
+        let deadline = Date().addingTimeInterval(60)
+        var sent = 0
+        while sent < 5_000 && Date() < deadline {
+            var bytes = hello
+            for _ in 0..<(1 + Int(rng.next() % 4)) { mutate(&bytes, &rng) }
+            let client = try RawHTTP(port: port, timeout: 2)
+            try? client.send(bytes)  // the server may already have closed: that is a fine answer
+            client.close()
+            sent += 1
+        }
+        XCTAssertEqual(sent, 5_000, "bounded at 60 s")
+        XCTAssertEqual(curl(port, "/alive").stdout, "/alive cn=-", "the server still serves after \(sent) mutated hellos")
+        XCTAssertTrue(waitUntil { server.openConnections == 0 }, "connections left open: \(server.openConnections), \(server.statistics)")
+        print("tls-mutation-fuzz: \(sent) mutated ClientHellos, \(server.statistics.tlsHandshakeFailures) handshake failures counted")
+    }
+
+    private func hexBytes(_ text: String) -> [UInt8]? {
+        let digits = Array(text.utf8)
+        guard !digits.isEmpty, digits.count % 2 == 0 else { return nil }
+        return stride(from: 0, to: digits.count, by: 2).compactMap { UInt8(String(decoding: digits[$0..<$0 + 2], as: UTF8.self), radix: 16) }
+    }
+
+    /// One mutation, of the kinds that find parser bugs: a bit flip, an extreme byte, a cut, a
+    /// repeated slice, or a length field (record, handshake, or any two bytes) set to an edge value.
+    private func mutate(_ bytes: inout [UInt8], _ rng: inout SplitMix64) {
+        guard bytes.count > 9 else { return }
+        let at = Int(rng.next() % UInt64(bytes.count))
+        switch rng.next() % 6 {
+        case 0: bytes[at] ^= UInt8(1 << (rng.next() % 8))
+        case 1: bytes[at] = [0x00, 0xFF, 0x7F, 0x80][Int(rng.next() % 4)]
+        case 2: bytes.removeSubrange(max(at, 1)...)
+        case 3:
+            let end = min(bytes.count, at + 1 + Int(rng.next() % 64))
+            bytes.insert(contentsOf: bytes[at..<end], at: at)
+        case 4:
+            // The record length (3-4) or the handshake length (6-8).
+            let field = [3, 4, 6, 7, 8][Int(rng.next() % 5)]
+            bytes[field] = [0x00, 0xFF, 0x01][Int(rng.next() % 3)]
+        default:
+            let value = UInt16(truncatingIfNeeded: [0, 1, 0xFFFF, 0x4000][Int(rng.next() % 4)])
+            let i = min(at, bytes.count - 2)
+            bytes[i] = UInt8(value >> 8)
+            bytes[i + 1] = UInt8(value & 0xFF)
+        }
+    }
+
     func testContextsAreCheckedWithErrorsNamingTheSetting() throws {
         let other = try ca.issue("other", usage: .server)
         let mismatched = TLSFiles(certificate: server.certificate, key: other.key, certificateSource: "GATEWAY_TLS_CERT_FILE",
@@ -292,5 +363,20 @@ final class HTTPServerTLSTests: XCTestCase {
             usleep(10_000)
         }
         return condition()
+    }
+}
+
+/// A small deterministic generator (SplitMix64), so a fuzz run is replayed from its seed.
+private struct SplitMix64 {
+    private var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }
