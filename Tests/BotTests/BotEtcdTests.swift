@@ -138,6 +138,44 @@ final class BotEtcdTests: BotProcessTestCase {
         XCTAssertEqual(try health(b)["role"] as? String, "leader")
     }
 
+    /// TLS to etcd: a member that requires client certificates (`--client-cert-auth`, on a
+    /// `unixs://` socket). A bot with `BOT_ETCD_CA_FILE` alone is refused by it, says so in its log
+    /// and `/healthz`, and never leads; one with its client certificate and key as well is
+    /// elected and answers a DM, once.
+    func testTheBotElectsOverMutualTLSToEtcdAndIsRefusedWithoutItsCertificate() throws {
+        let tmp = TemporaryDirectory(prefix: "etcd-tls")
+        let certificates = try EtcdTestCertificates(directory: tmp.path)
+        cluster = try EtcdCluster(members: 1, transport: .unixTLS(certificates))
+        stack = try BotStack()
+        func environment(_ name: String, clientCertificate: Bool) throws -> [String: String] {
+            let dir = stack.dir + "/host-" + name
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            var env = ["BOT_ELECTION": "etcd", "BOT_ETCD_ENDPOINTS": cluster.endpoints.joined(separator: ","),
+                       "BOT_ETCD_CA_FILE": certificates.caFile, "BOT_ETCD_LEASE_SECONDS": String(Self.lease),
+                       "BOT_STATE_DIR": dir, "BOT_LOCK_FILE": dir + "/leader.lock"]
+            if clientCertificate {
+                env["BOT_ETCD_CERT_FILE"] = certificates.clientCertificateFile
+                env["BOT_ETCD_KEY_FILE"] = certificates.clientKeyFile
+            }
+            return env
+        }
+        XCTAssertTrue(cluster.endpoints.allSatisfy { $0.hasPrefix("unixs://") }, "\(cluster.endpoints)")
+
+        let refused = try stack.startBot(try environment("no-cert", clientCertificate: false), expectLeader: false)
+        XCTAssertNotNil(waitForLine(refused, "etcd_request_failed", timeout: 10), refused.stderr)
+        XCTAssertEqual(try health(refused)["etcd"] as? String, "unreachable")
+        XCTAssertEqual(try health(refused)["role"] as? String, "standby")
+
+        let bot = try stack.startBot(try environment("cert", clientCertificate: true))
+        XCTAssertEqual(try health(bot)["role"] as? String, "leader")
+        XCTAssertEqual(try health(bot)["election"] as? String, "etcd")
+        let z = stack.zulip
+        let dm = z.dm(from: BotStack.alice, "code certus")
+        XCTAssertEqual(z.waitForReplies(to: BotStack.alice, after: dm).count, 1)
+        XCTAssertFalse(BotStack.events(refused).contains("leader"), "the bot without its certificate led: \(refused.stderr)")
+        XCTAssertFalse(refused.stderr.contains("BEGIN"), "no key material in the log")
+    }
+
     /// Drill: kill -9 etcd's raft leader (of three members) while DMs keep coming: each DM is
     /// answered once, the bots' leadership does not change, and no DM waits more than 2 s. The DM
     /// sent right after the kill waits for etcd to elect a new raft leader: a follower calls an
