@@ -130,8 +130,9 @@ final class RealZulipTests: RealZulipTestCase {
         let warm = try zulip.dm(from: zulip.alice, to: [zulip.bot], "code certus")
         XCTAssertEqual(zulip.waitForReplies(to: zulip.alice, after: warm).count, 1)
         proxy.hold(method: "GET", path: "/api/v1/events")
+        let cutAt = Date()
         let gap = try zulip.dm(from: zulip.alice, to: [zulip.bot], "code github")
-        try waitUntilZulipDropsIdleQueues(timeout: 90)
+        try waitUntilZulipDropsIdleQueues(idleSince: cutAt, lifespan: 2, timeout: 90)
         proxy.release()
         let replies = zulip.waitForReplies(to: zulip.alice, after: gap, timeout: 20)
         XCTAssertEqual(replies.count, 1, "the DM sent in the gap: \(bot.stderr.suffix(2000))")
@@ -146,11 +147,15 @@ final class RealZulipTests: RealZulipTestCase {
     }
 
     /// Zulip drops idle queues in a sweep every minute. Probe queues of the owner's (lifespan
-    /// 1 s), registered after the bot's poll was cut so expiring after the bot's queue, are made
-    /// one a second and each deleted once 3 s old: expired probes exist at every moment, so the
-    /// first sweep takes one, and its deletion then fails. By then the bot's queue is gone too.
-    private func waitUntilZulipDropsIdleQueues(timeout: TimeInterval) throws {
+    /// 1 s) are made one a second and each deleted once 3 s old: expired probes exist at every
+    /// moment, so the first sweep takes one, and its deletion then fails. The first probe is made
+    /// only once the bot's queue (idle since `idleSince`, for `lifespan` s) has expired, plus a
+    /// second: a sweep that takes a probe then takes the bot's queue too. (Probes made at once
+    /// expired before the bot's queue: a sweep between the two took the probe only, the queue
+    /// lived on and the DM in the gap came through it; seen once in CI.)
+    private func waitUntilZulipDropsIdleQueues(idleSince: Date, lifespan: TimeInterval, timeout: TimeInterval) throws {
         let deadline = Date().addingTimeInterval(timeout)
+        Thread.sleep(until: idleSince.addingTimeInterval(lifespan + 1))
         var probes: [(id: String, born: Date)] = []
         while Date() < deadline {
             let probe = try zulip.call(zulip.owner, "POST", "/register", [("event_types", #"["message"]"#), ("queue_lifespan_secs", "1")])
