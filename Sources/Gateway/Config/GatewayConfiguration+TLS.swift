@@ -18,26 +18,23 @@ extension GatewayConfiguration {
     static func tlsFiles(certificate: String?, key: String?, clientCA: String?, credentials: String?) throws(ConfigProblem) -> TLSFiles? {
         typealias S = GatewaySettings
         let certName = S.tlsCertFile.info.name, keyName = S.tlsKeyFile.info.name, caName = S.tlsClientCAFile.info.name
+        var files: TLSFiles
         if certificate != nil || key != nil {
             guard let certificate else { throw ConfigProblem(source: keyName, message: "set \(certName) too: a key needs its certificate") }
             guard let key else { throw ConfigProblem(source: certName, message: "set \(keyName) too: a certificate needs its private key") }
-            var files = TLSFiles(certificate: certificate, key: key, certificateSource: certName, keySource: keyName, clientCASource: caName)
-            files.clientCA = clientCA
-            if clientCA == nil, let dir = credentials, exists(dir + "/tls-client-ca") {
-                files.clientCA = dir + "/tls-client-ca"
-                files.clientCASource = "credential tls-client-ca (\(dir))"
+            files = TLSFiles(certificate: certificate, key: key, certificateSource: certName, keySource: keyName, clientCASource: caName)
+        } else {
+            guard let dir = credentials, exists(dir + "/tls-cert") else {
+                if clientCA != nil { throw ConfigProblem(source: caName, message: "client certificates need TLS: set \(certName) and \(keyName)") }
+                return nil
             }
-            return files
-        }
-        guard let dir = credentials, exists(dir + "/tls-cert") else {
-            if clientCA != nil { throw ConfigProblem(source: caName, message: "client certificates need TLS: set \(certName) and \(keyName)") }
-            return nil
-        }
-        var files = TLSFiles(certificate: dir + "/tls-cert", key: dir + "/tls-key", certificateSource: "credential tls-cert (\(dir))",
+            files = TLSFiles(certificate: dir + "/tls-cert", key: dir + "/tls-key", certificateSource: "credential tls-cert (\(dir))",
                              keySource: "credential tls-key (\(dir))", clientCASource: caName)
+        }
+        // The variable, else the credential, with either kind of certificate and key.
         if let clientCA {
             files.clientCA = clientCA
-        } else if exists(dir + "/tls-client-ca") {
+        } else if let dir = credentials, exists(dir + "/tls-client-ca") {
             files.clientCA = dir + "/tls-client-ca"
             files.clientCASource = "credential tls-client-ca (\(dir))"
         }
