@@ -24,16 +24,14 @@ extension GatewayApp {
             return Self.error(429, "rate_limited", "too many requests for this token; retry after \(retryAfter) s",
                 extraHeaders: idHeader + [("Retry-After", String(retryAfter))])
         }
-        let seeds = snap.seeds
-        let labels = seeds.entries.keys.filter { token?.allows($0) ?? true }.sorted()
-        if labels.isEmpty, token?.labels != nil {
+        let entries = snap.seeds.entries.filter { token?.allows($0.key) ?? true }.sorted { $0.key < $1.key }
+        if entries.isEmpty, token?.labels != nil {
             metrics.authFailures.labels("forbidden_label").inc()
             return Self.error(403, "forbidden", "this token may request none of this gateway's labels", extraHeaders: idHeader)
         }
         var body: [UInt8] = []
         body.append(static: #"{"labels":["#)
-        for (i, label) in labels.enumerated() {
-            guard let entry = seeds.entry(for: label) else { continue }
+        for (i, (_, entry)) in entries.enumerated() {
             if i > 0 { body.append(static: ",") }
             body.append(static: #"{"label":"#)
             JSONText.appendString(entry.label, to: &body)
