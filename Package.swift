@@ -63,7 +63,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["Platform"], path: "Tests/Support"),
         .testTarget(name: "PlatformTests", dependencies: ["Platform", "TestSupport"], path: "Tests/PlatformTests"),
         .testTarget(name: "TOTPTests", dependencies: ["TOTP", "Crypto", "TestSupport"], path: "Tests/TOTPTests"),
-        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "Platform", "TLS", "TestSupport"], path: "Tests/HTTPServerTests"),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "Platform", "TLS", "Crypto", "TestSupport"], path: "Tests/HTTPServerTests"),
         .testTarget(name: "CurlHTTPTests", dependencies: ["CurlHTTP", "Platform", "TestSupport"], path: "Tests/CurlHTTPTests"),
         .testTarget(
             name: "GatewayTests", dependencies: ["Gateway", "Platform", "Crypto", "TOTP", "HTTPServer", "TLS", "TestSupport"],

@@ -5,6 +5,7 @@ import Foundation
 import XCTest
 import TestSupport
 import TLS
+import Crypto
 @testable import HTTPServer
 @testable import Platform
 
@@ -271,7 +272,7 @@ final class HTTPServerTLSTests: XCTestCase {
             except ssl.SSLWantReadError: pass
             sys.stdout.write(o.read().hex())
             """], timeout: 15)
-        let hello = try XCTUnwrap(hexBytes(made.stdout), made.stderr)
+        let hello = try XCTUnwrap(Crypto.unhex(made.stdout), made.stderr)
         XCTAssertEqual(hello.first, 0x16, "a handshake record")
         XCTAssertGreaterThan(hello.count, 200, "a whole ClientHello")
 
@@ -294,12 +295,6 @@ final class HTTPServerTLSTests: XCTestCase {
         XCTAssertEqual(curl(port, "/alive").stdout, "/alive cn=-", "the server still serves after \(sent) mutated hellos")
         XCTAssertTrue(waitUntil { server.openConnections == 0 }, "connections left open: \(server.openConnections), \(server.statistics)")
         print("tls-mutation-fuzz: \(sent) mutated ClientHellos, \(server.statistics.tlsHandshakeFailures) handshake failures counted")
-    }
-
-    private func hexBytes(_ text: String) -> [UInt8]? {
-        let digits = Array(text.utf8)
-        guard !digits.isEmpty, digits.count % 2 == 0 else { return nil }
-        return stride(from: 0, to: digits.count, by: 2).compactMap { UInt8(String(decoding: digits[$0..<$0 + 2], as: UTF8.self), radix: 16) }
     }
 
     /// One mutation, of the kinds that find parser bugs: a bit flip, an extreme byte, a cut, a
