@@ -27,7 +27,6 @@ final class RealZulip {
         let type: String
         /// User ids of a DM's participants (empty for channel messages).
         let participants: Set<Int>
-        let edited: Bool
     }
 
     let site: String
@@ -121,9 +120,17 @@ final class RealZulip {
             let recipients = m["display_recipient"] as? [[String: Any]] ?? []
             return Message(
                 id: m["id"] as? Int ?? 0, senderID: m["sender_id"] as? Int ?? 0, content: m["content"] as? String ?? "",
-                type: m["type"] as? String ?? "", participants: Set(recipients.compactMap { $0["id"] as? Int }),
-                edited: m["last_edit_timestamp"] != nil)
+                type: m["type"] as? String ?? "", participants: Set(recipients.compactMap { $0["id"] as? Int }))
         }
+    }
+
+    /// The contents message `id` has had, oldest first, read from Zulip's edit history. That is
+    /// read from the database; `GET /messages` serves a cache that an edit racing a read can
+    /// leave holding the old version (seen on Zulip 10: 4 of 40 edits made while three clients
+    /// read stayed unedited there, though the history had them).
+    func contentHistory(as account: Account, message id: Int) throws -> [String] {
+        let page = try call(account, "GET", "/messages/\(id)/history", [])
+        return (page["message_history"] as? [[String: Any]] ?? []).compactMap { $0["content"] as? String }
     }
 
     /// The bot's messages in its 1:1 conversation with `user` after `after`.

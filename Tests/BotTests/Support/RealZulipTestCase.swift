@@ -31,6 +31,8 @@ class RealZulipTestCase: XCTestCase {
     }
 
     override func tearDown() {
+        // A failure in CI shows only this log: what the bots did and said is the evidence.
+        if let stack, (testRun?.totalFailureCount ?? 0) > 0 { printEvidence(stack) }
         // The bots go first, so no call of theirs is still being made while the log is read.
         stack = nil
         if proxy != nil { checkBotCalls() }
@@ -43,6 +45,19 @@ class RealZulipTestCase: XCTestCase {
     /// The bots' calls in the proxy's log (their User-Agent), oldest first.
     func botCalls() -> [[String: Any]] {
         proxy.requests().filter { ($0["user_agent"] as? String ?? "").hasPrefix("totp-bot/") }
+    }
+
+    /// Each bot's log (it holds no code, key or token: the tests check that) and the calls the
+    /// proxy recorded, with their times, for a test that failed.
+    private func printEvidence(_ stack: BotStack) {
+        for (i, bot) in stack.bots.enumerated() {
+            print("--- \(name): bot \(i + 1) log (last 60 lines)")
+            print(bot.stderr.split(separator: "\n").suffix(60).joined(separator: "\n"))
+        }
+        print("--- \(name): the bots' calls as the proxy recorded them")
+        for call in botCalls() {
+            print("\(call["time"] ?? "") \(call["method"] ?? "") \(call["path"] ?? "") -> \(call["status"] ?? "no answer") in \(call["duration_ms"] ?? "?") ms")
+        }
     }
 
     private func checkBotCalls() {
