@@ -48,16 +48,19 @@ class RealZulipTestCase: XCTestCase {
     }
 
     /// Each bot's log (it holds no code, key or token: the tests check that) and the calls the
-    /// proxy recorded, with their times, for a test that failed.
+    /// proxy recorded, with their times, for a test that failed. Each line starts with
+    /// "evidence| ", which scripts/test-real-zulip passes on to the stage's output.
     private func printEvidence(_ stack: BotStack) {
+        var lines: [String] = []
         for (i, bot) in stack.bots.enumerated() {
-            print("--- \(name): bot \(i + 1) log (last 60 lines)")
-            print(bot.stderr.split(separator: "\n").suffix(60).joined(separator: "\n"))
+            lines.append("--- \(name): bot \(i + 1)'s log, last 25 lines")
+            lines += bot.stderr.split(separator: "\n").suffix(25).map(String.init)
         }
-        print("--- \(name): the bots' calls as the proxy recorded them")
+        lines.append("--- \(name): the bots' calls as the proxy recorded them (unix time, answer, duration)")
         for call in botCalls() {
-            print("\(call["time"] ?? "") \(call["method"] ?? "") \(call["path"] ?? "") -> \(call["status"] ?? "no answer") in \(call["duration_ms"] ?? "?") ms")
+            lines.append("\(call["time"] ?? "") \(call["method"] ?? "") \(call["path"] ?? "") -> \(call["status"] ?? "no answer") in \(call["duration_ms"] ?? "?") ms")
         }
+        print(lines.map { "evidence| " + $0 }.joined(separator: "\n"))
     }
 
     private func checkBotCalls() {
