@@ -47,7 +47,8 @@ class RealZulipTestCase: XCTestCase {
         proxy.requests().filter { ($0["user_agent"] as? String ?? "").hasPrefix("totp-bot/") }
     }
 
-    /// Each bot's log (it holds no code, key or token: the tests check that) and the calls the
+    /// Each bot's log (the bot logs no code, key or token; testCodesLabelsHelpAndNoCodeOutside-
+    /// OneToOneDMs checks its log for both) and the calls the
     /// proxy recorded, with their times, for a test that failed. Each line starts with
     /// "evidence| ", which scripts/test-real-zulip passes on to the stage's output.
     private func printEvidence(_ stack: BotStack) {
