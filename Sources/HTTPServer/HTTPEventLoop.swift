@@ -187,9 +187,10 @@ final class HTTPEventLoop: @unchecked Sendable {
             let address = peer.ipText
             // One client (one address) gets at most its share, so it cannot hold every slot.
             let admission = context.admitClient(address)
+            // Counted before the close, so a scrape by whoever sees the close shows it.
             if admission == .refused {
-                Syscall.close(fd)
                 context.counters.rejectedConnectionPerClient()
+                Syscall.close(fd)
                 return true
             }
             let counted = admission == .counted
@@ -197,8 +198,8 @@ final class HTTPEventLoop: @unchecked Sendable {
                 // Over the cap with nothing idle to close: refuse quickly rather than let the
                 // backlog fill with stale connects.
                 if counted { context.releaseClient(address) }
-                Syscall.close(fd)
                 context.counters.rejectedConnection()
+                Syscall.close(fd)
                 return true
             }
             // The context current at accept serves the whole connection (a reload swaps it for
