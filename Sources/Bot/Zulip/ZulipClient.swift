@@ -2,11 +2,13 @@ import FoundationEssentials
 import Platform
 import CurlHTTP
 import TextSupport
+import Synchronization
 
 /// The Zulip REST calls the bot makes, over the shared libcurl `HTTPClient`: HTTP Basic auth,
 /// form-encoded parameters (JSON text for lists and booleans), typed `ZulipError`s matched on
 /// the `code` field, never on the translated `msg`. Blocking and thread-safe (each thread uses
-/// its own curl handle).
+/// its own curl handle). A 429's `Retry-After` holds every later call against the same limit
+/// (`ZulipRateGate`): such a call is not sent and fails as `.rateLimited` with the time left.
 ///
 /// ```swift
 /// let zulip = ZulipClient(apiBase: "https://chat.example.com/api/v1", email: email, apiKey: key,
@@ -26,6 +28,8 @@ final class ZulipClient: Sendable {
 
     /// Limit for ordinary calls; the long poll uses the server's timeout plus a margin.
     let callTimeout: Duration = .seconds(15)
+    /// When Zulip's rate limits, as last heard, end: a call into a known block is not sent.
+    private let rateGate = Mutex(ZulipRateGate())
 
     init(apiBase: String, email: String, apiKey: String, http: HTTPClient,
          onSuccess: @escaping @Sendable () -> Void = {}, onError: @escaping @Sendable (ZulipError) -> Void = { _ in }) {
@@ -184,6 +188,13 @@ final class ZulipClient: Sendable {
         }
         if authenticated { request.basicAuth = (user: email, password: apiKey) }
 
+        // Sending into a block Zulip already announced only earns another 429 (and may keep
+        // the block going): fail as Zulip would, with the time left, and send nothing.
+        let limit = ZulipRateGate.Limit(path: path)
+        if let left = rateGate.withLock({ $0.timeLeft(limit, now: .now) }) {
+            throw ZulipError(code: .rateLimited, retryAfter: left.inSeconds,
+                             message: "\(method) \(path): not sent: Zulip's rate limit, hit by an earlier call, ends in \(left.inMilliseconds) ms")
+        }
         let response: HTTPClientResponse
         do { response = try http.perform(request) } catch {
             let failure = ZulipError(code: .network, timedOut: error.kind == .timeout, message: "\(method) \(path): \(error.description)")
@@ -192,6 +203,9 @@ final class ZulipClient: Sendable {
         }
         let failure = Self.failure(for: response, method: method, path: path)
         if let failure {
+            if failure.code == .rateLimited, let seconds = failure.retryAfter {
+                rateGate.withLock { $0.refused(limit, retryAfter: seconds, now: .now) }
+            }
             onError(failure)
             throw failure
         }
@@ -217,9 +231,16 @@ final class ZulipClient: Sendable {
         case 401:
             return ZulipError(code: .unauthorized, status: 401, zulipCode: body?.code, message: msg)
         case 429:
-            // Both the header and the body may be fractional.
-            let header = response.header("Retry-After").flatMap { Double($0.trimmingCharacters(in: " ")) }
-            return ZulipError(code: .rateLimited, status: 429, zulipCode: body?.code, retryAfter: header ?? body?.retryAfter ?? 1, message: msg)
+            // Both the header and the body may be fractional. "nan", "inf", a negative or an
+            // absurd number is no wait at all: each caller turns it into a sleep, and a
+            // non-finite one would trap the process.
+            let usable = { (seconds: Double?) -> Double? in
+                guard let seconds, seconds.isFinite, seconds >= 0 else { return nil }
+                return min(seconds, ZulipRateGate.longest.inSeconds)
+            }
+            let header = usable(response.header("Retry-After").flatMap { Double($0.trimmingCharacters(in: " ")) })
+            return ZulipError(code: .rateLimited, status: 429, zulipCode: body?.code,
+                              retryAfter: header ?? usable(body?.retryAfter) ?? 1, message: msg)
         case 500...599:
             return ZulipError(code: .server, status: response.status, zulipCode: body?.code, message: msg)
         default:

@@ -13,7 +13,8 @@ struct ZulipError: Error, Sendable, Equatable, CustomStringConvertible {
         case unauthorized
         /// 400 `BAD_EVENT_QUEUE_ID`, or the pruned/foreign `last_event_id` errors: register again.
         case badEventQueue
-        /// 429: wait `retryAfter` seconds.
+        /// 429, or a call not sent because an earlier 429's block has not ended (status 0):
+        /// wait `retryAfter` seconds.
         case rateLimited
         /// 5xx or a non-JSON answer: back off and retry.
         case server
